@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh Debian/Ubuntu machine: system packages, npm packages,
+# the native addon and the TypeScript build. Safe to run again; it skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Runtime: libtorch + a fast BLAS (Debian's default reference BLAS is ~15x slower for sgemm).
+# Tests: PyTorch/torchvision/scikit-learn produce reference outputs at test time.
+pkgs=(libtorch-dev libopenblas0-pthread build-essential python3)
+if [ "${VIGIL_SETUP_TEST:-0}" = 1 ]; then
+  pkgs+=(python3-torch python3-torchvision python3-sklearn python3-numpy dataset-fashion-mnist)
+fi
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ] && [ -z "${LIBTORCH:-}${VIGIL_SKIP_APT:-}" ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+node scripts/build-addon.mjs
+npx tsc -p .
