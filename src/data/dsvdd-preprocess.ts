@@ -67,12 +67,14 @@ export interface MinMax {
  * Pre-computed (min, max) after GCN-L1 of the training images of each normal class, copied from
  * lukasruff/Deep-SVDD-PyTorch @ 1901612: `src/datasets/mnist.py` and `src/datasets/cifar10.py`
  * (`min_max` lists; also transcribed in shared/reference/numbers.md §1.4). Index = normal class.
- * The authors ship no Fashion-MNIST constants; compute them with {@link computeGcnMinMax}.
+ * The authors ship no Fashion-MNIST constants: the `fashion-mnist` row is NOT theirs; Vigil computed
+ * it with {@link computeGcnMinMax} on the Fashion-MNIST training set (Debian's `dataset-fashion-mnist`
+ * copy), and test/data/dsvdd-preprocess.test.ts recomputes it with numpy.
  *
  * OpenOOD's DSVDD config uses mean −31.7975 / std 42.8907 for CIFAR-10 class 3, i.e. 3·min and
  * max − 3·min of these constants — a transcription error (openood-ad.md §2.2), not reproduced here.
  */
-export const DSVDD_MIN_MAX: Readonly<Record<'mnist' | 'cifar10', readonly MinMax[]>> = {
+export const DSVDD_MIN_MAX: Readonly<Record<'mnist' | 'fashion-mnist' | 'cifar10', readonly MinMax[]>> = {
   mnist: [
     { min: -0.8826567065619495, max: 9.001545489292527 },
     { min: -0.6661464580883915, max: 20.108062262467364 },
@@ -84,6 +86,18 @@ export const DSVDD_MIN_MAX: Readonly<Record<'mnist' | 'cifar10', readonly MinMax
     { min: -0.7129780970522351, max: 12.057777597673047 },
     { min: -0.8280402650205075, max: 10.581538445782988 },
     { min: -0.7369959242164307, max: 10.697039838804978 },
+  ],
+  'fashion-mnist': [
+    { min: -2.681241274059402, max: 24.85430362654076 },
+    { min: -2.5778569900667065, max: 11.169790850461185 },
+    { min: -2.808170619096415, max: 19.1335447861101 },
+    { min: -1.9533650940858016, max: 18.65672445982938 },
+    { min: -2.610385595521578, max: 19.166683371755035 },
+    { min: -1.2358520579808334, max: 28.463106120090533 },
+    { min: -3.251605706467244, max: 24.19683257044134 },
+    { min: -1.0814440191332957, max: 16.878819333852142 },
+    { min: -3.6560979879310835, max: 11.350275327431575 },
+    { min: -1.3859289039356704, max: 11.426653010271954 },
   ],
   cifar10: [
     { min: -28.94083453598571, max: 13.802961825439636 },
