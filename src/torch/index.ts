@@ -1,0 +1,9 @@
+// The tensor API: `import * as torch from './torch/index.js'` then torch.conv2d(x, w, { padding: 1 }).
+export { Tensor, type BackwardOptions } from './tensor.js';
+export * from './ops.generated.js';
+export { tensor, fromTypedArray, type CreateOptions } from './creation.js';
+export { tidy, keep, dispose } from './scope.js';
+export { memory, resetPeakMemory, emptyCache, setCacheLimit, manualSeed, setNumThreads, getNumThreads, backendInfo, cudaAvailable, type MemoryInfo } from './engine.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd.js';
+export * as autograd from './autograd.js';
+export { DTYPES, itemSize, isFloatingPoint, type DType, type MemoryFormat, type AnyTypedArray } from './dtype.js';

@@ -1,0 +1,86 @@
+// Loads the N-API addon (native/) and describes its surface. Everything else in src/torch goes
+// through this file; nothing outside src/torch should import it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeTensor {
+  dispose(): void;
+  isDisposed(): boolean;
+  shape(): number[];
+  strides(): number[];
+  dtype(): number;
+  device(): string;
+  numel(): number;
+  dim(): number;
+  requiresGrad(): boolean;
+  isLeaf(): boolean;
+  gradFn(): string | null;
+  grad(): NativeTensor | null;
+  setGrad(g: NativeTensor | null): void;
+  item(): number | boolean;
+  toBuffer(): ArrayBuffer;
+  copyFromBuffer(view: ArrayBufferView): void;
+  sameStorage(other: NativeTensor): boolean;
+  nbytes(): number;
+  isContiguous(): boolean;
+}
+
+export interface NativeMemory {
+  numTensors: number;
+  nativeBytes: number;
+  nativePeak: number;
+  nativeBlocks: number;
+  cachedBytes: number;
+}
+
+export interface NativeAddon {
+  NativeTensor: new () => NativeTensor;
+  fromBuffer(view: ArrayBufferView, dtype: number, shape: number[], device?: string): NativeTensor;
+  opHandle(name: string, overload: string): number;
+  opSchema(handle: number): string;
+  callOp(handle: number, args: unknown[]): unknown;
+  listOps(): string[];
+  backward(tensors: NativeTensor[], grads: (NativeTensor | null)[] | undefined, retainGraph: boolean, createGraph: boolean, inputs: NativeTensor[] | undefined): void;
+  grad(outputs: NativeTensor[], inputs: NativeTensor[], gradOutputs: (NativeTensor | null)[] | undefined, retainGraph: boolean | undefined, createGraph: boolean, allowUnused: boolean): (NativeTensor | undefined)[];
+  setRequiresGrad(t: NativeTensor, on: boolean): void;
+  setGradEnabled(on: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  info(): { torchVersion: string; cuda: boolean; mkldnn: boolean; parallel: string };
+  memory(): NativeMemory;
+  resetPeak(): void;
+  emptyCache(): void;
+  setCacheLimit(bytes: number): void;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('vigil: cannot find the package root (package.json next to native/)');
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  const path = process.env.VIGIL_ADDON ?? join(root, 'build', 'Release', 'vigil_torch.node');
+  if (!existsSync(path)) {
+    throw new Error(`vigil: the native addon is not built (${path} is missing).
+  Run: npm run build:addon   (needs libtorch: sudo apt-get install libtorch-dev libopenblas0-pthread,
+  or LIBTORCH=/path/to/libtorch for a pytorch.org download)`);
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(path) as NativeAddon;
+  } catch (e) {
+    throw new Error(`vigil: the native addon ${path} failed to load: ${(e as Error).message}
+  If libtorch moved or was upgraded, rebuild with: npm run build:addon -- --force`);
+  }
+}
+
+export const native: NativeAddon = load();
