@@ -1,5 +1,5 @@
 import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
-import { readFileSync, writeFileSync, renameSync, unlinkSync } from 'node:fs';
+import { writeFileSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import sharp from 'sharp';
 import { decodeBmp, isBmp, type RawPixels } from './bmp.js';
@@ -176,7 +176,3 @@ function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
 }
 
-/** Synchronous read of raw bytes, for callers that already hold the bytes-or-path distinction. */
-export function readBytesSync(path: string): Buffer {
-  return readFileSync(path);
-}
