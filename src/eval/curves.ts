@@ -90,7 +90,7 @@ export interface PrCurve {
   precision: Float64Array;
   /** Length thresholds.length + 1, decreasing; the last entry is 0. */
   recall: Float64Array;
-  /** Ascending, starting at the largest threshold that reaches full recall. */
+  /** Every distinct score, ascending (older scikit-learn cut the curve at full recall; 1.2 does not). */
   thresholds: Float64Array;
 }
 
@@ -98,15 +98,12 @@ export interface PrCurve {
 export function precisionRecallCurve(scores: ScoreArray, labels: Uint8Array): PrCurve {
   const s = run('precision-recall curve', scores, labels, {}, true);
   const c = s.curve!;
-  // Stop at the first threshold reaching full recall: lower thresholds only add false positives.
-  let last = 0;
-  while (c.tps[last] < s.positives) last++;
-  const k = last + 1;
+  const k = c.thresholds.length;
   const precision = new Float64Array(k + 1);
   const recall = new Float64Array(k + 1);
   const thresholds = new Float64Array(k);
   for (let j = 0; j < k; j++) {
-    const i = last - j;
+    const i = k - 1 - j;
     precision[j] = c.tps[i] / (c.tps[i] + c.fps[i]);
     recall[j] = c.tps[i] / s.positives;
     thresholds[j] = c.thresholds[i];

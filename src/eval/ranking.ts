@@ -30,7 +30,7 @@ export interface BinaryMetrics {
   positives: number;
   /** Number of normal samples. */
   negatives: number;
-  /** One entry per requested maximum FPR: the ROC point with the largest TPR whose FPR <= target. */
+  /** One entry per requested maximum FPR: the ROC point with the largest TPR whose FPR <= target (lowest FPR among equal TPRs). */
   tprAtFpr: OperatingPoint[];
   /** One entry per requested minimum TPR: the ROC point with the largest TNR whose TPR >= target. */
   tnrAtTpr: OperatingPoint[];
@@ -174,7 +174,9 @@ export class Sweep {
       }
     }
     const nFpr = this.fprTargets.length;
-    if (nFpr !== 0) {
+    // Only a group with anomalous samples can raise the TPR; skipping the others keeps, among
+    // points of equal TPR, the one with the lowest FPR.
+    if (nFpr !== 0 && pos !== 0) {
       const fpr = fp / this.negatives;
       for (let k = 0; k < nFpr; k++) {
         if (fpr <= this.fprTargets[k]) {
@@ -269,7 +271,7 @@ export function sweepSmall(scores: ScoreArray, labels: Uint8Array, sweep: Sweep)
       else neg++;
       i++;
     }
-    sweep.push(v, neg, pos);
+    sweep.push(v === 0 ? 0 : v, neg, pos); // report +0 for the signed-zero group
   }
 }
 
