@@ -7,3 +7,4 @@ export { memory, resetPeakMemory, emptyCache, setCacheLimit, manualSeed, setNumT
 export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd.js';
 export * as autograd from './autograd.js';
 export { DTYPES, itemSize, isFloatingPoint, type DType, type MemoryFormat, type AnyTypedArray } from './dtype.js';
+export { toRaw, fromRaw, saveSafetensors, loadSafetensors, savePth, loadPth, loadStateDict, type TensorMap } from './serialize.js';
