@@ -52,9 +52,11 @@ async function decodeWithSharp(bytes: Uint8Array): Promise<RawPixels> {
   // failOn 'warning' makes truncated JPEG/PNG data an error, as PIL does by default.
   const meta = await sharp(bytes, { failOn: 'warning' }).metadata();
   const sixteen = meta.depth === 'ushort';
-  const { data, info } = await sharp(bytes, { failOn: 'warning' })
-    .raw(sixteen ? { depth: 'ushort' } : {})
-    .toBuffer({ resolveWithObject: true });
+  let pipeline = sharp(bytes, { failOn: 'warning' });
+  // Without an explicit 16-bit colourspace libvips converts to 8-bit sRGB before the cast to ushort.
+  if (sixteen) pipeline = pipeline.toColourspace((meta.channels ?? 3) <= 2 ? 'grey16' : 'rgb16').raw({ depth: 'ushort' });
+  else pipeline = pipeline.raw();
+  const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });
   const channels = info.channels as 1 | 2 | 3 | 4;
   if (sixteen) {
     const u16 = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
