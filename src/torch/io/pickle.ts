@@ -445,9 +445,9 @@ export function unpickleAt(bytes: Uint8Array, offset: number, opts: UnpickleOpti
       case 0x5d: stack.push([]); break; // EMPTY_LIST
       case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
       case 0x8f: stack.push([]); break; // EMPTY_SET (as an array)
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x91: stack.push(popMark()); break; // FROZENSET
+      case 0x74: { const t = popMark(); stack.push(t); break; } // TUPLE
+      case 0x6c: { const t = popMark(); stack.push(t); break; } // LIST
+      case 0x91: { const t = popMark(); stack.push(t); break; } // FROZENSET
       case 0x85: stack.push([pop()]); break; // TUPLE1
       case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; }
       case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; }
@@ -487,7 +487,8 @@ export function unpickleAt(bytes: Uint8Array, offset: number, opts: UnpickleOpti
       case 0x69: { // INST
         const module = readLine(); const name = readLine();
         const g = resolve(module, name);
-        stack.push(handler(g, 'call')(popMark()));
+        const args = popMark();
+        stack.push(handler(g, 'call')(args));
         break;
       }
       case 0x6f: { const items = popMark(); const cls = items.shift(); stack.push(handler(cls, 'call')(items)); break; } // OBJ
