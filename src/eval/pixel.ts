@@ -103,7 +103,9 @@ export class PixelMetricAccumulator {
     }
     const bits = new Uint32Array(scores.buffer, scores.byteOffset, n);
     // Check first so a bad map leaves the accumulator untouched.
+    let pos = 0;
     for (let i = 0; i < n; i++) {
+      if (mask[i] !== 0) pos++;
       if ((bits[i] & 0x7f800000) === 0x7f800000) {
         const where = this.width !== undefined ? ` (x=${i % this.width}, y=${Math.floor(i / this.width)})` : '';
         throw new Error(`PixelMetricAccumulator.add (image ${image}): score at pixel ${i}${where} is ${scores[i]}; scores must be finite`);
@@ -120,8 +122,6 @@ export class PixelMetricAccumulator {
       for (let k = 0; k < c.count; k++) inv[regionBase + k] = 1 / c.areas[k];
       this.regions += c.count;
     }
-    let pos = 0;
-    for (let i = 0; i < n; i++) if (mask[i] !== 0) pos++;
     this.ensurePositives(this.positives + pos);
 
     const buckets = this.buckets;

@@ -21,6 +21,7 @@ import {
   tnrAtTpr,
   tprAtFpr,
 } from '../../src/eval/index.js';
+import { Sweep } from '../../src/eval/ranking.js';
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -367,4 +368,31 @@ test('shape and type mistakes are clear errors', () => {
   assert.throws(() => new PixelMetricAccumulator({ aupro: true }), /aupro needs width and height/);
   assert.throws(() => pixelMetrics([new Float32Array(4)], [], {}), /got 1 score maps but 0 masks/);
   assert.throws(() => labelComponents(new Uint8Array(5), 2, 2), /mask has 5 pixels but width \* height = 2 \* 2 = 4/);
+});
+
+test('AUROC stays exact when 2 * positives * negatives exceeds 2^53 (BigInt accumulation)', () => {
+  // 20000 groups with counts around 1e6 each: P * N ~ 1e20, far past double-exact integers.
+  const r = prng(11);
+  const groups: [number, number][] = [];
+  let P = 0;
+  let N = 0;
+  for (let g = 0; g < 20000; g++) {
+    const neg = 1 + Math.floor(r() * 2e6);
+    const pos = 1 + Math.floor(r() * 2e6);
+    groups.push([neg, pos]);
+    P += pos;
+    N += neg;
+  }
+  const sweep = new Sweep(P, N);
+  let num = 0n;
+  let tp = 0n;
+  groups.forEach(([neg, pos], g) => {
+    sweep.push(20000 - g, neg, pos);
+    num += BigInt(neg) * (2n * tp + BigInt(pos));
+    tp += BigInt(pos);
+  });
+  // Exact rational num / (2PN), rounded once: scale by 2^60 in integers before converting.
+  const den = 2n * BigInt(P) * BigInt(N);
+  const expected = Number((num << 60n) / den) / 2 ** 60;
+  close(sweep.result().auroc, expected, 2e-16, 'auroc with huge counts');
 });
