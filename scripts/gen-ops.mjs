@@ -99,6 +99,7 @@ for (const e of entries) {
   if (f.overload === 'out' || f.overload.endsWith('_out') || f.overload.startsWith('out')) continue;
   if (f.args.some((a) => /Dimname|Storage|Stream|QScheme|Quantizer|Dict|Any|Layout\b(?!\?)|ScalarType\[\]|str\[\]|Tensor\(.!?\) out|SymFloat/.test(a.type) && !/^Layout\?$/.test(a.type))) continue;
   if (f.args.some((a) => a.name === 'out' || a.name.startsWith('out')) && f.args.filter((a) => a.type.includes('!')).length > 0 && !f.name.endsWith('_')) continue;
+  if (f.args.some((a) => a.kwOnly && a.type.includes('!'))) continue; // out= variants
   const args = f.args.map((a) => ({ ...a, t: tsType(a.type) }));
   if (args.some((a) => a.t === null)) continue;
   const rets = f.rets.map(retType);
@@ -109,14 +110,20 @@ for (const e of entries) {
   byName.get(f.name).push(ov);
 }
 
-// An argument is positional when it comes before `*` and has no default.
+// Positional: arguments before `*`. Required ones have no default; those with a default may be
+// given positionally (as in Python) or in the options object, which also holds keyword-only ones.
 function split(ov, dropSelf) {
-  const pos = []; const opt = [];
+  const pos = []; const opt = []; const req = [];
   ov.args.forEach((a, i) => {
     if (dropSelf && i === ov.selfIndex) return;
-    if (!a.kwOnly && a.def === undefined) pos.push({ ...a, index: i }); else opt.push({ ...a, index: i });
+    if (!a.kwOnly) pos.push({ ...a, index: i });
+    if (!a.kwOnly && a.def === undefined) req.push({ ...a, index: i });
+    if (a.kwOnly || a.def !== undefined) opt.push({ ...a, index: i });
   });
-  return { pos, opt };
+  // A required argument after a defaulted one (rare) makes everything before it required.
+  let lastReq = -1;
+  pos.forEach((a, k) => { if (a.def === undefined) lastReq = k; });
+  return { pos, opt, nreq: lastReq + 1 };
 }
 
 function retTs(ov) {
@@ -125,11 +132,17 @@ function retTs(ov) {
   return `[${ov.rets.join(', ')}]`;
 }
 
-function sigParams(ov, dropSelf) {
-  const { pos, opt } = split(ov, dropSelf);
-  const ps = pos.map((a) => `${safe(camel(a.name))}: ${a.t.ts}`);
-  if (opt.length) ps.push(`options?: { ${opt.map((a) => `${camel(a.name)}?: ${a.t.ts}`).join('; ')} }`);
-  return ps.join(', ');
+// One TS signature per number of defaulted positionals given.
+function sigVariants(ov, dropSelf) {
+  const { pos, opt, nreq } = split(ov, dropSelf);
+  const out = [];
+  const optType = opt.length ? `options?: { ${opt.map((a) => `${camel(a.name)}?: ${a.t.ts}`).join('; ')} }` : '';
+  for (let n = nreq; n <= pos.length; n++) {
+    const ps = pos.slice(0, n).map((a) => `${safe(camel(a.name))}: ${a.t.ts}`);
+    if (optType) ps.push(optType);
+    out.push(ps.join(', '));
+  }
+  return out;
 }
 const safe = (n) => (RESERVED.has(n) ? n + '_' : n);
 
@@ -156,23 +169,23 @@ for (const [name, ovs] of [...byName.entries()].sort((a, b) => a[0].localeCompar
   for (const ov of ovs) ov.selfIndex = ov.args.findIndex((a) => a.name === 'self' && a.t.kind === 'T');
   // Table the dispatcher uses to pick an overload from the positional arguments given.
   const table = ovs.map((ov) => {
-    const { pos, opt } = split(ov, false);
+    const { pos, opt, nreq } = split(ov, false);
     const selfPos = pos.findIndex((a) => a.index === ov.selfIndex);
-    return `[${JSON.stringify(ov.overload)}, ${JSON.stringify(pos.map((a) => a.t.kind))}, ${JSON.stringify(pos.map((a) => a.index))}, ${JSON.stringify(Object.fromEntries(opt.map((a) => [camel(a.name), [a.index, a.t.kind]])))}, ${ov.args.length}, ${selfPos}]`;
+    return `[${JSON.stringify(ov.overload)}, ${JSON.stringify(pos.map((a) => a.t.kind))}, ${JSON.stringify(pos.map((a) => a.index))}, ${JSON.stringify(Object.fromEntries(opt.map((a) => [camel(a.name), [a.index, a.t.kind]])))}, ${ov.args.length}, ${selfPos}, ${nreq}]`;
   });
   const id = `op_${name}`;
   fnOut += `const ${id} = defineOp('aten::${name}', [\n  ${table.join(',\n  ')},\n]);\n`;
   const fns = ovs.filter((ov) => ov.variants.includes('function'));
   if (fns.length) {
     const fname = safe(name);
-    for (const ov of fns) fnOut += `/** \`${ov.schema}\` */\nexport function ${fname}(${sigParams(ov, false)}): ${retTs(ov)};\n`;
+    for (const ov of fns) for (const sig of sigVariants(ov, false)) fnOut += `/** \`${ov.schema}\` */\nexport function ${fname}(${sig}): ${retTs(ov)};\n`;
     fnOut += `export function ${fname}(...args: unknown[]): unknown { return ${id}(args); }\n\n`;
     if (fname !== name) exportsList.push(`export { ${fname} as ${name} };`);
     nOps++; nOverloads += fns.length;
   }
   const meths = ovs.filter((ov) => ov.variants.includes('method') && ov.selfIndex >= 0);
   if (meths.length) {
-    for (const ov of meths) methOut += `  /** \`${ov.schema}\` */\n  ${name}(${sigParams(ov, true)}): ${retTs(ov)};\n`;
+    for (const ov of meths) for (const sig of sigVariants(ov, true)) methOut += `  /** \`${ov.schema}\` */\n  ${name}(${sig}): ${retTs(ov)};\n`;
     methOut += `  ${name}(...args: unknown[]): unknown { return ops._method_${name}(this as unknown as Tensor, args); }\n`;
     fnOut += `export function _method_${name}(self: Tensor, args: unknown[]): unknown { return ${id}.method(self, args); }\n\n`;
     nMethods++;
@@ -180,7 +193,7 @@ for (const [name, ovs] of [...byName.entries()].sort((a, b) => a[0].localeCompar
 }
 methOut += '}\n';
 // Tensor.to() is hand-written (it accepts a dtype or a device string); it calls this.
-fnOut += `const op_to = defineOp('aten::to', [["dtype_layout", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"nonBlocking":[5,"b"],"copy":[6,"b"],"memoryFormat":[7,"mf?"]}, 8, 0]]);
+fnOut += `const op_to = defineOp('aten::to', [["dtype_layout", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"nonBlocking":[5,"b"],"copy":[6,"b"],"memoryFormat":[7,"mf?"]}, 8, 0, 1]]);
 /** @internal \`to.dtype_layout\` */
 export function _to(self: Tensor, options: { dtype?: DType; device?: string; copy?: boolean; nonBlocking?: boolean }): Tensor { return op_to([self, options]) as Tensor; }
 `;

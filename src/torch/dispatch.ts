@@ -1,12 +1,13 @@
 // Picks the ATen overload that matches the given arguments and calls it through the dispatcher.
 // Tables come from ops.generated.ts: [overload, positional kinds, positional schema indices,
-// options {name: [schema index, kind]}, schema argument count, position of self among positionals].
+// options {name: [schema index, kind]}, schema argument count, position of self among positionals,
+// number of required positionals]. Positionals after the required ones may also be given.
 import { native, type NativeTensor } from './native.js';
 import { Tensor } from './tensor.js';
 import { dtypeCode, memoryFormatCode, type DType, type MemoryFormat } from './dtype.js';
 
 type Kind = string;
-export type OverloadRow = [string, Kind[], number[], Record<string, [number, Kind]>, number, number];
+export type OverloadRow = [string, Kind[], number[], Record<string, [number, Kind]>, number, number, number];
 
 export interface OpFn {
   (args: unknown[]): unknown;
@@ -80,8 +81,8 @@ export function defineOp(name: string, rows: OverloadRow[]): OpFn {
     while (n > 0 && args[n - 1] === undefined) n--;
     if (n > 0 && isOptions(args[n - 1])) { options = args[n - 1] as Record<string, unknown>; n--; }
     for (let r = 0; r < rows.length; r++) {
-      const [, kinds, idx, opts, nargs] = rows[r]!;
-      if (kinds.length !== n) continue;
+      const [, kinds, idx, opts, nargs, , nreq] = rows[r]!;
+      if (n < nreq || n > kinds.length) continue;
       let ok = true;
       for (let i = 0; i < n && ok; i++) ok = matches(kinds[i]!, args[i]);
       if (ok && options) for (const key of Object.keys(options)) if (options[key] !== undefined && !(key in opts)) { ok = false; break; }
@@ -100,7 +101,7 @@ export function defineOp(name: string, rows: OverloadRow[]): OpFn {
       if (handles[r] === -1) handles[r] = native.opHandle(name, rows[r]![0]);
       return wrap(native.callOp(handles[r]!, full));
     }
-    const expected = rows.map((row) => `${short}${row[0] ? '.' + row[0] : ''}(${row[1].join(', ')}; options: ${Object.keys(row[3]).join(', ') || 'none'})`);
+    const expected = rows.map((row) => `${short}${row[0] ? '.' + row[0] : ''}(${row[1].map((k, i) => (i < row[6] ? k : k + '=')).join(', ')}; options: ${Object.keys(row[3]).join(', ') || 'none'})`);
     throw new TypeError(`${short}(): no overload matches (${args.slice(0, args.length).map(describe).join(', ')}). Overloads: ${expected.join(' | ')}`);
   }
 
@@ -112,8 +113,9 @@ export function defineOp(name: string, rows: OverloadRow[]): OpFn {
     const hasOpts = n > 0 && isOptions(args[n - 1]);
     const positional = hasOpts ? n - 1 : n;
     for (const row of rows) {
-      if (row[5] < 0 || row[1].length !== positional + 1) continue;
+      if (row[5] < 0 || positional + 1 < row[6] || positional + 1 > row[1].length) continue;
       const withSelf = args.slice(0, positional);
+      if (row[5] > withSelf.length) continue;
       withSelf.splice(row[5], 0, self);
       if (!withSelf.every((v, i) => matches(row[1][i]!, v))) continue;
       return call(hasOpts ? [...withSelf, args[n - 1]] : withSelf);

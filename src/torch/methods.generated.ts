@@ -34,11 +34,15 @@ export abstract class TensorMethods {
   add(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** `add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   add(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  /** `add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  add(other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
   add(...args: unknown[]): unknown { return ops._method_add(this as unknown as Tensor, args); }
   /** `add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   add_(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** `add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   add_(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  /** `add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  add_(other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
   add_(...args: unknown[]): unknown { return ops._method_add_(this as unknown as Tensor, args); }
   /** `addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   addbmm(batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -87,17 +91,33 @@ export abstract class TensorMethods {
   align_as(...args: unknown[]): unknown { return ops._method_align_as(this as unknown as Tensor, args); }
   /** `all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
   all(dim: number, options?: { keepdim?: boolean }): Tensor;
+  /** `all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
+  all(dim: number, keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
   /** `all(Tensor self) -> Tensor` */
   all(): Tensor;
   all(...args: unknown[]): unknown { return ops._method_all(this as unknown as Tensor, args); }
   /** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
   allclose(other: Tensor, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+  /** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+  allclose(other: Tensor, rtol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+  /** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+  allclose(other: Tensor, rtol: number, atol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+  /** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+  allclose(other: Tensor, rtol: number, atol: number, equalNan: boolean, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
   allclose(...args: unknown[]): unknown { return ops._method_allclose(this as unknown as Tensor, args); }
   /** `amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
   amax(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** `amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+  amax(dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** `amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+  amax(dim: number | number[], keepdim: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   amax(...args: unknown[]): unknown { return ops._method_amax(this as unknown as Tensor, args); }
   /** `amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
   amin(options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** `amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+  amin(dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+  /** `amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+  amin(dim: number | number[], keepdim: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
   amin(...args: unknown[]): unknown { return ops._method_amin(this as unknown as Tensor, args); }
   /** `aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)` */
   aminmax(options?: { dim?: number | null; keepdim?: boolean }): [Tensor, Tensor];
@@ -107,6 +127,8 @@ export abstract class TensorMethods {
   angle(...args: unknown[]): unknown { return ops._method_angle(this as unknown as Tensor, args); }
   /** `any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
   any(dim: number, options?: { keepdim?: boolean }): Tensor;
+  /** `any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
+  any(dim: number, keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
   /** `any(Tensor self) -> Tensor` */
   any(): Tensor;
   any(...args: unknown[]): unknown { return ops._method_any(this as unknown as Tensor, args); }
@@ -154,12 +176,24 @@ export abstract class TensorMethods {
   arctanh_(...args: unknown[]): unknown { return ops._method_arctanh_(this as unknown as Tensor, args); }
   /** `argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
   argmax(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** `argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+  argmax(dim: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** `argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+  argmax(dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   argmax(...args: unknown[]): unknown { return ops._method_argmax(this as unknown as Tensor, args); }
   /** `argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
   argmin(options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** `argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+  argmin(dim: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+  /** `argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+  argmin(dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
   argmin(...args: unknown[]): unknown { return ops._method_argmin(this as unknown as Tensor, args); }
   /** `argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
   argsort(options?: { dim?: number; descending?: boolean }): Tensor;
+  /** `argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
+  argsort(dim: number, options?: { dim?: number; descending?: boolean }): Tensor;
+  /** `argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
+  argsort(dim: number, descending: boolean, options?: { dim?: number; descending?: boolean }): Tensor;
   /** `argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor` */
   argsort(options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
   argsort(...args: unknown[]): unknown { return ops._method_argsort(this as unknown as Tensor, args); }
@@ -168,12 +202,18 @@ export abstract class TensorMethods {
   argwhere(...args: unknown[]): unknown { return ops._method_argwhere(this as unknown as Tensor, args); }
   /** `as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
   as_strided(size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+  /** `as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
+  as_strided(size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
   as_strided(...args: unknown[]): unknown { return ops._method_as_strided(this as unknown as Tensor, args); }
   /** `as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
   as_strided_(size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+  /** `as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
+  as_strided_(size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
   as_strided_(...args: unknown[]): unknown { return ops._method_as_strided_(this as unknown as Tensor, args); }
   /** `as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
   as_strided_scatter(src: Tensor, size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+  /** `as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+  as_strided_scatter(src: Tensor, size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
   as_strided_scatter(...args: unknown[]): unknown { return ops._method_as_strided_scatter(this as unknown as Tensor, args); }
   /** `asin(Tensor self) -> Tensor` */
   asin(): Tensor;
@@ -220,9 +260,15 @@ export abstract class TensorMethods {
   bernoulli_(p: Tensor, options?: { generator?: null | null }): Tensor;
   /** `bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)` */
   bernoulli_(options?: { p?: number; generator?: null | null }): Tensor;
+  /** `bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)` */
+  bernoulli_(p: number, options?: { p?: number; generator?: null | null }): Tensor;
   bernoulli_(...args: unknown[]): unknown { return ops._method_bernoulli_(this as unknown as Tensor, args); }
   /** `bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
   bincount(options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  /** `bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
+  bincount(weights: Tensor | null, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  /** `bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
+  bincount(weights: Tensor | null, minlength: number, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
   bincount(...args: unknown[]): unknown { return ops._method_bincount(this as unknown as Tensor, args); }
   /** `bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
   bitwise_and(other: number | boolean): Tensor;
@@ -288,6 +334,10 @@ export abstract class TensorMethods {
   broadcast_to(...args: unknown[]): unknown { return ops._method_broadcast_to(this as unknown as Tensor, args); }
   /** `cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!)` */
   cauchy_(options?: { median?: number; sigma?: number; generator?: null | null }): Tensor;
+  /** `cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!)` */
+  cauchy_(median: number, options?: { median?: number; sigma?: number; generator?: null | null }): Tensor;
+  /** `cauchy_(Tensor(a!) self, float median=0, float sigma=1, *, Generator? generator=None) -> Tensor(a!)` */
+  cauchy_(median: number, sigma: number, options?: { median?: number; sigma?: number; generator?: null | null }): Tensor;
   cauchy_(...args: unknown[]): unknown { return ops._method_cauchy_(this as unknown as Tensor, args); }
   /** `ccol_indices(Tensor(a) self) -> Tensor(a)` */
   ccol_indices(): Tensor;
@@ -303,25 +353,49 @@ export abstract class TensorMethods {
   chalf(...args: unknown[]): unknown { return ops._method_chalf(this as unknown as Tensor, args); }
   /** `cholesky(Tensor self, bool upper=False) -> Tensor` */
   cholesky(options?: { upper?: boolean }): Tensor;
+  /** `cholesky(Tensor self, bool upper=False) -> Tensor` */
+  cholesky(upper: boolean, options?: { upper?: boolean }): Tensor;
   cholesky(...args: unknown[]): unknown { return ops._method_cholesky(this as unknown as Tensor, args); }
   /** `cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
   cholesky_inverse(options?: { upper?: boolean }): Tensor;
+  /** `cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
+  cholesky_inverse(upper: boolean, options?: { upper?: boolean }): Tensor;
   cholesky_inverse(...args: unknown[]): unknown { return ops._method_cholesky_inverse(this as unknown as Tensor, args); }
   /** `cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
   cholesky_solve(input2: Tensor, options?: { upper?: boolean }): Tensor;
+  /** `cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
+  cholesky_solve(input2: Tensor, upper: boolean, options?: { upper?: boolean }): Tensor;
   cholesky_solve(...args: unknown[]): unknown { return ops._method_cholesky_solve(this as unknown as Tensor, args); }
   /** `chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]` */
   chunk(chunks: number, options?: { dim?: number }): Tensor[];
+  /** `chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]` */
+  chunk(chunks: number, dim: number, options?: { dim?: number }): Tensor[];
   chunk(...args: unknown[]): unknown { return ops._method_chunk(this as unknown as Tensor, args); }
   /** `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
   clamp(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+  clamp(min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+  clamp(min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   /** `clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
   clamp(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+  clamp(min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+  clamp(min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   clamp(...args: unknown[]): unknown { return ops._method_clamp(this as unknown as Tensor, args); }
   /** `clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
   clamp_(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+  clamp_(min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+  clamp_(min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   /** `clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
   clamp_(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+  clamp_(min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+  clamp_(min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   clamp_(...args: unknown[]): unknown { return ops._method_clamp_(this as unknown as Tensor, args); }
   /** `clamp_max(Tensor self, Scalar max) -> Tensor` */
   clamp_max(max: number | boolean): Tensor;
@@ -345,13 +419,29 @@ export abstract class TensorMethods {
   clamp_min_(...args: unknown[]): unknown { return ops._method_clamp_min_(this as unknown as Tensor, args); }
   /** `clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
   clip(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+  clip(min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+  clip(min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   /** `clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
   clip(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+  clip(min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+  clip(min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   clip(...args: unknown[]): unknown { return ops._method_clip(this as unknown as Tensor, args); }
   /** `clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
   clip_(options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+  clip_(min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+  /** `clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+  clip_(min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
   /** `clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
   clip_(options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+  clip_(min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+  /** `clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+  clip_(min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
   clip_(...args: unknown[]): unknown { return ops._method_clip_(this as unknown as Tensor, args); }
   /** `clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor` */
   clone(options?: { memoryFormat?: MemoryFormat | null }): Tensor;
@@ -376,6 +466,8 @@ export abstract class TensorMethods {
   contiguous(...args: unknown[]): unknown { return ops._method_contiguous(this as unknown as Tensor, args); }
   /** `copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
   copy_(src: Tensor, options?: { nonBlocking?: boolean }): Tensor;
+  /** `copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
+  copy_(src: Tensor, nonBlocking: boolean, options?: { nonBlocking?: boolean }): Tensor;
   copy_(...args: unknown[]): unknown { return ops._method_copy_(this as unknown as Tensor, args); }
   /** `copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
   copysign(other: Tensor): Tensor;
@@ -406,12 +498,16 @@ export abstract class TensorMethods {
   count_nonzero(dim: number | number[]): Tensor;
   /** `count_nonzero(Tensor self, int? dim=None) -> Tensor` */
   count_nonzero(options?: { dim?: number | null }): Tensor;
+  /** `count_nonzero(Tensor self, int? dim=None) -> Tensor` */
+  count_nonzero(dim: number | null, options?: { dim?: number | null }): Tensor;
   count_nonzero(...args: unknown[]): unknown { return ops._method_count_nonzero(this as unknown as Tensor, args); }
   /** `cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor` */
   cov(options?: { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }): Tensor;
   cov(...args: unknown[]): unknown { return ops._method_cov(this as unknown as Tensor, args); }
   /** `cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
   cross(other: Tensor, options?: { dim?: number | null }): Tensor;
+  /** `cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
+  cross(other: Tensor, dim: number | null, options?: { dim?: number | null }): Tensor;
   cross(...args: unknown[]): unknown { return ops._method_cross(this as unknown as Tensor, args); }
   /** `crow_indices(Tensor(a) self) -> Tensor(a)` */
   crow_indices(): Tensor;
@@ -457,21 +553,51 @@ export abstract class TensorMethods {
   detach_(...args: unknown[]): unknown { return ops._method_detach_(this as unknown as Tensor, args); }
   /** `diag(Tensor self, int diagonal=0) -> Tensor` */
   diag(options?: { diagonal?: number }): Tensor;
+  /** `diag(Tensor self, int diagonal=0) -> Tensor` */
+  diag(diagonal: number, options?: { diagonal?: number }): Tensor;
   diag(...args: unknown[]): unknown { return ops._method_diag(this as unknown as Tensor, args); }
   /** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
   diag_embed(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+  diag_embed(offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+  diag_embed(offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+  diag_embed(offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   diag_embed(...args: unknown[]): unknown { return ops._method_diag_embed(this as unknown as Tensor, args); }
   /** `diagflat(Tensor self, int offset=0) -> Tensor` */
   diagflat(options?: { offset?: number }): Tensor;
+  /** `diagflat(Tensor self, int offset=0) -> Tensor` */
+  diagflat(offset: number, options?: { offset?: number }): Tensor;
   diagflat(...args: unknown[]): unknown { return ops._method_diagflat(this as unknown as Tensor, args); }
   /** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
   diagonal(options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+  diagonal(offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+  diagonal(offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+  diagonal(offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   diagonal(...args: unknown[]): unknown { return ops._method_diagonal(this as unknown as Tensor, args); }
   /** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
   diagonal_scatter(src: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+  diagonal_scatter(src: Tensor, offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+  diagonal_scatter(src: Tensor, offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+  /** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+  diagonal_scatter(src: Tensor, offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
   diagonal_scatter(...args: unknown[]): unknown { return ops._method_diagonal_scatter(this as unknown as Tensor, args); }
   /** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
   diff(options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  /** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+  diff(n: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  /** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+  diff(n: number, dim: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  /** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+  diff(n: number, dim: number, prepend: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+  /** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+  diff(n: number, dim: number, prepend: Tensor | null, append: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
   diff(...args: unknown[]): unknown { return ops._method_diff(this as unknown as Tensor, args); }
   /** `digamma(Tensor self) -> Tensor` */
   digamma(): Tensor;
@@ -481,6 +607,8 @@ export abstract class TensorMethods {
   digamma_(...args: unknown[]): unknown { return ops._method_digamma_(this as unknown as Tensor, args); }
   /** `dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
   dist(other: Tensor, options?: { p?: number | boolean }): Tensor;
+  /** `dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
+  dist(other: Tensor, p: number | boolean, options?: { p?: number | boolean }): Tensor;
   dist(...args: unknown[]): unknown { return ops._method_dist(this as unknown as Tensor, args); }
   /** `div.Tensor(Tensor self, Tensor other) -> Tensor` */
   div(other: Tensor): Tensor;
@@ -583,6 +711,8 @@ export abstract class TensorMethods {
   expm1_(...args: unknown[]): unknown { return ops._method_expm1_(this as unknown as Tensor, args); }
   /** `exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)` */
   exponential_(options?: { lambd?: number; generator?: null | null }): Tensor;
+  /** `exponential_(Tensor(a!) self, float lambd=1, *, Generator? generator=None) -> Tensor(a!)` */
+  exponential_(lambd: number, options?: { lambd?: number; generator?: null | null }): Tensor;
   exponential_(...args: unknown[]): unknown { return ops._method_exponential_(this as unknown as Tensor, args); }
   /** `fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)` */
   fill_(value: number | boolean): Tensor;
@@ -591,6 +721,8 @@ export abstract class TensorMethods {
   fill_(...args: unknown[]): unknown { return ops._method_fill_(this as unknown as Tensor, args); }
   /** `fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
   fill_diagonal_(fillValue: number | boolean, options?: { wrap?: boolean }): Tensor;
+  /** `fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
+  fill_diagonal_(fillValue: number | boolean, wrap: boolean, options?: { wrap?: boolean }): Tensor;
   fill_diagonal_(...args: unknown[]): unknown { return ops._method_fill_diagonal_(this as unknown as Tensor, args); }
   /** `fix(Tensor self) -> Tensor` */
   fix(): Tensor;
@@ -600,6 +732,10 @@ export abstract class TensorMethods {
   fix_(...args: unknown[]): unknown { return ops._method_fix_(this as unknown as Tensor, args); }
   /** `flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)` */
   flatten(options?: { startDim?: number; endDim?: number }): Tensor;
+  /** `flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)` */
+  flatten(startDim: number, options?: { startDim?: number; endDim?: number }): Tensor;
+  /** `flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)` */
+  flatten(startDim: number, endDim: number, options?: { startDim?: number; endDim?: number }): Tensor;
   flatten(...args: unknown[]): unknown { return ops._method_flatten(this as unknown as Tensor, args); }
   /** `flip(Tensor self, int[] dims) -> Tensor` */
   flip(dims: number | number[]): Tensor;
@@ -721,6 +857,8 @@ export abstract class TensorMethods {
   gt_(...args: unknown[]): unknown { return ops._method_gt_(this as unknown as Tensor, args); }
   /** `hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
   hardshrink(options?: { lambd?: number | boolean }): Tensor;
+  /** `hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+  hardshrink(lambd: number | boolean, options?: { lambd?: number | boolean }): Tensor;
   hardshrink(...args: unknown[]): unknown { return ops._method_hardshrink(this as unknown as Tensor, args); }
   /** `hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor` */
   hardshrink_backward(gradOut: Tensor, lambd: number | boolean): Tensor;
@@ -733,11 +871,19 @@ export abstract class TensorMethods {
   heaviside_(...args: unknown[]): unknown { return ops._method_heaviside_(this as unknown as Tensor, args); }
   /** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
   histc(options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
+  /** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+  histc(bins: number, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
+  /** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+  histc(bins: number, min: number | boolean, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
+  /** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+  histc(bins: number, min: number | boolean, max: number | boolean, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
   histc(...args: unknown[]): unknown { return ops._method_histc(this as unknown as Tensor, args); }
   /** `histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
   histogram(bins: Tensor, options?: { weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
   /** `histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
   histogram(options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
+  /** `histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+  histogram(bins: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
   histogram(...args: unknown[]): unknown { return ops._method_histogram(this as unknown as Tensor, args); }
   /** `hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   hsplit(sections: number): Tensor[];
@@ -795,9 +941,13 @@ export abstract class TensorMethods {
   index_fill_(...args: unknown[]): unknown { return ops._method_index_fill_(this as unknown as Tensor, args); }
   /** `index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
   index_put(indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean }): Tensor;
+  /** `index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
+  index_put(indices: (Tensor | null)[], values: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
   index_put(...args: unknown[]): unknown { return ops._method_index_put(this as unknown as Tensor, args); }
   /** `index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
   index_put_(indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean }): Tensor;
+  /** `index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
+  index_put_(indices: (Tensor | null)[], values: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
   index_put_(...args: unknown[]): unknown { return ops._method_index_put_(this as unknown as Tensor, args); }
   /** `index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
   index_reduce(dim: number, index: Tensor, source: Tensor, reduce: string, options?: { includeSelf?: boolean }): Tensor;
@@ -825,9 +975,17 @@ export abstract class TensorMethods {
   is_coalesced(...args: unknown[]): unknown { return ops._method_is_coalesced(this as unknown as Tensor, args); }
   /** `is_pinned(Tensor self, Device? device=None) -> bool` */
   is_pinned(options?: { device?: string | null }): boolean;
+  /** `is_pinned(Tensor self, Device? device=None) -> bool` */
+  is_pinned(device: string | null, options?: { device?: string | null }): boolean;
   is_pinned(...args: unknown[]): unknown { return ops._method_is_pinned(this as unknown as Tensor, args); }
   /** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
   isclose(other: Tensor, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  /** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+  isclose(other: Tensor, rtol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  /** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+  isclose(other: Tensor, rtol: number, atol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+  /** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+  isclose(other: Tensor, rtol: number, atol: number, equalNan: boolean, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
   isclose(...args: unknown[]): unknown { return ops._method_isclose(this as unknown as Tensor, args); }
   /** `isfinite(Tensor self) -> Tensor` */
   isfinite(): Tensor;
@@ -849,12 +1007,32 @@ export abstract class TensorMethods {
   isreal(...args: unknown[]): unknown { return ops._method_isreal(this as unknown as Tensor, args); }
   /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
   istft(nFft: number, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, length: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+  /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  istft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, length: number | null, returnComplex: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
   istft(...args: unknown[]): unknown { return ops._method_istft(this as unknown as Tensor, args); }
   /** `kron(Tensor self, Tensor other) -> Tensor` */
   kron(other: Tensor): Tensor;
   kron(...args: unknown[]): unknown { return ops._method_kron(this as unknown as Tensor, args); }
   /** `kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   kthvalue(k: number, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+  /** `kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  kthvalue(k: number, dim: number, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+  /** `kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  kthvalue(k: number, dim: number, keepdim: boolean, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
   kthvalue(...args: unknown[]): unknown { return ops._method_kthvalue(this as unknown as Tensor, args); }
   /** `lcm(Tensor self, Tensor other) -> Tensor` */
   lcm(other: Tensor): Tensor;
@@ -922,9 +1100,15 @@ export abstract class TensorMethods {
   log_(...args: unknown[]): unknown { return ops._method_log_(this as unknown as Tensor, args); }
   /** `log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!)` */
   log_normal_(options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
+  /** `log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!)` */
+  log_normal_(mean: number, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
+  /** `log_normal_(Tensor(a!) self, float mean=1, float std=2, *, Generator? generator=None) -> Tensor(a!)` */
+  log_normal_(mean: number, std: number, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
   log_normal_(...args: unknown[]): unknown { return ops._method_log_normal_(this as unknown as Tensor, args); }
   /** `log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
   log_softmax(dim: number, options?: { dtype?: DType | null }): Tensor;
+  /** `log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+  log_softmax(dim: number, dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
   log_softmax(...args: unknown[]): unknown { return ops._method_log_softmax(this as unknown as Tensor, args); }
   /** `log10(Tensor self) -> Tensor` */
   log10(): Tensor;
@@ -982,12 +1166,18 @@ export abstract class TensorMethods {
   logical_xor_(...args: unknown[]): unknown { return ops._method_logical_xor_(this as unknown as Tensor, args); }
   /** `logit(Tensor self, float? eps=None) -> Tensor` */
   logit(options?: { eps?: number | null }): Tensor;
+  /** `logit(Tensor self, float? eps=None) -> Tensor` */
+  logit(eps: number | null, options?: { eps?: number | null }): Tensor;
   logit(...args: unknown[]): unknown { return ops._method_logit(this as unknown as Tensor, args); }
   /** `logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
   logit_(options?: { eps?: number | null }): Tensor;
+  /** `logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
+  logit_(eps: number | null, options?: { eps?: number | null }): Tensor;
   logit_(...args: unknown[]): unknown { return ops._method_logit_(this as unknown as Tensor, args); }
   /** `logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   logsumexp(dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+  /** `logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  logsumexp(dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
   logsumexp(...args: unknown[]): unknown { return ops._method_logsumexp(this as unknown as Tensor, args); }
   /** `lt.Scalar(Tensor self, Scalar other) -> Tensor` */
   lt(other: number | boolean): Tensor;
@@ -1035,6 +1225,8 @@ export abstract class TensorMethods {
   matrix_power(...args: unknown[]): unknown { return ops._method_matrix_power(this as unknown as Tensor, args); }
   /** `max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   max(dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
+  /** `max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  max(dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
   /** `max(Tensor self) -> Tensor` */
   max(): Tensor;
   /** `max.other(Tensor self, Tensor other) -> Tensor` */
@@ -1047,17 +1239,23 @@ export abstract class TensorMethods {
   mean(options?: { dtype?: DType | null }): Tensor;
   /** `mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   mean(dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  mean(dim: number | number[] | null, keepdim: boolean, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
   mean(...args: unknown[]): unknown { return ops._method_mean(this as unknown as Tensor, args); }
   /** `median(Tensor self) -> Tensor` */
   median(): Tensor;
   /** `median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   median(dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
+  /** `median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  median(dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
   median(...args: unknown[]): unknown { return ops._method_median(this as unknown as Tensor, args); }
   /** `mH(Tensor(a) self) -> Tensor(a)` */
   mH(): Tensor;
   mH(...args: unknown[]): unknown { return ops._method_mH(this as unknown as Tensor, args); }
   /** `min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   min(dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
+  /** `min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  min(dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
   /** `min(Tensor self) -> Tensor` */
   min(): Tensor;
   /** `min.other(Tensor self, Tensor other) -> Tensor` */
@@ -1071,6 +1269,10 @@ export abstract class TensorMethods {
   mm(...args: unknown[]): unknown { return ops._method_mm(this as unknown as Tensor, args); }
   /** `mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   mode(options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+  /** `mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  mode(dim: number, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+  /** `mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  mode(dim: number, keepdim: boolean, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
   mode(...args: unknown[]): unknown { return ops._method_mode(this as unknown as Tensor, args); }
   /** `moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
   moveaxis(source: number | number[], destination: number | number[]): Tensor;
@@ -1100,6 +1302,8 @@ export abstract class TensorMethods {
   mul_(...args: unknown[]): unknown { return ops._method_mul_(this as unknown as Tensor, args); }
   /** `multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
   multinomial(numSamples: number, options?: { replacement?: boolean; generator?: null | null }): Tensor;
+  /** `multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
+  multinomial(numSamples: number, replacement: boolean, options?: { replacement?: boolean; generator?: null | null }): Tensor;
   multinomial(...args: unknown[]): unknown { return ops._method_multinomial(this as unknown as Tensor, args); }
   /** `multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
   multiply(other: Tensor): Tensor;
@@ -1122,25 +1326,55 @@ export abstract class TensorMethods {
   mvlgamma_(...args: unknown[]): unknown { return ops._method_mvlgamma_(this as unknown as Tensor, args); }
   /** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
   nan_to_num(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+  nan_to_num(nan: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+  nan_to_num(nan: number | null, posinf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+  nan_to_num(nan: number | null, posinf: number | null, neginf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   nan_to_num(...args: unknown[]): unknown { return ops._method_nan_to_num(this as unknown as Tensor, args); }
   /** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
   nan_to_num_(options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+  nan_to_num_(nan: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+  nan_to_num_(nan: number | null, posinf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+  nan_to_num_(nan: number | null, posinf: number | null, neginf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
   nan_to_num_(...args: unknown[]): unknown { return ops._method_nan_to_num_(this as unknown as Tensor, args); }
   /** `nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   nanmean(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  nanmean(dim: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  nanmean(dim: number | number[] | null, keepdim: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   nanmean(...args: unknown[]): unknown { return ops._method_nanmean(this as unknown as Tensor, args); }
   /** `nanmedian(Tensor self) -> Tensor` */
   nanmedian(): Tensor;
   /** `nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   nanmedian(dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
+  /** `nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  nanmedian(dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
   nanmedian(...args: unknown[]): unknown { return ops._method_nanmedian(this as unknown as Tensor, args); }
   /** `nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
   nanquantile(q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  nanquantile(q: Tensor, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  nanquantile(q: Tensor, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** `nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
   nanquantile(q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  nanquantile(q: number, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  nanquantile(q: number, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   nanquantile(...args: unknown[]): unknown { return ops._method_nanquantile(this as unknown as Tensor, args); }
   /** `nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   nansum(options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  nansum(dim: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  nansum(dim: number | number[] | null, keepdim: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
   nansum(...args: unknown[]): unknown { return ops._method_nansum(this as unknown as Tensor, args); }
   /** `narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)` */
   narrow(dim: number, start: number, length: number): Tensor;
@@ -1203,13 +1437,21 @@ export abstract class TensorMethods {
   norm(p: number | boolean | null, options?: { dtype?: DType }): Tensor;
   /** `norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
   norm(options?: { p?: number | boolean }): Tensor;
+  /** `norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
+  norm(p: number | boolean, options?: { p?: number | boolean }): Tensor;
   /** `norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
   norm(p: number | boolean | null, dim: number | number[], keepdim: boolean, options?: { dtype?: DType }): Tensor;
   /** `norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
   norm(p: number | boolean | null, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+  /** `norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
+  norm(p: number | boolean | null, dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
   norm(...args: unknown[]): unknown { return ops._method_norm(this as unknown as Tensor, args); }
   /** `normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)` */
   normal_(options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
+  /** `normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)` */
+  normal_(mean: number, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
+  /** `normal_(Tensor(a!) self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor(a!)` */
+  normal_(mean: number, std: number, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
   normal_(...args: unknown[]): unknown { return ops._method_normal_(this as unknown as Tensor, args); }
   /** `not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   not_equal(other: number | boolean): Tensor;
@@ -1229,6 +1471,10 @@ export abstract class TensorMethods {
   orgqr(...args: unknown[]): unknown { return ops._method_orgqr(this as unknown as Tensor, args); }
   /** `ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
   ormqr(input2: Tensor, input3: Tensor, options?: { left?: boolean; transpose?: boolean }): Tensor;
+  /** `ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+  ormqr(input2: Tensor, input3: Tensor, left: boolean, options?: { left?: boolean; transpose?: boolean }): Tensor;
+  /** `ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+  ormqr(input2: Tensor, input3: Tensor, left: boolean, transpose: boolean, options?: { left?: boolean; transpose?: boolean }): Tensor;
   ormqr(...args: unknown[]): unknown { return ops._method_ormqr(this as unknown as Tensor, args); }
   /** `outer(Tensor self, Tensor vec2) -> Tensor` */
   outer(vec2: Tensor): Tensor;
@@ -1238,9 +1484,13 @@ export abstract class TensorMethods {
   permute(...args: unknown[]): unknown { return ops._method_permute(this as unknown as Tensor, args); }
   /** `pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
   pin_memory(options?: { device?: string | null }): Tensor;
+  /** `pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
+  pin_memory(device: string | null, options?: { device?: string | null }): Tensor;
   pin_memory(...args: unknown[]): unknown { return ops._method_pin_memory(this as unknown as Tensor, args); }
   /** `pinverse(Tensor self, float rcond=1e-15) -> Tensor` */
   pinverse(options?: { rcond?: number }): Tensor;
+  /** `pinverse(Tensor self, float rcond=1e-15) -> Tensor` */
+  pinverse(rcond: number, options?: { rcond?: number }): Tensor;
   pinverse(...args: unknown[]): unknown { return ops._method_pinverse(this as unknown as Tensor, args); }
   /** `polygamma(int n, Tensor self) -> Tensor` */
   polygamma(n: number): Tensor;
@@ -1271,12 +1521,18 @@ export abstract class TensorMethods {
   prod(options?: { dtype?: DType | null }): Tensor;
   /** `prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   prod(dim: number, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  prod(dim: number, keepdim: boolean, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
   prod(...args: unknown[]): unknown { return ops._method_prod(this as unknown as Tensor, args); }
   /** `put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
   put(index: Tensor, source: Tensor, options?: { accumulate?: boolean }): Tensor;
+  /** `put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
+  put(index: Tensor, source: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
   put(...args: unknown[]): unknown { return ops._method_put(this as unknown as Tensor, args); }
   /** `put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
   put_(index: Tensor, source: Tensor, options?: { accumulate?: boolean }): Tensor;
+  /** `put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
+  put_(index: Tensor, source: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
   put_(...args: unknown[]): unknown { return ops._method_put_(this as unknown as Tensor, args); }
   /** `q_per_channel_axis(Tensor self) -> int` */
   q_per_channel_axis(): number;
@@ -1295,11 +1551,21 @@ export abstract class TensorMethods {
   q_zero_point(...args: unknown[]): unknown { return ops._method_q_zero_point(this as unknown as Tensor, args); }
   /** `qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
   qr(options?: { some?: boolean }): [Tensor, Tensor];
+  /** `qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
+  qr(some: boolean, options?: { some?: boolean }): [Tensor, Tensor];
   qr(...args: unknown[]): unknown { return ops._method_qr(this as unknown as Tensor, args); }
   /** `quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
   quantile(q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  quantile(q: Tensor, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  quantile(q: Tensor, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   /** `quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
   quantile(q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  quantile(q: number, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+  /** `quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+  quantile(q: number, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
   quantile(...args: unknown[]): unknown { return ops._method_quantile(this as unknown as Tensor, args); }
   /** `rad2deg(Tensor self) -> Tensor` */
   rad2deg(): Tensor;
@@ -1350,8 +1616,12 @@ export abstract class TensorMethods {
   repeat(...args: unknown[]): unknown { return ops._method_repeat(this as unknown as Tensor, args); }
   /** `repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
   repeat_interleave(repeats: Tensor, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
+  /** `repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+  repeat_interleave(repeats: Tensor, dim: number | null, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
   /** `repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
   repeat_interleave(repeats: number, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
+  /** `repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+  repeat_interleave(repeats: number, dim: number | null, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
   repeat_interleave(...args: unknown[]): unknown { return ops._method_repeat_interleave(this as unknown as Tensor, args); }
   /** `reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)` */
   reshape(shape: number | number[]): Tensor;
@@ -1376,9 +1646,15 @@ export abstract class TensorMethods {
   resolve_neg(...args: unknown[]): unknown { return ops._method_resolve_neg(this as unknown as Tensor, args); }
   /** `roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
   roll(shifts: number | number[], options?: { dims?: number | number[] }): Tensor;
+  /** `roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
+  roll(shifts: number | number[], dims: number | number[], options?: { dims?: number | number[] }): Tensor;
   roll(...args: unknown[]): unknown { return ops._method_roll(this as unknown as Tensor, args); }
   /** `rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor` */
   rot90(options?: { k?: number; dims?: number | number[] }): Tensor;
+  /** `rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor` */
+  rot90(k: number, options?: { k?: number; dims?: number | number[] }): Tensor;
+  /** `rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor` */
+  rot90(k: number, dims: number | number[], options?: { k?: number; dims?: number | number[] }): Tensor;
   rot90(...args: unknown[]): unknown { return ops._method_rot90(this as unknown as Tensor, args); }
   /** `round(Tensor self) -> Tensor` */
   round(): Tensor;
@@ -1476,9 +1752,25 @@ export abstract class TensorMethods {
   sinh_(...args: unknown[]): unknown { return ops._method_sinh_(this as unknown as Tensor, args); }
   /** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
   slice(options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+  slice(dim: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+  slice(dim: number, start: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+  slice(dim: number, start: number | null, end: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+  slice(dim: number, start: number | null, end: number | null, step: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   slice(...args: unknown[]): unknown { return ops._method_slice(this as unknown as Tensor, args); }
   /** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
   slice_scatter(src: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  slice_scatter(src: Tensor, dim: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  slice_scatter(src: Tensor, dim: number, start: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  slice_scatter(src: Tensor, dim: number, start: number | null, end: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+  /** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  slice_scatter(src: Tensor, dim: number, start: number | null, end: number | null, step: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
   slice_scatter(...args: unknown[]): unknown { return ops._method_slice_scatter(this as unknown as Tensor, args); }
   /** `slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)` */
   slogdet(): [Tensor, Tensor];
@@ -1488,9 +1780,15 @@ export abstract class TensorMethods {
   smm(...args: unknown[]): unknown { return ops._method_smm(this as unknown as Tensor, args); }
   /** `softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
   softmax(dim: number, options?: { dtype?: DType | null }): Tensor;
+  /** `softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+  softmax(dim: number, dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
   softmax(...args: unknown[]): unknown { return ops._method_softmax(this as unknown as Tensor, args); }
   /** `sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
   sort(options?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+  /** `sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+  sort(dim: number, options?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+  /** `sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+  sort(dim: number, descending: boolean, options?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
   /** `sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
   sort(options?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor];
   sort(...args: unknown[]): unknown { return ops._method_sort(this as unknown as Tensor, args); }
@@ -1508,11 +1806,17 @@ export abstract class TensorMethods {
   sparse_resize_and_clear_(...args: unknown[]): unknown { return ops._method_sparse_resize_and_clear_(this as unknown as Tensor, args); }
   /** `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]` */
   split(splitSize: number, options?: { dim?: number }): Tensor[];
+  /** `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]` */
+  split(splitSize: number, dim: number, options?: { dim?: number }): Tensor[];
   /** `split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]` */
   split(splitSize: number | number[], options?: { dim?: number }): Tensor[];
+  /** `split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]` */
+  split(splitSize: number | number[], dim: number, options?: { dim?: number }): Tensor[];
   split(...args: unknown[]): unknown { return ops._method_split(this as unknown as Tensor, args); }
   /** `split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
   split_with_sizes(splitSizes: number | number[], options?: { dim?: number }): Tensor[];
+  /** `split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
+  split_with_sizes(splitSizes: number | number[], dim: number, options?: { dim?: number }): Tensor[];
   split_with_sizes(...args: unknown[]): unknown { return ops._method_split_with_sizes(this as unknown as Tensor, args); }
   /** `sqrt(Tensor self) -> Tensor` */
   sqrt(): Tensor;
@@ -1541,46 +1845,94 @@ export abstract class TensorMethods {
   sspaddmm(...args: unknown[]): unknown { return ops._method_sspaddmm(this as unknown as Tensor, args); }
   /** `std(Tensor self, bool unbiased=True) -> Tensor` */
   std(options?: { unbiased?: boolean }): Tensor;
+  /** `std(Tensor self, bool unbiased=True) -> Tensor` */
+  std(unbiased: boolean, options?: { unbiased?: boolean }): Tensor;
   /** `std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
   std(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+  /** `std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+  std(dim: number | number[] | null, unbiased: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+  /** `std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+  std(dim: number | number[] | null, unbiased: boolean, keepdim: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** `std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor` */
   std(dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
   std(...args: unknown[]): unknown { return ops._method_std(this as unknown as Tensor, args); }
   /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
   stft(nFft: number, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, onesided: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
   /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
   stft(nFft: number, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, onesided: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+  /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  stft(nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
   stft(...args: unknown[]): unknown { return ops._method_stft(this as unknown as Tensor, args); }
   /** `sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
   sub(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** `sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   sub(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  /** `sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  sub(other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
   sub(...args: unknown[]): unknown { return ops._method_sub(this as unknown as Tensor, args); }
   /** `sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   sub_(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** `sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   sub_(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  /** `sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  sub_(other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
   sub_(...args: unknown[]): unknown { return ops._method_sub_(this as unknown as Tensor, args); }
   /** `subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
   subtract(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** `subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   subtract(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  /** `subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  subtract(other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
   subtract(...args: unknown[]): unknown { return ops._method_subtract(this as unknown as Tensor, args); }
   /** `subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   subtract_(other: Tensor, options?: { alpha?: number | boolean }): Tensor;
   /** `subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   subtract_(other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+  /** `subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  subtract_(other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
   subtract_(...args: unknown[]): unknown { return ops._method_subtract_(this as unknown as Tensor, args); }
   /** `sum(Tensor self, *, ScalarType? dtype=None) -> Tensor` */
   sum(options?: { dtype?: DType | null }): Tensor;
   /** `sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   sum(dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+  /** `sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  sum(dim: number | number[] | null, keepdim: boolean, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
   sum(...args: unknown[]): unknown { return ops._method_sum(this as unknown as Tensor, args); }
   /** `sum_to_size(Tensor self, int[] size) -> Tensor` */
   sum_to_size(size: number | number[]): Tensor;
   sum_to_size(...args: unknown[]): unknown { return ops._method_sum_to_size(this as unknown as Tensor, args); }
   /** `svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
   svd(options?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
+  /** `svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
+  svd(some: boolean, options?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
+  /** `svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
+  svd(some: boolean, computeUv: boolean, options?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
   svd(...args: unknown[]): unknown { return ops._method_svd(this as unknown as Tensor, args); }
   /** `swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
   swapaxes(axis0: number, axis1: number): Tensor;
@@ -1596,6 +1948,10 @@ export abstract class TensorMethods {
   swapdims_(...args: unknown[]): unknown { return ops._method_swapdims_(this as unknown as Tensor, args); }
   /** `symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
   symeig(options?: { eigenvectors?: boolean; upper?: boolean }): [Tensor, Tensor];
+  /** `symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+  symeig(eigenvectors: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): [Tensor, Tensor];
+  /** `symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+  symeig(eigenvectors: boolean, upper: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): [Tensor, Tensor];
   symeig(...args: unknown[]): unknown { return ops._method_symeig(this as unknown as Tensor, args); }
   /** `t(Tensor(a) self) -> Tensor(a)` */
   t(): Tensor;
@@ -1608,6 +1964,8 @@ export abstract class TensorMethods {
   take(...args: unknown[]): unknown { return ops._method_take(this as unknown as Tensor, args); }
   /** `take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
   take_along_dim(indices: Tensor, options?: { dim?: number | null }): Tensor;
+  /** `take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
+  take_along_dim(indices: Tensor, dim: number | null, options?: { dim?: number | null }): Tensor;
   take_along_dim(...args: unknown[]): unknown { return ops._method_take_along_dim(this as unknown as Tensor, args); }
   /** `tan(Tensor self) -> Tensor` */
   tan(): Tensor;
@@ -1623,22 +1981,34 @@ export abstract class TensorMethods {
   tanh_(...args: unknown[]): unknown { return ops._method_tanh_(this as unknown as Tensor, args); }
   /** `tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
   tensor_split(sections: number, options?: { dim?: number }): Tensor[];
+  /** `tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
+  tensor_split(sections: number, dim: number, options?: { dim?: number }): Tensor[];
   /** `tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
   tensor_split(indices: number | number[], options?: { dim?: number }): Tensor[];
+  /** `tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
+  tensor_split(indices: number | number[], dim: number, options?: { dim?: number }): Tensor[];
   /** `tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
   tensor_split(tensorIndicesOrSections: Tensor, options?: { dim?: number }): Tensor[];
+  /** `tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
+  tensor_split(tensorIndicesOrSections: Tensor, dim: number, options?: { dim?: number }): Tensor[];
   tensor_split(...args: unknown[]): unknown { return ops._method_tensor_split(this as unknown as Tensor, args); }
   /** `tile(Tensor self, int[] dims) -> Tensor` */
   tile(dims: number | number[]): Tensor;
   tile(...args: unknown[]): unknown { return ops._method_tile(this as unknown as Tensor, args); }
   /** `to_dense(Tensor self, ScalarType? dtype=None) -> Tensor` */
   to_dense(options?: { dtype?: DType | null }): Tensor;
+  /** `to_dense(Tensor self, ScalarType? dtype=None) -> Tensor` */
+  to_dense(dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
   to_dense(...args: unknown[]): unknown { return ops._method_to_dense(this as unknown as Tensor, args); }
   /** `to_mkldnn(Tensor self, ScalarType? dtype=None) -> Tensor` */
   to_mkldnn(options?: { dtype?: DType | null }): Tensor;
+  /** `to_mkldnn(Tensor self, ScalarType? dtype=None) -> Tensor` */
+  to_mkldnn(dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
   to_mkldnn(...args: unknown[]): unknown { return ops._method_to_mkldnn(this as unknown as Tensor, args); }
   /** `to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor` */
   to_padded_tensor(padding: number, options?: { outputSize?: number | number[] | null }): Tensor;
+  /** `to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor` */
+  to_padded_tensor(padding: number, outputSize: number | number[] | null, options?: { outputSize?: number | number[] | null }): Tensor;
   to_padded_tensor(...args: unknown[]): unknown { return ops._method_to_padded_tensor(this as unknown as Tensor, args); }
   /** `to_sparse.sparse_dim(Tensor self, int sparse_dim) -> Tensor` */
   to_sparse(sparseDim: number): Tensor;
@@ -1659,6 +2029,12 @@ export abstract class TensorMethods {
   to_sparse_csr(...args: unknown[]): unknown { return ops._method_to_sparse_csr(this as unknown as Tensor, args); }
   /** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
   topk(k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+  /** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+  topk(k: number, dim: number, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+  /** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+  topk(k: number, dim: number, largest: boolean, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+  /** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+  topk(k: number, dim: number, largest: boolean, sorted: boolean, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
   topk(...args: unknown[]): unknown { return ops._method_topk(this as unknown as Tensor, args); }
   /** `trace(Tensor self) -> Tensor` */
   trace(): Tensor;
@@ -1671,18 +2047,32 @@ export abstract class TensorMethods {
   transpose_(...args: unknown[]): unknown { return ops._method_transpose_(this as unknown as Tensor, args); }
   /** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
   triangular_solve(A: Tensor, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+  /** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+  triangular_solve(A: Tensor, upper: boolean, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+  /** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+  triangular_solve(A: Tensor, upper: boolean, transpose: boolean, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+  /** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+  triangular_solve(A: Tensor, upper: boolean, transpose: boolean, unitriangular: boolean, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
   triangular_solve(...args: unknown[]): unknown { return ops._method_triangular_solve(this as unknown as Tensor, args); }
   /** `tril(Tensor self, int diagonal=0) -> Tensor` */
   tril(options?: { diagonal?: number }): Tensor;
+  /** `tril(Tensor self, int diagonal=0) -> Tensor` */
+  tril(diagonal: number, options?: { diagonal?: number }): Tensor;
   tril(...args: unknown[]): unknown { return ops._method_tril(this as unknown as Tensor, args); }
   /** `tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
   tril_(options?: { diagonal?: number }): Tensor;
+  /** `tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
+  tril_(diagonal: number, options?: { diagonal?: number }): Tensor;
   tril_(...args: unknown[]): unknown { return ops._method_tril_(this as unknown as Tensor, args); }
   /** `triu(Tensor self, int diagonal=0) -> Tensor` */
   triu(options?: { diagonal?: number }): Tensor;
+  /** `triu(Tensor self, int diagonal=0) -> Tensor` */
+  triu(diagonal: number, options?: { diagonal?: number }): Tensor;
   triu(...args: unknown[]): unknown { return ops._method_triu(this as unknown as Tensor, args); }
   /** `triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
   triu_(options?: { diagonal?: number }): Tensor;
+  /** `triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
+  triu_(diagonal: number, options?: { diagonal?: number }): Tensor;
   triu_(...args: unknown[]): unknown { return ops._method_triu_(this as unknown as Tensor, args); }
   /** `true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
   true_divide(other: Tensor): Tensor;
@@ -1702,6 +2092,8 @@ export abstract class TensorMethods {
   trunc_(...args: unknown[]): unknown { return ops._method_trunc_(this as unknown as Tensor, args); }
   /** `unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
   unbind(options?: { dim?: number }): Tensor[];
+  /** `unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
+  unbind(dim: number, options?: { dim?: number }): Tensor[];
   unbind(...args: unknown[]): unknown { return ops._method_unbind(this as unknown as Tensor, args); }
   /** `unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
   unflatten(dim: number, sizes: number | number[]): Tensor;
@@ -1711,15 +2103,25 @@ export abstract class TensorMethods {
   unfold(...args: unknown[]): unknown { return ops._method_unfold(this as unknown as Tensor, args); }
   /** `uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)` */
   uniform_(options?: { from?: number; to?: number; generator?: null | null }): Tensor;
+  /** `uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)` */
+  uniform_(from: number, options?: { from?: number; to?: number; generator?: null | null }): Tensor;
+  /** `uniform_(Tensor(a!) self, float from=0, float to=1, *, Generator? generator=None) -> Tensor(a!)` */
+  uniform_(from: number, to: number, options?: { from?: number; to?: number; generator?: null | null }): Tensor;
   uniform_(...args: unknown[]): unknown { return ops._method_uniform_(this as unknown as Tensor, args); }
   /** `unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
   unsafe_chunk(chunks: number, options?: { dim?: number }): Tensor[];
+  /** `unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
+  unsafe_chunk(chunks: number, dim: number, options?: { dim?: number }): Tensor[];
   unsafe_chunk(...args: unknown[]): unknown { return ops._method_unsafe_chunk(this as unknown as Tensor, args); }
   /** `unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
   unsafe_split(splitSize: number, options?: { dim?: number }): Tensor[];
+  /** `unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+  unsafe_split(splitSize: number, dim: number, options?: { dim?: number }): Tensor[];
   unsafe_split(...args: unknown[]): unknown { return ops._method_unsafe_split(this as unknown as Tensor, args); }
   /** `unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
   unsafe_split_with_sizes(splitSizes: number | number[], options?: { dim?: number }): Tensor[];
+  /** `unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+  unsafe_split_with_sizes(splitSizes: number | number[], dim: number, options?: { dim?: number }): Tensor[];
   unsafe_split_with_sizes(...args: unknown[]): unknown { return ops._method_unsafe_split_with_sizes(this as unknown as Tensor, args); }
   /** `unsqueeze(Tensor(a) self, int dim) -> Tensor(a)` */
   unsqueeze(dim: number): Tensor;
@@ -1732,8 +2134,14 @@ export abstract class TensorMethods {
   values(...args: unknown[]): unknown { return ops._method_values(this as unknown as Tensor, args); }
   /** `var(Tensor self, bool unbiased=True) -> Tensor` */
   var(options?: { unbiased?: boolean }): Tensor;
+  /** `var(Tensor self, bool unbiased=True) -> Tensor` */
+  var(unbiased: boolean, options?: { unbiased?: boolean }): Tensor;
   /** `var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
   var(dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+  /** `var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+  var(dim: number | number[] | null, unbiased: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+  /** `var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+  var(dim: number | number[] | null, unbiased: boolean, keepdim: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
   /** `var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor` */
   var(dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
   var(...args: unknown[]): unknown { return ops._method_var(this as unknown as Tensor, args); }

@@ -5,9 +5,9 @@ import type { DType, MemoryFormat } from './dtype.js';
 import { defineOp } from './dispatch.js';
 
 const op__foreach_add_ = defineOp('aten::_foreach_add_', [
-  ["Scalar", ["L","s"], [0,1], {}, 2, -1],
-  ["List", ["L","L"], [0,1], {"alpha":[2,"s"]}, 3, -1],
-  ["ScalarList", ["L","n[]"], [0,1], {}, 2, -1],
+  ["Scalar", ["L","s"], [0,1], {}, 2, -1, 2],
+  ["List", ["L","L"], [0,1], {"alpha":[2,"s"]}, 3, -1, 2],
+  ["ScalarList", ["L","n[]"], [0,1], {}, 2, -1, 2],
 ]);
 /** `_foreach_add_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()` */
 export function _foreach_add_(self: Tensor[], scalar: number | boolean): void;
@@ -18,29 +18,33 @@ export function _foreach_add_(self: Tensor[], scalars: number[]): void;
 export function _foreach_add_(...args: unknown[]): unknown { return op__foreach_add_(args); }
 
 const op__foreach_addcdiv_ = defineOp('aten::_foreach_addcdiv_', [
-  ["Scalar", ["L","L","L"], [0,1,2], {"value":[3,"s"]}, 4, -1],
-  ["ScalarList", ["L","L","L","n[]"], [0,1,2,3], {}, 4, -1],
+  ["Scalar", ["L","L","L","s"], [0,1,2,3], {"value":[3,"s"]}, 4, -1, 3],
+  ["ScalarList", ["L","L","L","n[]"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()` */
 export function _foreach_addcdiv_(self: Tensor[], tensor1: Tensor[], tensor2: Tensor[], options?: { value?: number | boolean }): void;
+/** `_foreach_addcdiv_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()` */
+export function _foreach_addcdiv_(self: Tensor[], tensor1: Tensor[], tensor2: Tensor[], value: number | boolean, options?: { value?: number | boolean }): void;
 /** `_foreach_addcdiv_.ScalarList(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar[] scalars) -> ()` */
 export function _foreach_addcdiv_(self: Tensor[], tensor1: Tensor[], tensor2: Tensor[], scalars: number[]): void;
 export function _foreach_addcdiv_(...args: unknown[]): unknown { return op__foreach_addcdiv_(args); }
 
 const op__foreach_addcmul_ = defineOp('aten::_foreach_addcmul_', [
-  ["Scalar", ["L","L","L"], [0,1,2], {"value":[3,"s"]}, 4, -1],
-  ["ScalarList", ["L","L","L","n[]"], [0,1,2,3], {}, 4, -1],
+  ["Scalar", ["L","L","L","s"], [0,1,2,3], {"value":[3,"s"]}, 4, -1, 3],
+  ["ScalarList", ["L","L","L","n[]"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()` */
 export function _foreach_addcmul_(self: Tensor[], tensor1: Tensor[], tensor2: Tensor[], options?: { value?: number | boolean }): void;
+/** `_foreach_addcmul_.Scalar(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar value=1) -> ()` */
+export function _foreach_addcmul_(self: Tensor[], tensor1: Tensor[], tensor2: Tensor[], value: number | boolean, options?: { value?: number | boolean }): void;
 /** `_foreach_addcmul_.ScalarList(Tensor(a!)[] self, Tensor[] tensor1, Tensor[] tensor2, Scalar[] scalars) -> ()` */
 export function _foreach_addcmul_(self: Tensor[], tensor1: Tensor[], tensor2: Tensor[], scalars: number[]): void;
 export function _foreach_addcmul_(...args: unknown[]): unknown { return op__foreach_addcmul_(args); }
 
 const op__foreach_div_ = defineOp('aten::_foreach_div_', [
-  ["Scalar", ["L","s"], [0,1], {}, 2, -1],
-  ["List", ["L","L"], [0,1], {}, 2, -1],
-  ["ScalarList", ["L","n[]"], [0,1], {}, 2, -1],
+  ["Scalar", ["L","s"], [0,1], {}, 2, -1, 2],
+  ["List", ["L","L"], [0,1], {}, 2, -1, 2],
+  ["ScalarList", ["L","n[]"], [0,1], {}, 2, -1, 2],
 ]);
 /** `_foreach_div_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()` */
 export function _foreach_div_(self: Tensor[], scalar: number | boolean): void;
@@ -51,9 +55,9 @@ export function _foreach_div_(self: Tensor[], scalars: number[]): void;
 export function _foreach_div_(...args: unknown[]): unknown { return op__foreach_div_(args); }
 
 const op__foreach_mul_ = defineOp('aten::_foreach_mul_', [
-  ["Scalar", ["L","s"], [0,1], {}, 2, -1],
-  ["List", ["L","L"], [0,1], {}, 2, -1],
-  ["ScalarList", ["L","n[]"], [0,1], {}, 2, -1],
+  ["Scalar", ["L","s"], [0,1], {}, 2, -1, 2],
+  ["List", ["L","L"], [0,1], {}, 2, -1, 2],
+  ["ScalarList", ["L","n[]"], [0,1], {}, 2, -1, 2],
 ]);
 /** `_foreach_mul_.Scalar(Tensor(a!)[] self, Scalar scalar) -> ()` */
 export function _foreach_mul_(self: Tensor[], scalar: number | boolean): void;
@@ -64,62 +68,76 @@ export function _foreach_mul_(self: Tensor[], scalars: number[]): void;
 export function _foreach_mul_(...args: unknown[]): unknown { return op__foreach_mul_(args); }
 
 const op__foreach_sqrt = defineOp('aten::_foreach_sqrt', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `_foreach_sqrt(Tensor[] self) -> Tensor[]` */
 export function _foreach_sqrt(self: Tensor[]): Tensor[];
 export function _foreach_sqrt(...args: unknown[]): unknown { return op__foreach_sqrt(args); }
 
 const op__foreach_zero_ = defineOp('aten::_foreach_zero_', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `_foreach_zero_(Tensor(a!)[] self) -> ()` */
 export function _foreach_zero_(self: Tensor[]): void;
 export function _foreach_zero_(...args: unknown[]): unknown { return op__foreach_zero_(args); }
 
 const op__log_softmax = defineOp('aten::_log_softmax', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor` */
 export function _log_softmax(self: Tensor, dim: number, halfToFloat: boolean): Tensor;
 export function _log_softmax(...args: unknown[]): unknown { return op__log_softmax(args); }
 
 const op__softmax = defineOp('aten::_softmax', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `_softmax(Tensor self, int dim, bool half_to_float) -> Tensor` */
 export function _softmax(self: Tensor, dim: number, halfToFloat: boolean): Tensor;
 export function _softmax(...args: unknown[]): unknown { return op__softmax(args); }
 
 const op__unique2 = defineOp('aten::_unique2', [
-  ["", ["T"], [0], {"sorted":[1,"b"],"returnInverse":[2,"b"],"returnCounts":[3,"b"]}, 4, 0],
+  ["", ["T","b","b","b"], [0,1,2,3], {"sorted":[1,"b"],"returnInverse":[2,"b"],"returnCounts":[3,"b"]}, 4, 0, 1],
 ]);
 /** `_unique2(Tensor self, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
 export function _unique2(self: Tensor, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `_unique2(Tensor self, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function _unique2(self: Tensor, sorted: boolean, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `_unique2(Tensor self, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function _unique2(self: Tensor, sorted: boolean, returnInverse: boolean, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `_unique2(Tensor self, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function _unique2(self: Tensor, sorted: boolean, returnInverse: boolean, returnCounts: boolean, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 export function _unique2(...args: unknown[]): unknown { return op__unique2(args); }
 
 const op__upsample_bicubic2d_aa = defineOp('aten::_upsample_bicubic2d_aa', [
-  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","b"], [0,1,2], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0],
+  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","b","n?","n?"], [0,1,2,3,4], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0, 3],
 ]);
 /** `_upsample_bicubic2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function _upsample_bicubic2d_aa(input: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `_upsample_bicubic2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function _upsample_bicubic2d_aa(self: Tensor, outputSize: number | number[], alignCorners: boolean, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `_upsample_bicubic2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function _upsample_bicubic2d_aa(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `_upsample_bicubic2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function _upsample_bicubic2d_aa(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function _upsample_bicubic2d_aa(...args: unknown[]): unknown { return op__upsample_bicubic2d_aa(args); }
 
 const op__upsample_bilinear2d_aa = defineOp('aten::_upsample_bilinear2d_aa', [
-  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","b"], [0,1,2], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0],
+  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","b","n?","n?"], [0,1,2,3,4], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0, 3],
 ]);
 /** `_upsample_bilinear2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function _upsample_bilinear2d_aa(input: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function _upsample_bilinear2d_aa(self: Tensor, outputSize: number | number[], alignCorners: boolean, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function _upsample_bilinear2d_aa(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function _upsample_bilinear2d_aa(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function _upsample_bilinear2d_aa(...args: unknown[]): unknown { return op__upsample_bilinear2d_aa(args); }
 
 const op_abs = defineOp('aten::abs', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `abs(Tensor self) -> Tensor` */
 export function abs(self: Tensor): Tensor;
@@ -128,7 +146,7 @@ export function abs(...args: unknown[]): unknown { return op_abs(args); }
 export function _method_abs(self: Tensor, args: unknown[]): unknown { return op_abs.method(self, args); }
 
 const op_abs_ = defineOp('aten::abs_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `abs_(Tensor(a!) self) -> Tensor(a!)` */
 export function abs_(self: Tensor): Tensor;
@@ -137,7 +155,7 @@ export function abs_(...args: unknown[]): unknown { return op_abs_(args); }
 export function _method_abs_(self: Tensor, args: unknown[]): unknown { return op_abs_.method(self, args); }
 
 const op_absolute = defineOp('aten::absolute', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `absolute(Tensor self) -> Tensor` */
 export function absolute(self: Tensor): Tensor;
@@ -146,12 +164,12 @@ export function absolute(...args: unknown[]): unknown { return op_absolute(args)
 export function _method_absolute(self: Tensor, args: unknown[]): unknown { return op_absolute.method(self, args); }
 
 const op_absolute_ = defineOp('aten::absolute_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_absolute_(self: Tensor, args: unknown[]): unknown { return op_absolute_.method(self, args); }
 
 const op_acos = defineOp('aten::acos', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `acos(Tensor self) -> Tensor` */
 export function acos(self: Tensor): Tensor;
@@ -160,7 +178,7 @@ export function acos(...args: unknown[]): unknown { return op_acos(args); }
 export function _method_acos(self: Tensor, args: unknown[]): unknown { return op_acos.method(self, args); }
 
 const op_acos_ = defineOp('aten::acos_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `acos_(Tensor(a!) self) -> Tensor(a!)` */
 export function acos_(self: Tensor): Tensor;
@@ -169,7 +187,7 @@ export function acos_(...args: unknown[]): unknown { return op_acos_(args); }
 export function _method_acos_(self: Tensor, args: unknown[]): unknown { return op_acos_.method(self, args); }
 
 const op_acosh = defineOp('aten::acosh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `acosh(Tensor self) -> Tensor` */
 export function acosh(self: Tensor): Tensor;
@@ -178,7 +196,7 @@ export function acosh(...args: unknown[]): unknown { return op_acosh(args); }
 export function _method_acosh(self: Tensor, args: unknown[]): unknown { return op_acosh.method(self, args); }
 
 const op_acosh_ = defineOp('aten::acosh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `acosh_(Tensor(a!) self) -> Tensor(a!)` */
 export function acosh_(self: Tensor): Tensor;
@@ -187,94 +205,83 @@ export function acosh_(...args: unknown[]): unknown { return op_acosh_(args); }
 export function _method_acosh_(self: Tensor, args: unknown[]): unknown { return op_acosh_.method(self, args); }
 
 const op_adaptive_avg_pool1d = defineOp('aten::adaptive_avg_pool1d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
 export function adaptive_avg_pool1d(self: Tensor, outputSize: number | number[]): Tensor;
 export function adaptive_avg_pool1d(...args: unknown[]): unknown { return op_adaptive_avg_pool1d(args); }
 
 const op_adaptive_avg_pool2d = defineOp('aten::adaptive_avg_pool2d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
 export function adaptive_avg_pool2d(self: Tensor, outputSize: number | number[]): Tensor;
 export function adaptive_avg_pool2d(...args: unknown[]): unknown { return op_adaptive_avg_pool2d(args); }
 
 const op_adaptive_avg_pool3d = defineOp('aten::adaptive_avg_pool3d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
 export function adaptive_avg_pool3d(self: Tensor, outputSize: number | number[]): Tensor;
 export function adaptive_avg_pool3d(...args: unknown[]): unknown { return op_adaptive_avg_pool3d(args); }
 
-const op_adaptive_avg_pool3d_backward = defineOp('aten::adaptive_avg_pool3d_backward', [
-  ["grad_input", ["T","T"], [0,1], {"gradInput":[2,"T"]}, 3, 1],
-]);
-/** `adaptive_avg_pool3d_backward.grad_input(Tensor grad_output, Tensor self, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function adaptive_avg_pool3d_backward(gradOutput: Tensor, self: Tensor, options?: { gradInput?: Tensor }): Tensor;
-export function adaptive_avg_pool3d_backward(...args: unknown[]): unknown { return op_adaptive_avg_pool3d_backward(args); }
-
 const op_adaptive_max_pool1d = defineOp('aten::adaptive_max_pool1d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
 export function adaptive_max_pool1d(self: Tensor, outputSize: number | number[]): [Tensor, Tensor];
 export function adaptive_max_pool1d(...args: unknown[]): unknown { return op_adaptive_max_pool1d(args); }
 
 const op_adaptive_max_pool2d = defineOp('aten::adaptive_max_pool2d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
 export function adaptive_max_pool2d(self: Tensor, outputSize: number | number[]): [Tensor, Tensor];
 export function adaptive_max_pool2d(...args: unknown[]): unknown { return op_adaptive_max_pool2d(args); }
 
 const op_adaptive_max_pool2d_backward = defineOp('aten::adaptive_max_pool2d_backward', [
-  ["grad_input", ["T","T","T"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","T"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `adaptive_max_pool2d_backward.grad_input(Tensor grad_output, Tensor self, Tensor indices, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function adaptive_max_pool2d_backward(gradOutput: Tensor, self: Tensor, indices: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor` */
 export function adaptive_max_pool2d_backward(gradOutput: Tensor, self: Tensor, indices: Tensor): Tensor;
 export function adaptive_max_pool2d_backward(...args: unknown[]): unknown { return op_adaptive_max_pool2d_backward(args); }
 
 const op_adaptive_max_pool3d = defineOp('aten::adaptive_max_pool3d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
 export function adaptive_max_pool3d(self: Tensor, outputSize: number | number[]): [Tensor, Tensor];
 export function adaptive_max_pool3d(...args: unknown[]): unknown { return op_adaptive_max_pool3d(args); }
 
 const op_adaptive_max_pool3d_backward = defineOp('aten::adaptive_max_pool3d_backward', [
-  ["grad_input", ["T","T","T"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","T"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `adaptive_max_pool3d_backward.grad_input(Tensor grad_output, Tensor self, Tensor indices, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function adaptive_max_pool3d_backward(gradOutput: Tensor, self: Tensor, indices: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `adaptive_max_pool3d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor` */
 export function adaptive_max_pool3d_backward(gradOutput: Tensor, self: Tensor, indices: Tensor): Tensor;
 export function adaptive_max_pool3d_backward(...args: unknown[]): unknown { return op_adaptive_max_pool3d_backward(args); }
 
 const op_add = defineOp('aten::add', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 /** `add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
 export function add(self: Tensor, other: Tensor, options?: { alpha?: number | boolean }): Tensor;
 /** `add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
 export function add(self: Tensor, other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+/** `add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+export function add(self: Tensor, other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
 export function add(...args: unknown[]): unknown { return op_add(args); }
 
 export function _method_add(self: Tensor, args: unknown[]): unknown { return op_add.method(self, args); }
 
 const op_add_ = defineOp('aten::add_', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 export function _method_add_(self: Tensor, args: unknown[]): unknown { return op_add_.method(self, args); }
 
 const op_addbmm = defineOp('aten::addbmm', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function addbmm(self: Tensor, batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -283,12 +290,12 @@ export function addbmm(...args: unknown[]): unknown { return op_addbmm(args); }
 export function _method_addbmm(self: Tensor, args: unknown[]): unknown { return op_addbmm.method(self, args); }
 
 const op_addbmm_ = defineOp('aten::addbmm_', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 export function _method_addbmm_(self: Tensor, args: unknown[]): unknown { return op_addbmm_.method(self, args); }
 
 const op_addcdiv = defineOp('aten::addcdiv', [
-  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0],
+  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0, 3],
 ]);
 /** `addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
 export function addcdiv(self: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean }): Tensor;
@@ -297,12 +304,12 @@ export function addcdiv(...args: unknown[]): unknown { return op_addcdiv(args); 
 export function _method_addcdiv(self: Tensor, args: unknown[]): unknown { return op_addcdiv.method(self, args); }
 
 const op_addcdiv_ = defineOp('aten::addcdiv_', [
-  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0],
+  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0, 3],
 ]);
 export function _method_addcdiv_(self: Tensor, args: unknown[]): unknown { return op_addcdiv_.method(self, args); }
 
 const op_addcmul = defineOp('aten::addcmul', [
-  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0],
+  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0, 3],
 ]);
 /** `addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
 export function addcmul(self: Tensor, tensor1: Tensor, tensor2: Tensor, options?: { value?: number | boolean }): Tensor;
@@ -311,12 +318,12 @@ export function addcmul(...args: unknown[]): unknown { return op_addcmul(args); 
 export function _method_addcmul(self: Tensor, args: unknown[]): unknown { return op_addcmul.method(self, args); }
 
 const op_addcmul_ = defineOp('aten::addcmul_', [
-  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0],
+  ["", ["T","T","T"], [0,1,2], {"value":[3,"s"]}, 4, 0, 3],
 ]);
 export function _method_addcmul_(self: Tensor, args: unknown[]): unknown { return op_addcmul_.method(self, args); }
 
 const op_addmm = defineOp('aten::addmm', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function addmm(self: Tensor, mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -325,12 +332,12 @@ export function addmm(...args: unknown[]): unknown { return op_addmm(args); }
 export function _method_addmm(self: Tensor, args: unknown[]): unknown { return op_addmm.method(self, args); }
 
 const op_addmm_ = defineOp('aten::addmm_', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 export function _method_addmm_(self: Tensor, args: unknown[]): unknown { return op_addmm_.method(self, args); }
 
 const op_addmv = defineOp('aten::addmv', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function addmv(self: Tensor, mat: Tensor, vec: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -339,7 +346,7 @@ export function addmv(...args: unknown[]): unknown { return op_addmv(args); }
 export function _method_addmv(self: Tensor, args: unknown[]): unknown { return op_addmv.method(self, args); }
 
 const op_addmv_ = defineOp('aten::addmv_', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
 export function addmv_(self: Tensor, mat: Tensor, vec: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -348,7 +355,7 @@ export function addmv_(...args: unknown[]): unknown { return op_addmv_(args); }
 export function _method_addmv_(self: Tensor, args: unknown[]): unknown { return op_addmv_.method(self, args); }
 
 const op_addr = defineOp('aten::addr', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function addr(self: Tensor, vec1: Tensor, vec2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -357,12 +364,12 @@ export function addr(...args: unknown[]): unknown { return op_addr(args); }
 export function _method_addr(self: Tensor, args: unknown[]): unknown { return op_addr.method(self, args); }
 
 const op_addr_ = defineOp('aten::addr_', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 export function _method_addr_(self: Tensor, args: unknown[]): unknown { return op_addr_.method(self, args); }
 
 const op_adjoint = defineOp('aten::adjoint', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `adjoint(Tensor(a) self) -> Tensor(a)` */
 export function adjoint(self: Tensor): Tensor;
@@ -371,21 +378,21 @@ export function adjoint(...args: unknown[]): unknown { return op_adjoint(args); 
 export function _method_adjoint(self: Tensor, args: unknown[]): unknown { return op_adjoint.method(self, args); }
 
 const op_affine_grid_generator = defineOp('aten::affine_grid_generator', [
-  ["", ["T","n[]","b"], [0,1,2], {}, 3, -1],
+  ["", ["T","n[]","b"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor` */
 export function affine_grid_generator(theta: Tensor, size: number | number[], alignCorners: boolean): Tensor;
 export function affine_grid_generator(...args: unknown[]): unknown { return op_affine_grid_generator(args); }
 
 const op_affine_grid_generator_backward = defineOp('aten::affine_grid_generator_backward', [
-  ["", ["T","n[]","b"], [0,1,2], {}, 3, -1],
+  ["", ["T","n[]","b"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `affine_grid_generator_backward(Tensor grad, int[] size, bool align_corners) -> Tensor` */
 export function affine_grid_generator_backward(grad: Tensor, size: number | number[], alignCorners: boolean): Tensor;
 export function affine_grid_generator_backward(...args: unknown[]): unknown { return op_affine_grid_generator_backward(args); }
 
 const op_alias = defineOp('aten::alias', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `alias(Tensor(a) self) -> Tensor(a)` */
 export function alias(self: Tensor): Tensor;
@@ -394,30 +401,32 @@ export function alias(...args: unknown[]): unknown { return op_alias(args); }
 export function _method_alias(self: Tensor, args: unknown[]): unknown { return op_alias.method(self, args); }
 
 const op_alias_copy = defineOp('aten::alias_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `alias_copy(Tensor self) -> Tensor` */
 export function alias_copy(self: Tensor): Tensor;
 export function alias_copy(...args: unknown[]): unknown { return op_alias_copy(args); }
 
 const op_align_as = defineOp('aten::align_as', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_align_as(self: Tensor, args: unknown[]): unknown { return op_align_as.method(self, args); }
 
 const op_align_tensors = defineOp('aten::align_tensors', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `align_tensors(Tensor[] tensors) -> Tensor[]` */
 export function align_tensors(tensors: Tensor[]): Tensor[];
 export function align_tensors(...args: unknown[]): unknown { return op_align_tensors(args); }
 
 const op_all = defineOp('aten::all', [
-  ["dim", ["T","n"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
-  ["", ["T"], [0], {}, 1, 0],
+  ["dim", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
 export function all(self: Tensor, dim: number, options?: { keepdim?: boolean }): Tensor;
+/** `all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
+export function all(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 /** `all(Tensor self) -> Tensor` */
 export function all(self: Tensor): Tensor;
 export function all(...args: unknown[]): unknown { return op_all(args); }
@@ -425,48 +434,62 @@ export function all(...args: unknown[]): unknown { return op_all(args); }
 export function _method_all(self: Tensor, args: unknown[]): unknown { return op_all.method(self, args); }
 
 const op_allclose = defineOp('aten::allclose', [
-  ["", ["T","T"], [0,1], {"rtol":[2,"n"],"atol":[3,"n"],"equalNan":[4,"b"]}, 5, 0],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {"rtol":[2,"n"],"atol":[3,"n"],"equalNan":[4,"b"]}, 5, 0, 2],
 ]);
 /** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
 export function allclose(self: Tensor, other: Tensor, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+/** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+export function allclose(self: Tensor, other: Tensor, rtol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+/** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+export function allclose(self: Tensor, other: Tensor, rtol: number, atol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
+/** `allclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+export function allclose(self: Tensor, other: Tensor, rtol: number, atol: number, equalNan: boolean, options?: { rtol?: number; atol?: number; equalNan?: boolean }): boolean;
 export function allclose(...args: unknown[]): unknown { return op_allclose(args); }
 
 export function _method_allclose(self: Tensor, args: unknown[]): unknown { return op_allclose.method(self, args); }
 
 const op_alpha_dropout = defineOp('aten::alpha_dropout', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, -1],
+  ["", ["T","n","b"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
 export function alpha_dropout(input: Tensor, p: number, train: boolean): Tensor;
 export function alpha_dropout(...args: unknown[]): unknown { return op_alpha_dropout(args); }
 
 const op_alpha_dropout_ = defineOp('aten::alpha_dropout_', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
 export function alpha_dropout_(self: Tensor, p: number, train: boolean): Tensor;
 export function alpha_dropout_(...args: unknown[]): unknown { return op_alpha_dropout_(args); }
 
 const op_amax = defineOp('aten::amax', [
-  ["", ["T"], [0], {"dim":[1,"n[]"],"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","n[]","b"], [0,1,2], {"dim":[1,"n[]"],"keepdim":[2,"b"]}, 3, 0, 1],
 ]);
 /** `amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
 export function amax(self: Tensor, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+/** `amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+export function amax(self: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+/** `amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+export function amax(self: Tensor, dim: number | number[], keepdim: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 export function amax(...args: unknown[]): unknown { return op_amax(args); }
 
 export function _method_amax(self: Tensor, args: unknown[]): unknown { return op_amax.method(self, args); }
 
 const op_amin = defineOp('aten::amin', [
-  ["", ["T"], [0], {"dim":[1,"n[]"],"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","n[]","b"], [0,1,2], {"dim":[1,"n[]"],"keepdim":[2,"b"]}, 3, 0, 1],
 ]);
 /** `amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
 export function amin(self: Tensor, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+/** `amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+export function amin(self: Tensor, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
+/** `amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+export function amin(self: Tensor, dim: number | number[], keepdim: boolean, options?: { dim?: number | number[]; keepdim?: boolean }): Tensor;
 export function amin(...args: unknown[]): unknown { return op_amin(args); }
 
 export function _method_amin(self: Tensor, args: unknown[]): unknown { return op_amin.method(self, args); }
 
 const op_aminmax = defineOp('aten::aminmax', [
-  ["", ["T"], [0], {"dim":[1,"n?"],"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T"], [0], {"dim":[1,"n?"],"keepdim":[2,"b"]}, 3, 0, 1],
 ]);
 /** `aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)` */
 export function aminmax(self: Tensor, options?: { dim?: number | null; keepdim?: boolean }): [Tensor, Tensor];
@@ -475,7 +498,7 @@ export function aminmax(...args: unknown[]): unknown { return op_aminmax(args); 
 export function _method_aminmax(self: Tensor, args: unknown[]): unknown { return op_aminmax.method(self, args); }
 
 const op_angle = defineOp('aten::angle', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `angle(Tensor self) -> Tensor` */
 export function angle(self: Tensor): Tensor;
@@ -484,11 +507,13 @@ export function angle(...args: unknown[]): unknown { return op_angle(args); }
 export function _method_angle(self: Tensor, args: unknown[]): unknown { return op_angle.method(self, args); }
 
 const op_any = defineOp('aten::any', [
-  ["dim", ["T","n"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
-  ["", ["T"], [0], {}, 1, 0],
+  ["dim", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
 export function any(self: Tensor, dim: number, options?: { keepdim?: boolean }): Tensor;
+/** `any.dim(Tensor self, int dim, bool keepdim=False) -> Tensor` */
+export function any(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 /** `any(Tensor self) -> Tensor` */
 export function any(self: Tensor): Tensor;
 export function any(...args: unknown[]): unknown { return op_any(args); }
@@ -496,9 +521,9 @@ export function any(...args: unknown[]): unknown { return op_any(args); }
 export function _method_any(self: Tensor, args: unknown[]): unknown { return op_any.method(self, args); }
 
 const op_arange = defineOp('aten::arange', [
-  ["", ["s"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["start", ["s","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
-  ["start_step", ["s","s"], [0,1], {"step":[2,"s"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["", ["s"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["start", ["s","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
+  ["start_step", ["s","s","s"], [0,1,2], {"step":[2,"s"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 2],
 ]);
 /** `arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function arange(end: number | boolean, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -506,10 +531,12 @@ export function arange(end: number | boolean, options?: { dtype?: DType | null; 
 export function arange(start: number | boolean, end: number | boolean, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 /** `arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function arange(start: number | boolean, end: number | boolean, options?: { step?: number | boolean; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function arange(start: number | boolean, end: number | boolean, step: number | boolean, options?: { step?: number | boolean; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function arange(...args: unknown[]): unknown { return op_arange(args); }
 
 const op_arccos = defineOp('aten::arccos', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arccos(Tensor self) -> Tensor` */
 export function arccos(self: Tensor): Tensor;
@@ -518,7 +545,7 @@ export function arccos(...args: unknown[]): unknown { return op_arccos(args); }
 export function _method_arccos(self: Tensor, args: unknown[]): unknown { return op_arccos.method(self, args); }
 
 const op_arccos_ = defineOp('aten::arccos_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arccos_(Tensor(a!) self) -> Tensor(a!)` */
 export function arccos_(self: Tensor): Tensor;
@@ -527,7 +554,7 @@ export function arccos_(...args: unknown[]): unknown { return op_arccos_(args); 
 export function _method_arccos_(self: Tensor, args: unknown[]): unknown { return op_arccos_.method(self, args); }
 
 const op_arccosh = defineOp('aten::arccosh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arccosh(Tensor self) -> Tensor` */
 export function arccosh(self: Tensor): Tensor;
@@ -536,7 +563,7 @@ export function arccosh(...args: unknown[]): unknown { return op_arccosh(args); 
 export function _method_arccosh(self: Tensor, args: unknown[]): unknown { return op_arccosh.method(self, args); }
 
 const op_arccosh_ = defineOp('aten::arccosh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arccosh_(Tensor(a!) self) -> Tensor(a!)` */
 export function arccosh_(self: Tensor): Tensor;
@@ -545,7 +572,7 @@ export function arccosh_(...args: unknown[]): unknown { return op_arccosh_(args)
 export function _method_arccosh_(self: Tensor, args: unknown[]): unknown { return op_arccosh_.method(self, args); }
 
 const op_arcsin = defineOp('aten::arcsin', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arcsin(Tensor self) -> Tensor` */
 export function arcsin(self: Tensor): Tensor;
@@ -554,7 +581,7 @@ export function arcsin(...args: unknown[]): unknown { return op_arcsin(args); }
 export function _method_arcsin(self: Tensor, args: unknown[]): unknown { return op_arcsin.method(self, args); }
 
 const op_arcsin_ = defineOp('aten::arcsin_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arcsin_(Tensor(a!) self) -> Tensor(a!)` */
 export function arcsin_(self: Tensor): Tensor;
@@ -563,7 +590,7 @@ export function arcsin_(...args: unknown[]): unknown { return op_arcsin_(args); 
 export function _method_arcsin_(self: Tensor, args: unknown[]): unknown { return op_arcsin_.method(self, args); }
 
 const op_arcsinh = defineOp('aten::arcsinh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arcsinh(Tensor self) -> Tensor` */
 export function arcsinh(self: Tensor): Tensor;
@@ -572,7 +599,7 @@ export function arcsinh(...args: unknown[]): unknown { return op_arcsinh(args); 
 export function _method_arcsinh(self: Tensor, args: unknown[]): unknown { return op_arcsinh.method(self, args); }
 
 const op_arcsinh_ = defineOp('aten::arcsinh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arcsinh_(Tensor(a!) self) -> Tensor(a!)` */
 export function arcsinh_(self: Tensor): Tensor;
@@ -581,7 +608,7 @@ export function arcsinh_(...args: unknown[]): unknown { return op_arcsinh_(args)
 export function _method_arcsinh_(self: Tensor, args: unknown[]): unknown { return op_arcsinh_.method(self, args); }
 
 const op_arctan = defineOp('aten::arctan', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arctan(Tensor self) -> Tensor` */
 export function arctan(self: Tensor): Tensor;
@@ -590,7 +617,7 @@ export function arctan(...args: unknown[]): unknown { return op_arctan(args); }
 export function _method_arctan(self: Tensor, args: unknown[]): unknown { return op_arctan.method(self, args); }
 
 const op_arctan_ = defineOp('aten::arctan_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arctan_(Tensor(a!) self) -> Tensor(a!)` */
 export function arctan_(self: Tensor): Tensor;
@@ -599,7 +626,7 @@ export function arctan_(...args: unknown[]): unknown { return op_arctan_(args); 
 export function _method_arctan_(self: Tensor, args: unknown[]): unknown { return op_arctan_.method(self, args); }
 
 const op_arctan2 = defineOp('aten::arctan2', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `arctan2(Tensor self, Tensor other) -> Tensor` */
 export function arctan2(self: Tensor, other: Tensor): Tensor;
@@ -608,12 +635,12 @@ export function arctan2(...args: unknown[]): unknown { return op_arctan2(args); 
 export function _method_arctan2(self: Tensor, args: unknown[]): unknown { return op_arctan2.method(self, args); }
 
 const op_arctan2_ = defineOp('aten::arctan2_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_arctan2_(self: Tensor, args: unknown[]): unknown { return op_arctan2_.method(self, args); }
 
 const op_arctanh = defineOp('aten::arctanh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arctanh(Tensor self) -> Tensor` */
 export function arctanh(self: Tensor): Tensor;
@@ -622,7 +649,7 @@ export function arctanh(...args: unknown[]): unknown { return op_arctanh(args); 
 export function _method_arctanh(self: Tensor, args: unknown[]): unknown { return op_arctanh.method(self, args); }
 
 const op_arctanh_ = defineOp('aten::arctanh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `arctanh_(Tensor(a!) self) -> Tensor(a!)` */
 export function arctanh_(self: Tensor): Tensor;
@@ -631,29 +658,41 @@ export function arctanh_(...args: unknown[]): unknown { return op_arctanh_(args)
 export function _method_arctanh_(self: Tensor, args: unknown[]): unknown { return op_arctanh_.method(self, args); }
 
 const op_argmax = defineOp('aten::argmax', [
-  ["", ["T"], [0], {"dim":[1,"n?"],"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","n?","b"], [0,1,2], {"dim":[1,"n?"],"keepdim":[2,"b"]}, 3, 0, 1],
 ]);
 /** `argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
 export function argmax(self: Tensor, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+/** `argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+export function argmax(self: Tensor, dim: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+/** `argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+export function argmax(self: Tensor, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
 export function argmax(...args: unknown[]): unknown { return op_argmax(args); }
 
 export function _method_argmax(self: Tensor, args: unknown[]): unknown { return op_argmax.method(self, args); }
 
 const op_argmin = defineOp('aten::argmin', [
-  ["", ["T"], [0], {"dim":[1,"n?"],"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","n?","b"], [0,1,2], {"dim":[1,"n?"],"keepdim":[2,"b"]}, 3, 0, 1],
 ]);
 /** `argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
 export function argmin(self: Tensor, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+/** `argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+export function argmin(self: Tensor, dim: number | null, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
+/** `argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor` */
+export function argmin(self: Tensor, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean }): Tensor;
 export function argmin(...args: unknown[]): unknown { return op_argmin(args); }
 
 export function _method_argmin(self: Tensor, args: unknown[]): unknown { return op_argmin.method(self, args); }
 
 const op_argsort = defineOp('aten::argsort', [
-  ["", ["T"], [0], {"dim":[1,"n"],"descending":[2,"b"]}, 3, 0],
-  ["stable", ["T"], [0], {"stable":[1,"b"],"dim":[2,"n"],"descending":[3,"b"]}, 4, 0],
+  ["", ["T","n","b"], [0,1,2], {"dim":[1,"n"],"descending":[2,"b"]}, 3, 0, 1],
+  ["stable", ["T"], [0], {"stable":[1,"b"],"dim":[2,"n"],"descending":[3,"b"]}, 4, 0, 1],
 ]);
 /** `argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
 export function argsort(self: Tensor, options?: { dim?: number; descending?: boolean }): Tensor;
+/** `argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
+export function argsort(self: Tensor, dim: number, options?: { dim?: number; descending?: boolean }): Tensor;
+/** `argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
+export function argsort(self: Tensor, dim: number, descending: boolean, options?: { dim?: number; descending?: boolean }): Tensor;
 /** `argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor` */
 export function argsort(self: Tensor, options?: { stable?: boolean; dim?: number; descending?: boolean }): Tensor;
 export function argsort(...args: unknown[]): unknown { return op_argsort(args); }
@@ -661,7 +700,7 @@ export function argsort(...args: unknown[]): unknown { return op_argsort(args); 
 export function _method_argsort(self: Tensor, args: unknown[]): unknown { return op_argsort.method(self, args); }
 
 const op_argwhere = defineOp('aten::argwhere', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `argwhere(Tensor self) -> Tensor` */
 export function argwhere(self: Tensor): Tensor;
@@ -670,41 +709,49 @@ export function argwhere(...args: unknown[]): unknown { return op_argwhere(args)
 export function _method_argwhere(self: Tensor, args: unknown[]): unknown { return op_argwhere.method(self, args); }
 
 const op_as_strided = defineOp('aten::as_strided', [
-  ["", ["T","n[]","n[]"], [0,1,2], {"storageOffset":[3,"n?"]}, 4, 0],
+  ["", ["T","n[]","n[]","n?"], [0,1,2,3], {"storageOffset":[3,"n?"]}, 4, 0, 3],
 ]);
 /** `as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
 export function as_strided(self: Tensor, size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+/** `as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
+export function as_strided(self: Tensor, size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
 export function as_strided(...args: unknown[]): unknown { return op_as_strided(args); }
 
 export function _method_as_strided(self: Tensor, args: unknown[]): unknown { return op_as_strided.method(self, args); }
 
 const op_as_strided_ = defineOp('aten::as_strided_', [
-  ["", ["T","n[]","n[]"], [0,1,2], {"storageOffset":[3,"n?"]}, 4, 0],
+  ["", ["T","n[]","n[]","n?"], [0,1,2,3], {"storageOffset":[3,"n?"]}, 4, 0, 3],
 ]);
 /** `as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
 export function as_strided_(self: Tensor, size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+/** `as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
+export function as_strided_(self: Tensor, size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
 export function as_strided_(...args: unknown[]): unknown { return op_as_strided_(args); }
 
 export function _method_as_strided_(self: Tensor, args: unknown[]): unknown { return op_as_strided_.method(self, args); }
 
 const op_as_strided_copy = defineOp('aten::as_strided_copy', [
-  ["", ["T","n[]","n[]"], [0,1,2], {"storageOffset":[3,"n?"]}, 4, 0],
+  ["", ["T","n[]","n[]","n?"], [0,1,2,3], {"storageOffset":[3,"n?"]}, 4, 0, 3],
 ]);
 /** `as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
 export function as_strided_copy(self: Tensor, size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+/** `as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+export function as_strided_copy(self: Tensor, size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
 export function as_strided_copy(...args: unknown[]): unknown { return op_as_strided_copy(args); }
 
 const op_as_strided_scatter = defineOp('aten::as_strided_scatter', [
-  ["", ["T","T","n[]","n[]"], [0,1,2,3], {"storageOffset":[4,"n?"]}, 5, 0],
+  ["", ["T","T","n[]","n[]","n?"], [0,1,2,3,4], {"storageOffset":[4,"n?"]}, 5, 0, 4],
 ]);
 /** `as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
 export function as_strided_scatter(self: Tensor, src: Tensor, size: number | number[], stride: number | number[], options?: { storageOffset?: number | null }): Tensor;
+/** `as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+export function as_strided_scatter(self: Tensor, src: Tensor, size: number | number[], stride: number | number[], storageOffset: number | null, options?: { storageOffset?: number | null }): Tensor;
 export function as_strided_scatter(...args: unknown[]): unknown { return op_as_strided_scatter(args); }
 
 export function _method_as_strided_scatter(self: Tensor, args: unknown[]): unknown { return op_as_strided_scatter.method(self, args); }
 
 const op_asin = defineOp('aten::asin', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `asin(Tensor self) -> Tensor` */
 export function asin(self: Tensor): Tensor;
@@ -713,7 +760,7 @@ export function asin(...args: unknown[]): unknown { return op_asin(args); }
 export function _method_asin(self: Tensor, args: unknown[]): unknown { return op_asin.method(self, args); }
 
 const op_asin_ = defineOp('aten::asin_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `asin_(Tensor(a!) self) -> Tensor(a!)` */
 export function asin_(self: Tensor): Tensor;
@@ -722,7 +769,7 @@ export function asin_(...args: unknown[]): unknown { return op_asin_(args); }
 export function _method_asin_(self: Tensor, args: unknown[]): unknown { return op_asin_.method(self, args); }
 
 const op_asinh = defineOp('aten::asinh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `asinh(Tensor self) -> Tensor` */
 export function asinh(self: Tensor): Tensor;
@@ -731,7 +778,7 @@ export function asinh(...args: unknown[]): unknown { return op_asinh(args); }
 export function _method_asinh(self: Tensor, args: unknown[]): unknown { return op_asinh.method(self, args); }
 
 const op_asinh_ = defineOp('aten::asinh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `asinh_(Tensor(a!) self) -> Tensor(a!)` */
 export function asinh_(self: Tensor): Tensor;
@@ -740,7 +787,7 @@ export function asinh_(...args: unknown[]): unknown { return op_asinh_(args); }
 export function _method_asinh_(self: Tensor, args: unknown[]): unknown { return op_asinh_.method(self, args); }
 
 const op_atan = defineOp('aten::atan', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `atan(Tensor self) -> Tensor` */
 export function atan(self: Tensor): Tensor;
@@ -749,7 +796,7 @@ export function atan(...args: unknown[]): unknown { return op_atan(args); }
 export function _method_atan(self: Tensor, args: unknown[]): unknown { return op_atan.method(self, args); }
 
 const op_atan_ = defineOp('aten::atan_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `atan_(Tensor(a!) self) -> Tensor(a!)` */
 export function atan_(self: Tensor): Tensor;
@@ -758,7 +805,7 @@ export function atan_(...args: unknown[]): unknown { return op_atan_(args); }
 export function _method_atan_(self: Tensor, args: unknown[]): unknown { return op_atan_.method(self, args); }
 
 const op_atan2 = defineOp('aten::atan2', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `atan2(Tensor self, Tensor other) -> Tensor` */
 export function atan2(self: Tensor, other: Tensor): Tensor;
@@ -767,12 +814,12 @@ export function atan2(...args: unknown[]): unknown { return op_atan2(args); }
 export function _method_atan2(self: Tensor, args: unknown[]): unknown { return op_atan2.method(self, args); }
 
 const op_atan2_ = defineOp('aten::atan2_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_atan2_(self: Tensor, args: unknown[]): unknown { return op_atan2_.method(self, args); }
 
 const op_atanh = defineOp('aten::atanh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `atanh(Tensor self) -> Tensor` */
 export function atanh(self: Tensor): Tensor;
@@ -781,7 +828,7 @@ export function atanh(...args: unknown[]): unknown { return op_atanh(args); }
 export function _method_atanh(self: Tensor, args: unknown[]): unknown { return op_atanh.method(self, args); }
 
 const op_atanh_ = defineOp('aten::atanh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `atanh_(Tensor(a!) self) -> Tensor(a!)` */
 export function atanh_(self: Tensor): Tensor;
@@ -790,8 +837,8 @@ export function atanh_(...args: unknown[]): unknown { return op_atanh_(args); }
 export function _method_atanh_(self: Tensor, args: unknown[]): unknown { return op_atanh_.method(self, args); }
 
 const op_atleast_1d = defineOp('aten::atleast_1d', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["Sequence", ["L"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["Sequence", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `atleast_1d(Tensor self) -> Tensor` */
 export function atleast_1d(self: Tensor): Tensor;
@@ -800,8 +847,8 @@ export function atleast_1d(tensors: Tensor[]): Tensor[];
 export function atleast_1d(...args: unknown[]): unknown { return op_atleast_1d(args); }
 
 const op_atleast_2d = defineOp('aten::atleast_2d', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["Sequence", ["L"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["Sequence", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `atleast_2d(Tensor self) -> Tensor` */
 export function atleast_2d(self: Tensor): Tensor;
@@ -810,8 +857,8 @@ export function atleast_2d(tensors: Tensor[]): Tensor[];
 export function atleast_2d(...args: unknown[]): unknown { return op_atleast_2d(args); }
 
 const op_atleast_3d = defineOp('aten::atleast_3d', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["Sequence", ["L"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["Sequence", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `atleast_3d(Tensor self) -> Tensor` */
 export function atleast_3d(self: Tensor): Tensor;
@@ -820,48 +867,70 @@ export function atleast_3d(tensors: Tensor[]): Tensor[];
 export function atleast_3d(...args: unknown[]): unknown { return op_atleast_3d(args); }
 
 const op_avg_pool1d = defineOp('aten::avg_pool1d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"ceilMode":[4,"b"],"countIncludePad":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","b","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"ceilMode":[4,"b"],"countIncludePad":[5,"b"]}, 6, 0, 2],
 ]);
 /** `avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
 export function avg_pool1d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+/** `avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+export function avg_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+/** `avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+export function avg_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+/** `avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+export function avg_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
+/** `avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+export function avg_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
 export function avg_pool1d(...args: unknown[]): unknown { return op_avg_pool1d(args); }
 
 const op_avg_pool2d = defineOp('aten::avg_pool2d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"ceilMode":[4,"b"],"countIncludePad":[5,"b"],"divisorOverride":[6,"n?"]}, 7, 0],
+  ["", ["T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6], {"stride":[2,"n[]"],"padding":[3,"n[]"],"ceilMode":[4,"b"],"countIncludePad":[5,"b"],"divisorOverride":[6,"n?"]}, 7, 0, 2],
 ]);
 /** `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
 export function avg_pool2d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 export function avg_pool2d(...args: unknown[]): unknown { return op_avg_pool2d(args); }
 
 const op_avg_pool2d_backward = defineOp('aten::avg_pool2d_backward', [
-  ["grad_input", ["T","T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6,7], {"gradInput":[8,"T"]}, 9, 1],
-  ["", ["T","T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6,7], {}, 8, 1],
+  ["", ["T","T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6,7], {}, 8, 1, 8],
 ]);
-/** `avg_pool2d_backward.grad_input(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function avg_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null, options?: { gradInput?: Tensor }): Tensor;
 /** `avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor` */
 export function avg_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null): Tensor;
 export function avg_pool2d_backward(...args: unknown[]): unknown { return op_avg_pool2d_backward(args); }
 
 const op_avg_pool3d = defineOp('aten::avg_pool3d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"ceilMode":[4,"b"],"countIncludePad":[5,"b"],"divisorOverride":[6,"n?"]}, 7, 0],
+  ["", ["T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6], {"stride":[2,"n[]"],"padding":[3,"n[]"],"ceilMode":[4,"b"],"countIncludePad":[5,"b"],"divisorOverride":[6,"n?"]}, 7, 0, 2],
 ]);
 /** `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
 export function avg_pool3d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
+/** `avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+export function avg_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null, options?: { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 export function avg_pool3d(...args: unknown[]): unknown { return op_avg_pool3d(args); }
 
 const op_avg_pool3d_backward = defineOp('aten::avg_pool3d_backward', [
-  ["grad_input", ["T","T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6,7], {"gradInput":[8,"T"]}, 9, 1],
-  ["", ["T","T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6,7], {}, 8, 1],
+  ["", ["T","T","n[]","n[]","n[]","b","b","n?"], [0,1,2,3,4,5,6,7], {}, 8, 1, 8],
 ]);
-/** `avg_pool3d_backward.grad_input(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function avg_pool3d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null, options?: { gradInput?: Tensor }): Tensor;
 /** `avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor` */
 export function avg_pool3d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null): Tensor;
 export function avg_pool3d_backward(...args: unknown[]): unknown { return op_avg_pool3d_backward(args); }
 
 const op_baddbmm = defineOp('aten::baddbmm', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function baddbmm(self: Tensor, batch1: Tensor, batch2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -870,13 +939,13 @@ export function baddbmm(...args: unknown[]): unknown { return op_baddbmm(args); 
 export function _method_baddbmm(self: Tensor, args: unknown[]): unknown { return op_baddbmm.method(self, args); }
 
 const op_baddbmm_ = defineOp('aten::baddbmm_', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 export function _method_baddbmm_(self: Tensor, args: unknown[]): unknown { return op_baddbmm_.method(self, args); }
 
 const op_bartlett_window = defineOp('aten::bartlett_window', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function bartlett_window(windowLength: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -885,64 +954,64 @@ export function bartlett_window(windowLength: number, periodic: boolean, options
 export function bartlett_window(...args: unknown[]): unknown { return op_bartlett_window(args); }
 
 const op_batch_norm = defineOp('aten::batch_norm', [
-  ["", ["T","T?","T?","T?","T?","b","n","n","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["", ["T","T?","T?","T?","T?","b","n","n","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
 export function batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor;
 export function batch_norm(...args: unknown[]): unknown { return op_batch_norm(args); }
 
 const op_batch_norm_backward_elemt = defineOp('aten::batch_norm_backward_elemt', [
-  ["", ["T","T","T","T","T?","T","T","T"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T","T","T?","T","T","T"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `batch_norm_backward_elemt(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, Tensor mean_dy, Tensor mean_dy_xmu, Tensor count) -> Tensor` */
 export function batch_norm_backward_elemt(gradOut: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, meanDy: Tensor, meanDyXmu: Tensor, count: Tensor): Tensor;
 export function batch_norm_backward_elemt(...args: unknown[]): unknown { return op_batch_norm_backward_elemt(args); }
 
 const op_batch_norm_backward_reduce = defineOp('aten::batch_norm_backward_reduce', [
-  ["", ["T","T","T","T","T?","b","b","b"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T","T","T?","b","b","b"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `batch_norm_backward_reduce(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, Tensor? weight, bool input_g, bool weight_g, bool bias_g) -> (Tensor, Tensor, Tensor, Tensor)` */
 export function batch_norm_backward_reduce(gradOut: Tensor, input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | null, inputG: boolean, weightG: boolean, biasG: boolean): [Tensor, Tensor, Tensor, Tensor];
 export function batch_norm_backward_reduce(...args: unknown[]): unknown { return op_batch_norm_backward_reduce(args); }
 
 const op_batch_norm_elemt = defineOp('aten::batch_norm_elemt', [
-  ["", ["T","T?","T?","T","T","n"], [0,1,2,3,4,5], {}, 6, -1],
+  ["", ["T","T?","T?","T","T","n"], [0,1,2,3,4,5], {}, 6, -1, 6],
 ]);
 /** `batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor` */
 export function batch_norm_elemt(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, eps: number): Tensor;
 export function batch_norm_elemt(...args: unknown[]): unknown { return op_batch_norm_elemt(args); }
 
 const op_batch_norm_gather_stats = defineOp('aten::batch_norm_gather_stats', [
-  ["", ["T","T","T","T?","T?","n","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T","T?","T?","n","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)` */
 export function batch_norm_gather_stats(input: Tensor, mean: Tensor, invstd: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number, count: number): [Tensor, Tensor];
 export function batch_norm_gather_stats(...args: unknown[]): unknown { return op_batch_norm_gather_stats(args); }
 
 const op_batch_norm_gather_stats_with_counts = defineOp('aten::batch_norm_gather_stats_with_counts', [
-  ["", ["T","T","T","T?","T?","n","n","T"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T","T?","T?","n","n","T"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)` */
 export function batch_norm_gather_stats_with_counts(input: Tensor, mean: Tensor, invstd: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number, counts: Tensor): [Tensor, Tensor];
 export function batch_norm_gather_stats_with_counts(...args: unknown[]): unknown { return op_batch_norm_gather_stats_with_counts(args); }
 
 const op_batch_norm_stats = defineOp('aten::batch_norm_stats', [
-  ["", ["T","n"], [0,1], {}, 2, -1],
+  ["", ["T","n"], [0,1], {}, 2, -1, 2],
 ]);
 /** `batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)` */
 export function batch_norm_stats(input: Tensor, eps: number): [Tensor, Tensor];
 export function batch_norm_stats(...args: unknown[]): unknown { return op_batch_norm_stats(args); }
 
 const op_batch_norm_update_stats = defineOp('aten::batch_norm_update_stats', [
-  ["", ["T","T?","T?","n"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","T?","T?","n"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)` */
 export function batch_norm_update_stats(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number): [Tensor, Tensor];
 export function batch_norm_update_stats(...args: unknown[]): unknown { return op_batch_norm_update_stats(args); }
 
 const op_bernoulli = defineOp('aten::bernoulli', [
-  ["", ["T"], [0], {"generator":[1,"gen?"]}, 2, 0],
-  ["p", ["T","n"], [0,1], {"generator":[2,"gen?"]}, 3, 0],
+  ["", ["T"], [0], {"generator":[1,"gen?"]}, 2, 0, 1],
+  ["p", ["T","n"], [0,1], {"generator":[2,"gen?"]}, 3, 0, 2],
 ]);
 /** `bernoulli(Tensor self, *, Generator? generator=None) -> Tensor` */
 export function bernoulli(self: Tensor, options?: { generator?: null | null }): Tensor;
@@ -953,62 +1022,81 @@ export function bernoulli(...args: unknown[]): unknown { return op_bernoulli(arg
 export function _method_bernoulli(self: Tensor, args: unknown[]): unknown { return op_bernoulli.method(self, args); }
 
 const op_bernoulli_ = defineOp('aten::bernoulli_', [
-  ["Tensor", ["T","T"], [0,1], {"generator":[2,"gen?"]}, 3, 0],
-  ["float", ["T"], [0], {"p":[1,"n"],"generator":[2,"gen?"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"generator":[2,"gen?"]}, 3, 0, 2],
+  ["float", ["T","n"], [0,1], {"p":[1,"n"],"generator":[2,"gen?"]}, 3, 0, 1],
 ]);
 export function _method_bernoulli_(self: Tensor, args: unknown[]): unknown { return op_bernoulli_.method(self, args); }
 
 const op_bilinear = defineOp('aten::bilinear', [
-  ["", ["T","T","T"], [0,1,2], {"bias":[3,"T?"]}, 4, -1],
+  ["", ["T","T","T","T?"], [0,1,2,3], {"bias":[3,"T?"]}, 4, -1, 3],
 ]);
 /** `bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor` */
 export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, options?: { bias?: Tensor | null }): Tensor;
+/** `bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor` */
+export function bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null }): Tensor;
 export function bilinear(...args: unknown[]): unknown { return op_bilinear(args); }
 
 const op_binary_cross_entropy = defineOp('aten::binary_cross_entropy', [
-  ["", ["T","T"], [0,1], {"weight":[2,"T?"],"reduction":[3,"n"]}, 4, 0],
+  ["", ["T","T","T?","n"], [0,1,2,3], {"weight":[2,"T?"],"reduction":[3,"n"]}, 4, 0, 2],
 ]);
 /** `binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor` */
 export function binary_cross_entropy(self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** `binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy(self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** `binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
 export function binary_cross_entropy(...args: unknown[]): unknown { return op_binary_cross_entropy(args); }
 
 const op_binary_cross_entropy_backward = defineOp('aten::binary_cross_entropy_backward', [
-  ["", ["T","T","T"], [0,1,2], {"weight":[3,"T?"],"reduction":[4,"n"]}, 5, 1],
-  ["grad_input", ["T","T","T"], [0,1,2], {"weight":[3,"T?"],"reduction":[4,"n"],"gradInput":[5,"T"]}, 6, 1],
+  ["", ["T","T","T","T?","n"], [0,1,2,3,4], {"weight":[3,"T?"],"reduction":[4,"n"]}, 5, 1, 3],
 ]);
 /** `binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor` */
 export function binary_cross_entropy_backward(gradOutput: Tensor, self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
-/** `binary_cross_entropy_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function binary_cross_entropy_backward(gradOutput: Tensor, self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number; gradInput?: Tensor }): Tensor;
+/** `binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy_backward(gradOutput: Tensor, self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** `binary_cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy_backward(gradOutput: Tensor, self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
 export function binary_cross_entropy_backward(...args: unknown[]): unknown { return op_binary_cross_entropy_backward(args); }
 
 const op_binary_cross_entropy_with_logits = defineOp('aten::binary_cross_entropy_with_logits', [
-  ["", ["T","T"], [0,1], {"weight":[2,"T?"],"posWeight":[3,"T?"],"reduction":[4,"n"]}, 5, 0],
+  ["", ["T","T","T?","T?","n"], [0,1,2,3,4], {"weight":[2,"T?"],"posWeight":[3,"T?"],"reduction":[4,"n"]}, 5, 0, 2],
 ]);
 /** `binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor` */
 export function binary_cross_entropy_with_logits(self: Tensor, target: Tensor, options?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+/** `binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy_with_logits(self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+/** `binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy_with_logits(self: Tensor, target: Tensor, weight: Tensor | null, posWeight: Tensor | null, options?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
+/** `binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=Mean) -> Tensor` */
+export function binary_cross_entropy_with_logits(self: Tensor, target: Tensor, weight: Tensor | null, posWeight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
 export function binary_cross_entropy_with_logits(...args: unknown[]): unknown { return op_binary_cross_entropy_with_logits(args); }
 
 const op_bincount = defineOp('aten::bincount', [
-  ["", ["T"], [0], {"weights":[1,"T?"],"minlength":[2,"n"]}, 3, 0],
+  ["", ["T","T?","n"], [0,1,2], {"weights":[1,"T?"],"minlength":[2,"n"]}, 3, 0, 1],
 ]);
 /** `bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
 export function bincount(self: Tensor, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+/** `bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
+export function bincount(self: Tensor, weights: Tensor | null, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
+/** `bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
+export function bincount(self: Tensor, weights: Tensor | null, minlength: number, options?: { weights?: Tensor | null; minlength?: number }): Tensor;
 export function bincount(...args: unknown[]): unknown { return op_bincount(args); }
 
 export function _method_bincount(self: Tensor, args: unknown[]): unknown { return op_bincount.method(self, args); }
 
 const op_binomial = defineOp('aten::binomial', [
-  ["", ["T","T"], [0,1], {"generator":[2,"gen?"]}, 3, -1],
+  ["", ["T","T","gen?"], [0,1,2], {"generator":[2,"gen?"]}, 3, -1, 2],
 ]);
 /** `binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor` */
 export function binomial(count: Tensor, prob: Tensor, options?: { generator?: null | null }): Tensor;
+/** `binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor` */
+export function binomial(count: Tensor, prob: Tensor, generator: null | null, options?: { generator?: null | null }): Tensor;
 export function binomial(...args: unknown[]): unknown { return op_binomial(args); }
 
 const op_bitwise_and = defineOp('aten::bitwise_and', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function bitwise_and(self: Tensor, other: number | boolean): Tensor;
@@ -1021,15 +1109,15 @@ export function bitwise_and(...args: unknown[]): unknown { return op_bitwise_and
 export function _method_bitwise_and(self: Tensor, args: unknown[]): unknown { return op_bitwise_and.method(self, args); }
 
 const op_bitwise_and_ = defineOp('aten::bitwise_and_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_bitwise_and_(self: Tensor, args: unknown[]): unknown { return op_bitwise_and_.method(self, args); }
 
 const op_bitwise_left_shift = defineOp('aten::bitwise_left_shift', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function bitwise_left_shift(self: Tensor, other: Tensor): Tensor;
@@ -1042,13 +1130,13 @@ export function bitwise_left_shift(...args: unknown[]): unknown { return op_bitw
 export function _method_bitwise_left_shift(self: Tensor, args: unknown[]): unknown { return op_bitwise_left_shift.method(self, args); }
 
 const op_bitwise_left_shift_ = defineOp('aten::bitwise_left_shift_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_bitwise_left_shift_(self: Tensor, args: unknown[]): unknown { return op_bitwise_left_shift_.method(self, args); }
 
 const op_bitwise_not = defineOp('aten::bitwise_not', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `bitwise_not(Tensor self) -> Tensor` */
 export function bitwise_not(self: Tensor): Tensor;
@@ -1057,14 +1145,14 @@ export function bitwise_not(...args: unknown[]): unknown { return op_bitwise_not
 export function _method_bitwise_not(self: Tensor, args: unknown[]): unknown { return op_bitwise_not.method(self, args); }
 
 const op_bitwise_not_ = defineOp('aten::bitwise_not_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_bitwise_not_(self: Tensor, args: unknown[]): unknown { return op_bitwise_not_.method(self, args); }
 
 const op_bitwise_or = defineOp('aten::bitwise_or', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function bitwise_or(self: Tensor, other: number | boolean): Tensor;
@@ -1077,15 +1165,15 @@ export function bitwise_or(...args: unknown[]): unknown { return op_bitwise_or(a
 export function _method_bitwise_or(self: Tensor, args: unknown[]): unknown { return op_bitwise_or.method(self, args); }
 
 const op_bitwise_or_ = defineOp('aten::bitwise_or_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_bitwise_or_(self: Tensor, args: unknown[]): unknown { return op_bitwise_or_.method(self, args); }
 
 const op_bitwise_right_shift = defineOp('aten::bitwise_right_shift', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function bitwise_right_shift(self: Tensor, other: Tensor): Tensor;
@@ -1098,15 +1186,15 @@ export function bitwise_right_shift(...args: unknown[]): unknown { return op_bit
 export function _method_bitwise_right_shift(self: Tensor, args: unknown[]): unknown { return op_bitwise_right_shift.method(self, args); }
 
 const op_bitwise_right_shift_ = defineOp('aten::bitwise_right_shift_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_bitwise_right_shift_(self: Tensor, args: unknown[]): unknown { return op_bitwise_right_shift_.method(self, args); }
 
 const op_bitwise_xor = defineOp('aten::bitwise_xor', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function bitwise_xor(self: Tensor, other: number | boolean): Tensor;
@@ -1119,14 +1207,14 @@ export function bitwise_xor(...args: unknown[]): unknown { return op_bitwise_xor
 export function _method_bitwise_xor(self: Tensor, args: unknown[]): unknown { return op_bitwise_xor.method(self, args); }
 
 const op_bitwise_xor_ = defineOp('aten::bitwise_xor_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_bitwise_xor_(self: Tensor, args: unknown[]): unknown { return op_bitwise_xor_.method(self, args); }
 
 const op_blackman_window = defineOp('aten::blackman_window', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function blackman_window(windowLength: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -1135,14 +1223,14 @@ export function blackman_window(windowLength: number, periodic: boolean, options
 export function blackman_window(...args: unknown[]): unknown { return op_blackman_window(args); }
 
 const op_block_diag = defineOp('aten::block_diag', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `block_diag(Tensor[] tensors) -> Tensor` */
 export function block_diag(tensors: Tensor[]): Tensor;
 export function block_diag(...args: unknown[]): unknown { return op_block_diag(args); }
 
 const op_bmm = defineOp('aten::bmm', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `bmm(Tensor self, Tensor mat2) -> Tensor` */
 export function bmm(self: Tensor, mat2: Tensor): Tensor;
@@ -1151,14 +1239,14 @@ export function bmm(...args: unknown[]): unknown { return op_bmm(args); }
 export function _method_bmm(self: Tensor, args: unknown[]): unknown { return op_bmm.method(self, args); }
 
 const op_broadcast_tensors = defineOp('aten::broadcast_tensors', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
 export function broadcast_tensors(tensors: Tensor[]): Tensor[];
 export function broadcast_tensors(...args: unknown[]): unknown { return op_broadcast_tensors(args); }
 
 const op_broadcast_to = defineOp('aten::broadcast_to', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
 export function broadcast_to(self: Tensor, size: number | number[]): Tensor;
@@ -1167,8 +1255,8 @@ export function broadcast_to(...args: unknown[]): unknown { return op_broadcast_
 export function _method_broadcast_to(self: Tensor, args: unknown[]): unknown { return op_broadcast_to.method(self, args); }
 
 const op_bucketize = defineOp('aten::bucketize', [
-  ["Tensor", ["T","T"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"]}, 4, 0],
-  ["Scalar", ["s","T"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"]}, 4, -1],
+  ["Tensor", ["T","T"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"]}, 4, 0, 2],
+  ["Scalar", ["s","T"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"]}, 4, -1, 2],
 ]);
 /** `bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
 export function bucketize(self: Tensor, boundaries: Tensor, options?: { outInt32?: boolean; right?: boolean }): Tensor;
@@ -1177,52 +1265,58 @@ export function bucketize(self: number | boolean, boundaries: Tensor, options?: 
 export function bucketize(...args: unknown[]): unknown { return op_bucketize(args); }
 
 const op_can_cast = defineOp('aten::can_cast', [
-  ["", ["dtype","dtype"], [0,1], {}, 2, -1],
+  ["", ["dtype","dtype"], [0,1], {}, 2, -1, 2],
 ]);
 /** `can_cast(ScalarType from, ScalarType to) -> bool` */
 export function can_cast(from: DType, to: DType): boolean;
 export function can_cast(...args: unknown[]): unknown { return op_can_cast(args); }
 
 const op_cartesian_prod = defineOp('aten::cartesian_prod', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `cartesian_prod(Tensor[] tensors) -> Tensor` */
 export function cartesian_prod(tensors: Tensor[]): Tensor;
 export function cartesian_prod(...args: unknown[]): unknown { return op_cartesian_prod(args); }
 
 const op_cat = defineOp('aten::cat', [
-  ["", ["L"], [0], {"dim":[1,"n"]}, 2, -1],
+  ["", ["L","n"], [0,1], {"dim":[1,"n"]}, 2, -1, 1],
 ]);
 /** `cat(Tensor[] tensors, int dim=0) -> Tensor` */
 export function cat(tensors: Tensor[], options?: { dim?: number }): Tensor;
+/** `cat(Tensor[] tensors, int dim=0) -> Tensor` */
+export function cat(tensors: Tensor[], dim: number, options?: { dim?: number }): Tensor;
 export function cat(...args: unknown[]): unknown { return op_cat(args); }
 
 const op_cauchy_ = defineOp('aten::cauchy_', [
-  ["", ["T"], [0], {"median":[1,"n"],"sigma":[2,"n"],"generator":[3,"gen?"]}, 4, 0],
+  ["", ["T","n","n"], [0,1,2], {"median":[1,"n"],"sigma":[2,"n"],"generator":[3,"gen?"]}, 4, 0, 1],
 ]);
 export function _method_cauchy_(self: Tensor, args: unknown[]): unknown { return op_cauchy_.method(self, args); }
 
 const op_ccol_indices = defineOp('aten::ccol_indices', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_ccol_indices(self: Tensor, args: unknown[]): unknown { return op_ccol_indices.method(self, args); }
 
 const op_ccol_indices_copy = defineOp('aten::ccol_indices_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `ccol_indices_copy(Tensor self) -> Tensor` */
 export function ccol_indices_copy(self: Tensor): Tensor;
 export function ccol_indices_copy(...args: unknown[]): unknown { return op_ccol_indices_copy(args); }
 
 const op_cdist = defineOp('aten::cdist', [
-  ["", ["T","T"], [0,1], {"p":[2,"n"],"computeMode":[3,"n?"]}, 4, -1],
+  ["", ["T","T","n","n?"], [0,1,2,3], {"p":[2,"n"],"computeMode":[3,"n?"]}, 4, -1, 2],
 ]);
 /** `cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor` */
 export function cdist(x1: Tensor, x2: Tensor, options?: { p?: number; computeMode?: number | null }): Tensor;
+/** `cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor` */
+export function cdist(x1: Tensor, x2: Tensor, p: number, options?: { p?: number; computeMode?: number | null }): Tensor;
+/** `cdist(Tensor x1, Tensor x2, float p=2, int? compute_mode=None) -> Tensor` */
+export function cdist(x1: Tensor, x2: Tensor, p: number, computeMode: number | null, options?: { p?: number; computeMode?: number | null }): Tensor;
 export function cdist(...args: unknown[]): unknown { return op_cdist(args); }
 
 const op_ceil = defineOp('aten::ceil', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `ceil(Tensor self) -> Tensor` */
 export function ceil(self: Tensor): Tensor;
@@ -1231,7 +1325,7 @@ export function ceil(...args: unknown[]): unknown { return op_ceil(args); }
 export function _method_ceil(self: Tensor, args: unknown[]): unknown { return op_ceil.method(self, args); }
 
 const op_ceil_ = defineOp('aten::ceil_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `ceil_(Tensor(a!) self) -> Tensor(a!)` */
 export function ceil_(self: Tensor): Tensor;
@@ -1240,108 +1334,136 @@ export function ceil_(...args: unknown[]): unknown { return op_ceil_(args); }
 export function _method_ceil_(self: Tensor, args: unknown[]): unknown { return op_ceil_.method(self, args); }
 
 const op_celu = defineOp('aten::celu', [
-  ["", ["T"], [0], {"alpha":[1,"s"]}, 2, 0],
+  ["", ["T","s"], [0,1], {"alpha":[1,"s"]}, 2, 0, 1],
 ]);
 /** `celu(Tensor self, Scalar alpha=1.0) -> Tensor` */
 export function celu(self: Tensor, options?: { alpha?: number | boolean }): Tensor;
+/** `celu(Tensor self, Scalar alpha=1.0) -> Tensor` */
+export function celu(self: Tensor, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
 export function celu(...args: unknown[]): unknown { return op_celu(args); }
 
 const op_celu_ = defineOp('aten::celu_', [
-  ["", ["T"], [0], {"alpha":[1,"s"]}, 2, 0],
+  ["", ["T","s"], [0,1], {"alpha":[1,"s"]}, 2, 0, 1],
 ]);
 /** `celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)` */
 export function celu_(self: Tensor, options?: { alpha?: number | boolean }): Tensor;
+/** `celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)` */
+export function celu_(self: Tensor, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
 export function celu_(...args: unknown[]): unknown { return op_celu_(args); }
 
 const op_chain_matmul = defineOp('aten::chain_matmul', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `chain_matmul(Tensor[] matrices) -> Tensor` */
 export function chain_matmul(matrices: Tensor[]): Tensor;
 export function chain_matmul(...args: unknown[]): unknown { return op_chain_matmul(args); }
 
 const op_chalf = defineOp('aten::chalf', [
-  ["", ["T"], [0], {"memoryFormat":[1,"mf?"]}, 2, 0],
+  ["", ["T"], [0], {"memoryFormat":[1,"mf?"]}, 2, 0, 1],
 ]);
 export function _method_chalf(self: Tensor, args: unknown[]): unknown { return op_chalf.method(self, args); }
 
 const op_channel_shuffle = defineOp('aten::channel_shuffle', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `channel_shuffle(Tensor self, int groups) -> Tensor` */
 export function channel_shuffle(self: Tensor, groups: number): Tensor;
 export function channel_shuffle(...args: unknown[]): unknown { return op_channel_shuffle(args); }
 
 const op_cholesky = defineOp('aten::cholesky', [
-  ["", ["T"], [0], {"upper":[1,"b"]}, 2, 0],
+  ["", ["T","b"], [0,1], {"upper":[1,"b"]}, 2, 0, 1],
 ]);
 /** `cholesky(Tensor self, bool upper=False) -> Tensor` */
 export function cholesky(self: Tensor, options?: { upper?: boolean }): Tensor;
+/** `cholesky(Tensor self, bool upper=False) -> Tensor` */
+export function cholesky(self: Tensor, upper: boolean, options?: { upper?: boolean }): Tensor;
 export function cholesky(...args: unknown[]): unknown { return op_cholesky(args); }
 
 export function _method_cholesky(self: Tensor, args: unknown[]): unknown { return op_cholesky.method(self, args); }
 
 const op_cholesky_inverse = defineOp('aten::cholesky_inverse', [
-  ["", ["T"], [0], {"upper":[1,"b"]}, 2, 0],
+  ["", ["T","b"], [0,1], {"upper":[1,"b"]}, 2, 0, 1],
 ]);
 /** `cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
 export function cholesky_inverse(self: Tensor, options?: { upper?: boolean }): Tensor;
+/** `cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
+export function cholesky_inverse(self: Tensor, upper: boolean, options?: { upper?: boolean }): Tensor;
 export function cholesky_inverse(...args: unknown[]): unknown { return op_cholesky_inverse(args); }
 
 export function _method_cholesky_inverse(self: Tensor, args: unknown[]): unknown { return op_cholesky_inverse.method(self, args); }
 
 const op_cholesky_solve = defineOp('aten::cholesky_solve', [
-  ["", ["T","T"], [0,1], {"upper":[2,"b"]}, 3, 0],
+  ["", ["T","T","b"], [0,1,2], {"upper":[2,"b"]}, 3, 0, 2],
 ]);
 /** `cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
 export function cholesky_solve(self: Tensor, input2: Tensor, options?: { upper?: boolean }): Tensor;
+/** `cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
+export function cholesky_solve(self: Tensor, input2: Tensor, upper: boolean, options?: { upper?: boolean }): Tensor;
 export function cholesky_solve(...args: unknown[]): unknown { return op_cholesky_solve(args); }
 
 export function _method_cholesky_solve(self: Tensor, args: unknown[]): unknown { return op_cholesky_solve.method(self, args); }
 
 const op_choose_qparams_optimized = defineOp('aten::choose_qparams_optimized', [
-  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)` */
 export function choose_qparams_optimized(input: Tensor, numel: number, nBins: number, ratio: number, bitWidth: number): [Tensor, Tensor];
 export function choose_qparams_optimized(...args: unknown[]): unknown { return op_choose_qparams_optimized(args); }
 
 const op_chunk = defineOp('aten::chunk', [
-  ["", ["T","n"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]` */
 export function chunk(self: Tensor, chunks: number, options?: { dim?: number }): Tensor[];
+/** `chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]` */
+export function chunk(self: Tensor, chunks: number, dim: number, options?: { dim?: number }): Tensor[];
 export function chunk(...args: unknown[]): unknown { return op_chunk(args); }
 
 export function _method_chunk(self: Tensor, args: unknown[]): unknown { return op_chunk.method(self, args); }
 
 const op_clamp = defineOp('aten::clamp', [
-  ["", ["T"], [0], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0],
-  ["Tensor", ["T"], [0], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0],
+  ["", ["T","s?","s?"], [0,1,2], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0, 1],
+  ["Tensor", ["T","T?","T?"], [0,1,2], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0, 1],
 ]);
 /** `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
 export function clamp(self: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+export function clamp(self: Tensor, min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+export function clamp(self: Tensor, min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
 /** `clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
 export function clamp(self: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+export function clamp(self: Tensor, min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+export function clamp(self: Tensor, min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clamp(...args: unknown[]): unknown { return op_clamp(args); }
 
 export function _method_clamp(self: Tensor, args: unknown[]): unknown { return op_clamp.method(self, args); }
 
 const op_clamp_ = defineOp('aten::clamp_', [
-  ["", ["T"], [0], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0],
-  ["Tensor", ["T"], [0], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0],
+  ["", ["T","s?","s?"], [0,1,2], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0, 1],
+  ["Tensor", ["T","T?","T?"], [0,1,2], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0, 1],
 ]);
 /** `clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
 export function clamp_(self: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+export function clamp_(self: Tensor, min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+export function clamp_(self: Tensor, min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
 /** `clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
 export function clamp_(self: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+export function clamp_(self: Tensor, min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+export function clamp_(self: Tensor, min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clamp_(...args: unknown[]): unknown { return op_clamp_(args); }
 
 export function _method_clamp_(self: Tensor, args: unknown[]): unknown { return op_clamp_.method(self, args); }
 
 const op_clamp_max = defineOp('aten::clamp_max', [
-  ["", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `clamp_max(Tensor self, Scalar max) -> Tensor` */
 export function clamp_max(self: Tensor, max: number | boolean): Tensor;
@@ -1352,8 +1474,8 @@ export function clamp_max(...args: unknown[]): unknown { return op_clamp_max(arg
 export function _method_clamp_max(self: Tensor, args: unknown[]): unknown { return op_clamp_max.method(self, args); }
 
 const op_clamp_max_ = defineOp('aten::clamp_max_', [
-  ["", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
 export function clamp_max_(self: Tensor, max: number | boolean): Tensor;
@@ -1364,8 +1486,8 @@ export function clamp_max_(...args: unknown[]): unknown { return op_clamp_max_(a
 export function _method_clamp_max_(self: Tensor, args: unknown[]): unknown { return op_clamp_max_.method(self, args); }
 
 const op_clamp_min = defineOp('aten::clamp_min', [
-  ["", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `clamp_min(Tensor self, Scalar min) -> Tensor` */
 export function clamp_min(self: Tensor, min: number | boolean): Tensor;
@@ -1376,8 +1498,8 @@ export function clamp_min(...args: unknown[]): unknown { return op_clamp_min(arg
 export function _method_clamp_min(self: Tensor, args: unknown[]): unknown { return op_clamp_min.method(self, args); }
 
 const op_clamp_min_ = defineOp('aten::clamp_min_', [
-  ["", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
 export function clamp_min_(self: Tensor, min: number | boolean): Tensor;
@@ -1388,31 +1510,47 @@ export function clamp_min_(...args: unknown[]): unknown { return op_clamp_min_(a
 export function _method_clamp_min_(self: Tensor, args: unknown[]): unknown { return op_clamp_min_.method(self, args); }
 
 const op_clip = defineOp('aten::clip', [
-  ["", ["T"], [0], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0],
-  ["Tensor", ["T"], [0], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0],
+  ["", ["T","s?","s?"], [0,1,2], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0, 1],
+  ["Tensor", ["T","T?","T?"], [0,1,2], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0, 1],
 ]);
 /** `clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
 export function clip(self: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+export function clip(self: Tensor, min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+export function clip(self: Tensor, min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
 /** `clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
 export function clip(self: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+export function clip(self: Tensor, min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+export function clip(self: Tensor, min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clip(...args: unknown[]): unknown { return op_clip(args); }
 
 export function _method_clip(self: Tensor, args: unknown[]): unknown { return op_clip.method(self, args); }
 
 const op_clip_ = defineOp('aten::clip_', [
-  ["", ["T"], [0], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0],
-  ["Tensor", ["T"], [0], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0],
+  ["", ["T","s?","s?"], [0,1,2], {"min":[1,"s?"],"max":[2,"s?"]}, 3, 0, 1],
+  ["Tensor", ["T","T?","T?"], [0,1,2], {"min":[1,"T?"],"max":[2,"T?"]}, 3, 0, 1],
 ]);
 /** `clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
 export function clip_(self: Tensor, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+export function clip_(self: Tensor, min: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
+/** `clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+export function clip_(self: Tensor, min: number | boolean | null, max: number | boolean | null, options?: { min?: number | boolean | null; max?: number | boolean | null }): Tensor;
 /** `clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
 export function clip_(self: Tensor, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+export function clip_(self: Tensor, min: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
+/** `clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+export function clip_(self: Tensor, min: Tensor | null, max: Tensor | null, options?: { min?: Tensor | null; max?: Tensor | null }): Tensor;
 export function clip_(...args: unknown[]): unknown { return op_clip_(args); }
 
 export function _method_clip_(self: Tensor, args: unknown[]): unknown { return op_clip_.method(self, args); }
 
 const op_clone = defineOp('aten::clone', [
-  ["", ["T"], [0], {"memoryFormat":[1,"mf?"]}, 2, 0],
+  ["", ["T"], [0], {"memoryFormat":[1,"mf?"]}, 2, 0, 1],
 ]);
 /** `clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor` */
 export function clone(self: Tensor, options?: { memoryFormat?: MemoryFormat | null }): Tensor;
@@ -1421,66 +1559,74 @@ export function clone(...args: unknown[]): unknown { return op_clone(args); }
 export function _method_clone(self: Tensor, args: unknown[]): unknown { return op_clone.method(self, args); }
 
 const op_coalesce = defineOp('aten::coalesce', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_coalesce(self: Tensor, args: unknown[]): unknown { return op_coalesce.method(self, args); }
 
 const op_col_indices = defineOp('aten::col_indices', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_col_indices(self: Tensor, args: unknown[]): unknown { return op_col_indices.method(self, args); }
 
 const op_col_indices_copy = defineOp('aten::col_indices_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `col_indices_copy(Tensor self) -> Tensor` */
 export function col_indices_copy(self: Tensor): Tensor;
 export function col_indices_copy(...args: unknown[]): unknown { return op_col_indices_copy(args); }
 
 const op_col2im = defineOp('aten::col2im', [
-  ["", ["T","n[]","n[]","n[]","n[]","n[]"], [0,1,2,3,4,5], {}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","n[]"], [0,1,2,3,4,5], {}, 6, 0, 6],
 ]);
 /** `col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
 export function col2im(self: Tensor, outputSize: number | number[], kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
 export function col2im(...args: unknown[]): unknown { return op_col2im(args); }
 
 const op_column_stack = defineOp('aten::column_stack', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `column_stack(Tensor[] tensors) -> Tensor` */
 export function column_stack(tensors: Tensor[]): Tensor;
 export function column_stack(...args: unknown[]): unknown { return op_column_stack(args); }
 
 const op_combinations = defineOp('aten::combinations', [
-  ["", ["T"], [0], {"r":[1,"n"],"withReplacement":[2,"b"]}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {"r":[1,"n"],"withReplacement":[2,"b"]}, 3, 0, 1],
 ]);
 /** `combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
 export function combinations(self: Tensor, options?: { r?: number; withReplacement?: boolean }): Tensor;
+/** `combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
+export function combinations(self: Tensor, r: number, options?: { r?: number; withReplacement?: boolean }): Tensor;
+/** `combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
+export function combinations(self: Tensor, r: number, withReplacement: boolean, options?: { r?: number; withReplacement?: boolean }): Tensor;
 export function combinations(...args: unknown[]): unknown { return op_combinations(args); }
 
 const op_complex = defineOp('aten::complex', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `complex(Tensor real, Tensor imag) -> Tensor` */
 export function complex(real: Tensor, imag: Tensor): Tensor;
 export function complex(...args: unknown[]): unknown { return op_complex(args); }
 
 const op_concat = defineOp('aten::concat', [
-  ["", ["L"], [0], {"dim":[1,"n"]}, 2, -1],
+  ["", ["L","n"], [0,1], {"dim":[1,"n"]}, 2, -1, 1],
 ]);
 /** `concat(Tensor[] tensors, int dim=0) -> Tensor` */
 export function concat(tensors: Tensor[], options?: { dim?: number }): Tensor;
+/** `concat(Tensor[] tensors, int dim=0) -> Tensor` */
+export function concat(tensors: Tensor[], dim: number, options?: { dim?: number }): Tensor;
 export function concat(...args: unknown[]): unknown { return op_concat(args); }
 
 const op_concatenate = defineOp('aten::concatenate', [
-  ["", ["L"], [0], {"dim":[1,"n"]}, 2, -1],
+  ["", ["L","n"], [0,1], {"dim":[1,"n"]}, 2, -1, 1],
 ]);
 /** `concatenate(Tensor[] tensors, int dim=0) -> Tensor` */
 export function concatenate(tensors: Tensor[], options?: { dim?: number }): Tensor;
+/** `concatenate(Tensor[] tensors, int dim=0) -> Tensor` */
+export function concatenate(tensors: Tensor[], dim: number, options?: { dim?: number }): Tensor;
 export function concatenate(...args: unknown[]): unknown { return op_concatenate(args); }
 
 const op_conj = defineOp('aten::conj', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `conj(Tensor(a) self) -> Tensor(a)` */
 export function conj(self: Tensor): Tensor;
@@ -1489,7 +1635,7 @@ export function conj(...args: unknown[]): unknown { return op_conj(args); }
 export function _method_conj(self: Tensor, args: unknown[]): unknown { return op_conj.method(self, args); }
 
 const op_conj_physical = defineOp('aten::conj_physical', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `conj_physical(Tensor self) -> Tensor` */
 export function conj_physical(self: Tensor): Tensor;
@@ -1498,7 +1644,7 @@ export function conj_physical(...args: unknown[]): unknown { return op_conj_phys
 export function _method_conj_physical(self: Tensor, args: unknown[]): unknown { return op_conj_physical.method(self, args); }
 
 const op_conj_physical_ = defineOp('aten::conj_physical_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `conj_physical_(Tensor(a!) self) -> Tensor(a!)` */
 export function conj_physical_(self: Tensor): Tensor;
@@ -1507,139 +1653,243 @@ export function conj_physical_(...args: unknown[]): unknown { return op_conj_phy
 export function _method_conj_physical_(self: Tensor, args: unknown[]): unknown { return op_conj_physical_.method(self, args); }
 
 const op_constant_pad_nd = defineOp('aten::constant_pad_nd', [
-  ["", ["T","n[]"], [0,1], {"value":[2,"s"]}, 3, 0],
+  ["", ["T","n[]","s"], [0,1,2], {"value":[2,"s"]}, 3, 0, 2],
 ]);
 /** `constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
 export function constant_pad_nd(self: Tensor, pad: number | number[], options?: { value?: number | boolean }): Tensor;
+/** `constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
+export function constant_pad_nd(self: Tensor, pad: number | number[], value: number | boolean, options?: { value?: number | boolean }): Tensor;
 export function constant_pad_nd(...args: unknown[]): unknown { return op_constant_pad_nd(args); }
 
 const op_contiguous = defineOp('aten::contiguous', [
-  ["", ["T"], [0], {"memoryFormat":[1,"mf"]}, 2, 0],
+  ["", ["T"], [0], {"memoryFormat":[1,"mf"]}, 2, 0, 1],
 ]);
 export function _method_contiguous(self: Tensor, args: unknown[]): unknown { return op_contiguous.method(self, args); }
 
 const op_conv_depthwise3d = defineOp('aten::conv_depthwise3d', [
-  ["", ["T","T","n[]","T?","n[]","n[]","n[]"], [0,1,2,3,4,5,6], {}, 7, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]","n[]"], [0,1,2,3,4,5,6], {}, 7, 0, 7],
 ]);
 /** `conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
 export function conv_depthwise3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]): Tensor;
 export function conv_depthwise3d(...args: unknown[]): unknown { return op_conv_depthwise3d(args); }
 
 const op_conv_tbc = defineOp('aten::conv_tbc', [
-  ["", ["T","T","T"], [0,1,2], {"pad":[3,"n"]}, 4, 0],
+  ["", ["T","T","T","n"], [0,1,2,3], {"pad":[3,"n"]}, 4, 0, 3],
 ]);
 /** `conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
 export function conv_tbc(self: Tensor, weight: Tensor, bias: Tensor, options?: { pad?: number }): Tensor;
+/** `conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
+export function conv_tbc(self: Tensor, weight: Tensor, bias: Tensor, pad: number, options?: { pad?: number }): Tensor;
 export function conv_tbc(...args: unknown[]): unknown { return op_conv_tbc(args); }
 
 const op_conv_tbc_backward = defineOp('aten::conv_tbc_backward', [
-  ["", ["T","T","T","T","n"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","T","T","T","n"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor)` */
 export function conv_tbc_backward(self: Tensor, input: Tensor, weight: Tensor, bias: Tensor, pad: number): [Tensor, Tensor, Tensor];
 export function conv_tbc_backward(...args: unknown[]): unknown { return op_conv_tbc_backward(args); }
 
 const op_conv_transpose1d = defineOp('aten::conv_transpose1d', [
-  ["", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"outputPadding":[5,"n[]"],"groups":[6,"n"],"dilation":[7,"n[]"]}, 8, -1],
+  ["", ["T","T","T?","n[]","n[]","n[]","n","n[]"], [0,1,2,3,4,5,6,7], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"outputPadding":[5,"n[]"],"groups":[6,"n"],"dilation":[7,"n[]"]}, 8, -1, 2],
 ]);
 /** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
 export function conv_transpose1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
+export function conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
+export function conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
+export function conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
+export function conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
+export function conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] output_padding=0, int groups=1, int[1] dilation=1) -> Tensor` */
+export function conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 export function conv_transpose1d(...args: unknown[]): unknown { return op_conv_transpose1d(args); }
 
 const op_conv_transpose2d = defineOp('aten::conv_transpose2d', [
-  ["input", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"outputPadding":[5,"n[]"],"groups":[6,"n"],"dilation":[7,"n[]"]}, 8, -1],
+  ["input", ["T","T","T?","n[]","n[]","n[]","n","n[]"], [0,1,2,3,4,5,6,7], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"outputPadding":[5,"n[]"],"groups":[6,"n"],"dilation":[7,"n[]"]}, 8, -1, 2],
 ]);
 /** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
 export function conv_transpose2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+export function conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+export function conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+export function conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+export function conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+export function conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+export function conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 export function conv_transpose2d(...args: unknown[]): unknown { return op_conv_transpose2d(args); }
 
 const op_conv_transpose3d = defineOp('aten::conv_transpose3d', [
-  ["input", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"outputPadding":[5,"n[]"],"groups":[6,"n"],"dilation":[7,"n[]"]}, 8, -1],
+  ["input", ["T","T","T?","n[]","n[]","n[]","n","n[]"], [0,1,2,3,4,5,6,7], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"outputPadding":[5,"n[]"],"groups":[6,"n"],"dilation":[7,"n[]"]}, 8, -1, 2],
 ]);
 /** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
 export function conv_transpose3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+export function conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+export function conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+export function conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+export function conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+export function conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
+/** `conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+export function conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 export function conv_transpose3d(...args: unknown[]): unknown { return op_conv_transpose3d(args); }
 
 const op_conv1d = defineOp('aten::conv1d', [
-  ["", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1],
-  ["padding", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"str"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1],
+  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1, 2],
+  ["padding", ["T","T","T?","n[]","str","n[]","n"], [0,1,2,3,4,5,6], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"str"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1, 2],
 ]);
 /** `conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor` */
 export function conv1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, int[1] padding=0, int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 /** `conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor` */
 export function conv1d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=1, str padding="valid", int[1] dilation=1, int groups=1) -> Tensor` */
+export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 export function conv1d(...args: unknown[]): unknown { return op_conv1d(args); }
 
 const op_conv2d = defineOp('aten::conv2d', [
-  ["", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1],
-  ["padding", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"str"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1],
+  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1, 2],
+  ["padding", ["T","T","T?","n[]","str","n[]","n"], [0,1,2,3,4,5,6], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"str"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1, 2],
 ]);
 /** `conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
 export function conv2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 /** `conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
 export function conv2d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 export function conv2d(...args: unknown[]): unknown { return op_conv2d(args); }
 
 const op_conv3d = defineOp('aten::conv3d', [
-  ["", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1],
-  ["padding", ["T","T"], [0,1], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"str"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1],
+  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1, 2],
+  ["padding", ["T","T","T?","n[]","str","n[]","n"], [0,1,2,3,4,5,6], {"bias":[2,"T?"],"stride":[3,"n[]"],"padding":[4,"str"],"dilation":[5,"n[]"],"groups":[6,"n"]}, 7, -1, 2],
 ]);
 /** `conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
 export function conv3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 /** `conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
 export function conv3d(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
+/** `conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+export function conv3d(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], groups: number, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 export function conv3d(...args: unknown[]): unknown { return op_conv3d(args); }
 
 const op_convolution = defineOp('aten::convolution', [
-  ["", ["T","T","T?","n[]","n[]","n[]","b","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["", ["T","T","T?","n[]","n[]","n[]","b","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
 export function convolution(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, outputPadding: number | number[], groups: number): Tensor;
 export function convolution(...args: unknown[]): unknown { return op_convolution(args); }
 
 const op_convolution_backward = defineOp('aten::convolution_backward', [
-  ["", ["T","T","T","n[]?","n[]","n[]","n[]","b","n[]","n","b[]"], [0,1,2,3,4,5,6,7,8,9,10], {}, 11, -1],
+  ["", ["T","T","T","n[]?","n[]","n[]","n[]","b","n[]","n","b[]"], [0,1,2,3,4,5,6,7,8,9,10], {}, 11, -1, 11],
 ]);
 /** `convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function convolution_backward(gradOutput: Tensor, input: Tensor, weight: Tensor, biasSizes: number | number[] | null, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, outputPadding: number | number[], groups: number, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function convolution_backward(...args: unknown[]): unknown { return op_convolution_backward(args); }
 
 const op_convolution_backward_overrideable = defineOp('aten::convolution_backward_overrideable', [
-  ["", ["T","T","T","n[]","n[]","n[]","b","n[]","n","b[]"], [0,1,2,3,4,5,6,7,8,9], {}, 10, -1],
+  ["", ["T","T","T","n[]","n[]","n[]","b","n[]","n","b[]"], [0,1,2,3,4,5,6,7,8,9], {}, 10, -1, 10],
 ]);
 /** `convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias)` */
 export function convolution_backward_overrideable(gradOutput: Tensor, input: Tensor, weight: Tensor, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, outputPadding: number | number[], groups: number, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function convolution_backward_overrideable(...args: unknown[]): unknown { return op_convolution_backward_overrideable(args); }
 
 const op_convolution_overrideable = defineOp('aten::convolution_overrideable', [
-  ["", ["T","T","T?","n[]","n[]","n[]","b","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["", ["T","T","T?","n[]","n[]","n[]","b","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
 export function convolution_overrideable(input: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], transposed: boolean, outputPadding: number | number[], groups: number): Tensor;
 export function convolution_overrideable(...args: unknown[]): unknown { return op_convolution_overrideable(args); }
 
 const op_copy = defineOp('aten::copy', [
-  ["", ["T","T"], [0,1], {"nonBlocking":[2,"b"]}, 3, 0],
+  ["", ["T","T","b"], [0,1,2], {"nonBlocking":[2,"b"]}, 3, 0, 2],
 ]);
 /** `copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
 export function copy(self: Tensor, src: Tensor, options?: { nonBlocking?: boolean }): Tensor;
+/** `copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
+export function copy(self: Tensor, src: Tensor, nonBlocking: boolean, options?: { nonBlocking?: boolean }): Tensor;
 export function copy(...args: unknown[]): unknown { return op_copy(args); }
 
 const op_copy_ = defineOp('aten::copy_', [
-  ["", ["T","T"], [0,1], {"nonBlocking":[2,"b"]}, 3, 0],
+  ["", ["T","T","b"], [0,1,2], {"nonBlocking":[2,"b"]}, 3, 0, 2],
 ]);
 export function _method_copy_(self: Tensor, args: unknown[]): unknown { return op_copy_.method(self, args); }
 
 const op_copy_sparse_to_sparse_ = defineOp('aten::copy_sparse_to_sparse_', [
-  ["", ["T","T"], [0,1], {"nonBlocking":[2,"b"]}, 3, 0],
+  ["", ["T","T","b"], [0,1,2], {"nonBlocking":[2,"b"]}, 3, 0, 2],
 ]);
 /** `copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
 export function copy_sparse_to_sparse_(self: Tensor, src: Tensor, options?: { nonBlocking?: boolean }): Tensor;
+/** `copy_sparse_to_sparse_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
+export function copy_sparse_to_sparse_(self: Tensor, src: Tensor, nonBlocking: boolean, options?: { nonBlocking?: boolean }): Tensor;
 export function copy_sparse_to_sparse_(...args: unknown[]): unknown { return op_copy_sparse_to_sparse_(args); }
 
 const op_copysign = defineOp('aten::copysign', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function copysign(self: Tensor, other: Tensor): Tensor;
@@ -1650,13 +1900,13 @@ export function copysign(...args: unknown[]): unknown { return op_copysign(args)
 export function _method_copysign(self: Tensor, args: unknown[]): unknown { return op_copysign.method(self, args); }
 
 const op_copysign_ = defineOp('aten::copysign_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_copysign_(self: Tensor, args: unknown[]): unknown { return op_copysign_.method(self, args); }
 
 const op_corrcoef = defineOp('aten::corrcoef', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `corrcoef(Tensor self) -> Tensor` */
 export function corrcoef(self: Tensor): Tensor;
@@ -1665,7 +1915,7 @@ export function corrcoef(...args: unknown[]): unknown { return op_corrcoef(args)
 export function _method_corrcoef(self: Tensor, args: unknown[]): unknown { return op_corrcoef.method(self, args); }
 
 const op_cos = defineOp('aten::cos', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `cos(Tensor self) -> Tensor` */
 export function cos(self: Tensor): Tensor;
@@ -1674,7 +1924,7 @@ export function cos(...args: unknown[]): unknown { return op_cos(args); }
 export function _method_cos(self: Tensor, args: unknown[]): unknown { return op_cos.method(self, args); }
 
 const op_cos_ = defineOp('aten::cos_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `cos_(Tensor(a!) self) -> Tensor(a!)` */
 export function cos_(self: Tensor): Tensor;
@@ -1683,7 +1933,7 @@ export function cos_(...args: unknown[]): unknown { return op_cos_(args); }
 export function _method_cos_(self: Tensor, args: unknown[]): unknown { return op_cos_.method(self, args); }
 
 const op_cosh = defineOp('aten::cosh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `cosh(Tensor self) -> Tensor` */
 export function cosh(self: Tensor): Tensor;
@@ -1692,7 +1942,7 @@ export function cosh(...args: unknown[]): unknown { return op_cosh(args); }
 export function _method_cosh(self: Tensor, args: unknown[]): unknown { return op_cosh.method(self, args); }
 
 const op_cosh_ = defineOp('aten::cosh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `cosh_(Tensor(a!) self) -> Tensor(a!)` */
 export function cosh_(self: Tensor): Tensor;
@@ -1701,33 +1951,43 @@ export function cosh_(...args: unknown[]): unknown { return op_cosh_(args); }
 export function _method_cosh_(self: Tensor, args: unknown[]): unknown { return op_cosh_.method(self, args); }
 
 const op_cosine_embedding_loss = defineOp('aten::cosine_embedding_loss', [
-  ["", ["T","T","T"], [0,1,2], {"margin":[3,"n"],"reduction":[4,"n"]}, 5, -1],
+  ["", ["T","T","T","n","n"], [0,1,2,3,4], {"margin":[3,"n"],"reduction":[4,"n"]}, 5, -1, 3],
 ]);
 /** `cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor` */
 export function cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
+/** `cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor` */
+export function cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: number, options?: { margin?: number; reduction?: number }): Tensor;
+/** `cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor` */
+export function cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: number, reduction: number, options?: { margin?: number; reduction?: number }): Tensor;
 export function cosine_embedding_loss(...args: unknown[]): unknown { return op_cosine_embedding_loss(args); }
 
 const op_cosine_similarity = defineOp('aten::cosine_similarity', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n"],"eps":[3,"n"]}, 4, -1],
+  ["", ["T","T","n","n"], [0,1,2,3], {"dim":[2,"n"],"eps":[3,"n"]}, 4, -1, 2],
 ]);
 /** `cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
 export function cosine_similarity(x1: Tensor, x2: Tensor, options?: { dim?: number; eps?: number }): Tensor;
+/** `cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
+export function cosine_similarity(x1: Tensor, x2: Tensor, dim: number, options?: { dim?: number; eps?: number }): Tensor;
+/** `cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
+export function cosine_similarity(x1: Tensor, x2: Tensor, dim: number, eps: number, options?: { dim?: number; eps?: number }): Tensor;
 export function cosine_similarity(...args: unknown[]): unknown { return op_cosine_similarity(args); }
 
 const op_count_nonzero = defineOp('aten::count_nonzero', [
-  ["dim_IntList", ["T","n[]"], [0,1], {}, 2, 0],
-  ["", ["T"], [0], {"dim":[1,"n?"]}, 2, 0],
+  ["dim_IntList", ["T","n[]"], [0,1], {}, 2, 0, 2],
+  ["", ["T","n?"], [0,1], {"dim":[1,"n?"]}, 2, 0, 1],
 ]);
 /** `count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
 export function count_nonzero(self: Tensor, dim: number | number[]): Tensor;
 /** `count_nonzero(Tensor self, int? dim=None) -> Tensor` */
 export function count_nonzero(self: Tensor, options?: { dim?: number | null }): Tensor;
+/** `count_nonzero(Tensor self, int? dim=None) -> Tensor` */
+export function count_nonzero(self: Tensor, dim: number | null, options?: { dim?: number | null }): Tensor;
 export function count_nonzero(...args: unknown[]): unknown { return op_count_nonzero(args); }
 
 export function _method_count_nonzero(self: Tensor, args: unknown[]): unknown { return op_count_nonzero.method(self, args); }
 
 const op_cov = defineOp('aten::cov', [
-  ["", ["T"], [0], {"correction":[1,"n"],"fweights":[2,"T?"],"aweights":[3,"T?"]}, 4, 0],
+  ["", ["T"], [0], {"correction":[1,"n"],"fweights":[2,"T?"],"aweights":[3,"T?"]}, 4, 0, 1],
 ]);
 /** `cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor` */
 export function cov(self: Tensor, options?: { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }): Tensor;
@@ -1736,122 +1996,144 @@ export function cov(...args: unknown[]): unknown { return op_cov(args); }
 export function _method_cov(self: Tensor, args: unknown[]): unknown { return op_cov.method(self, args); }
 
 const op_cross = defineOp('aten::cross', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n?"]}, 3, 0],
+  ["", ["T","T","n?"], [0,1,2], {"dim":[2,"n?"]}, 3, 0, 2],
 ]);
 /** `cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
 export function cross(self: Tensor, other: Tensor, options?: { dim?: number | null }): Tensor;
+/** `cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
+export function cross(self: Tensor, other: Tensor, dim: number | null, options?: { dim?: number | null }): Tensor;
 export function cross(...args: unknown[]): unknown { return op_cross(args); }
 
 export function _method_cross(self: Tensor, args: unknown[]): unknown { return op_cross.method(self, args); }
 
 const op_cross_entropy_loss = defineOp('aten::cross_entropy_loss', [
-  ["", ["T","T"], [0,1], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"],"labelSmoothing":[5,"n"]}, 6, 0],
+  ["", ["T","T","T?","n","n","n"], [0,1,2,3,4,5], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"],"labelSmoothing":[5,"n"]}, 6, 0, 2],
 ]);
 /** `cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor` */
 export function cross_entropy_loss(self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
+/** `cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor` */
+export function cross_entropy_loss(self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
+/** `cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor` */
+export function cross_entropy_loss(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
+/** `cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor` */
+export function cross_entropy_loss(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
+/** `cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100, float label_smoothing=0.0) -> Tensor` */
+export function cross_entropy_loss(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, labelSmoothing: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
 export function cross_entropy_loss(...args: unknown[]): unknown { return op_cross_entropy_loss(args); }
 
 const op_crow_indices = defineOp('aten::crow_indices', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_crow_indices(self: Tensor, args: unknown[]): unknown { return op_crow_indices.method(self, args); }
 
 const op_crow_indices_copy = defineOp('aten::crow_indices_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `crow_indices_copy(Tensor self) -> Tensor` */
 export function crow_indices_copy(self: Tensor): Tensor;
 export function crow_indices_copy(...args: unknown[]): unknown { return op_crow_indices_copy(args); }
 
 const op_ctc_loss = defineOp('aten::ctc_loss', [
-  ["IntList", ["T","T","n[]","n[]"], [0,1,2,3], {"blank":[4,"n"],"reduction":[5,"n"],"zeroInfinity":[6,"b"]}, 7, -1],
-  ["Tensor", ["T","T","T","T"], [0,1,2,3], {"blank":[4,"n"],"reduction":[5,"n"],"zeroInfinity":[6,"b"]}, 7, -1],
+  ["IntList", ["T","T","n[]","n[]","n","n","b"], [0,1,2,3,4,5,6], {"blank":[4,"n"],"reduction":[5,"n"],"zeroInfinity":[6,"b"]}, 7, -1, 4],
+  ["Tensor", ["T","T","T","T","n","n","b"], [0,1,2,3,4,5,6], {"blank":[4,"n"],"reduction":[5,"n"],"zeroInfinity":[6,"b"]}, 7, -1, 4],
 ]);
 /** `ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
 export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: number | number[], targetLengths: number | number[], options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** `ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
+export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: number | number[], targetLengths: number | number[], blank: number, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** `ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
+export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: number | number[], targetLengths: number | number[], blank: number, reduction: number, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** `ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
+export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: number | number[], targetLengths: number | number[], blank: number, reduction: number, zeroInfinity: boolean, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 /** `ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
 export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** `ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
+export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank: number, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** `ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
+export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank: number, reduction: number, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
+/** `ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=Mean, bool zero_infinity=False) -> Tensor` */
+export function ctc_loss(logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, blank: number, reduction: number, zeroInfinity: boolean, options?: { blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 export function ctc_loss(...args: unknown[]): unknown { return op_ctc_loss(args); }
 
 const op_cudnn_affine_grid_generator = defineOp('aten::cudnn_affine_grid_generator', [
-  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid` */
 export function cudnn_affine_grid_generator(theta: Tensor, N: number, C: number, H: number, W: number): Tensor;
 export function cudnn_affine_grid_generator(...args: unknown[]): unknown { return op_cudnn_affine_grid_generator(args); }
 
 const op_cudnn_affine_grid_generator_backward = defineOp('aten::cudnn_affine_grid_generator_backward', [
-  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `cudnn_affine_grid_generator_backward(Tensor grad, int N, int C, int H, int W) -> Tensor grad_theta` */
 export function cudnn_affine_grid_generator_backward(grad: Tensor, N: number, C: number, H: number, W: number): Tensor;
 export function cudnn_affine_grid_generator_backward(...args: unknown[]): unknown { return op_cudnn_affine_grid_generator_backward(args); }
 
 const op_cudnn_batch_norm = defineOp('aten::cudnn_batch_norm', [
-  ["", ["T","T","T?","T?","T?","b","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T?","T?","T?","b","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)` */
 export function cudnn_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number): [Tensor, Tensor, Tensor, Tensor];
 export function cudnn_batch_norm(...args: unknown[]): unknown { return op_cudnn_batch_norm(args); }
 
 const op_cudnn_batch_norm_backward = defineOp('aten::cudnn_batch_norm_backward', [
-  ["", ["T","T","T","T?","T?","T?","T?","n","T"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["", ["T","T","T","T?","T?","T?","T?","n","T"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `cudnn_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon, Tensor reserveSpace) -> (Tensor, Tensor, Tensor)` */
 export function cudnn_batch_norm_backward(input: Tensor, gradOutput: Tensor, weight: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, saveMean: Tensor | null, saveVar: Tensor | null, epsilon: number, reserveSpace: Tensor): [Tensor, Tensor, Tensor];
 export function cudnn_batch_norm_backward(...args: unknown[]): unknown { return op_cudnn_batch_norm_backward(args); }
 
 const op_cudnn_convolution = defineOp('aten::cudnn_convolution', [
-  ["", ["T","T","n[]","n[]","n[]","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, 0],
+  ["", ["T","T","n[]","n[]","n[]","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, 0, 9],
 ]);
 /** `cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
 export function cudnn_convolution(self: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean): Tensor;
 export function cudnn_convolution(...args: unknown[]): unknown { return op_cudnn_convolution(args); }
 
 const op_cudnn_convolution_add_relu = defineOp('aten::cudnn_convolution_add_relu', [
-  ["", ["T","T","T","s?","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, 0],
+  ["", ["T","T","T","s?","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, 0, 9],
 ]);
 /** `cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
 export function cudnn_convolution_add_relu(self: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number): Tensor;
 export function cudnn_convolution_add_relu(...args: unknown[]): unknown { return op_cudnn_convolution_add_relu(args); }
 
 const op_cudnn_convolution_relu = defineOp('aten::cudnn_convolution_relu', [
-  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {}, 7, 0],
+  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {}, 7, 0, 7],
 ]);
 /** `cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
 export function cudnn_convolution_relu(self: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number): Tensor;
 export function cudnn_convolution_relu(...args: unknown[]): unknown { return op_cudnn_convolution_relu(args); }
 
 const op_cudnn_convolution_transpose = defineOp('aten::cudnn_convolution_transpose', [
-  ["", ["T","T","n[]","n[]","n[]","n[]","n","b","b","b"], [0,1,2,3,4,5,6,7,8,9], {}, 10, 0],
+  ["", ["T","T","n[]","n[]","n[]","n[]","n","b","b","b"], [0,1,2,3,4,5,6,7,8,9], {}, 10, 0, 10],
 ]);
 /** `cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
 export function cudnn_convolution_transpose(self: Tensor, weight: Tensor, padding: number | number[], outputPadding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean): Tensor;
 export function cudnn_convolution_transpose(...args: unknown[]): unknown { return op_cudnn_convolution_transpose(args); }
 
 const op_cudnn_grid_sampler = defineOp('aten::cudnn_grid_sampler', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
 export function cudnn_grid_sampler(self: Tensor, grid: Tensor): Tensor;
 export function cudnn_grid_sampler(...args: unknown[]): unknown { return op_cudnn_grid_sampler(args); }
 
 const op_cudnn_grid_sampler_backward = defineOp('aten::cudnn_grid_sampler_backward', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `cudnn_grid_sampler_backward(Tensor self, Tensor grid, Tensor grad_output) -> (Tensor grad_self, Tensor grad_grid)` */
 export function cudnn_grid_sampler_backward(self: Tensor, grid: Tensor, gradOutput: Tensor): [Tensor, Tensor];
 export function cudnn_grid_sampler_backward(...args: unknown[]): unknown { return op_cudnn_grid_sampler_backward(args); }
 
 const op_cudnn_is_acceptable = defineOp('aten::cudnn_is_acceptable', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `cudnn_is_acceptable(Tensor self) -> bool` */
 export function cudnn_is_acceptable(self: Tensor): boolean;
 export function cudnn_is_acceptable(...args: unknown[]): unknown { return op_cudnn_is_acceptable(args); }
 
 const op_cummax = defineOp('aten::cummax', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
 export function cummax(self: Tensor, dim: number): [Tensor, Tensor];
@@ -1860,14 +2142,14 @@ export function cummax(...args: unknown[]): unknown { return op_cummax(args); }
 export function _method_cummax(self: Tensor, args: unknown[]): unknown { return op_cummax.method(self, args); }
 
 const op_cummaxmin_backward = defineOp('aten::cummaxmin_backward', [
-  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `cummaxmin_backward(Tensor grad, Tensor input, Tensor indices, int dim) -> Tensor` */
 export function cummaxmin_backward(grad: Tensor, input: Tensor, indices: Tensor, dim: number): Tensor;
 export function cummaxmin_backward(...args: unknown[]): unknown { return op_cummaxmin_backward(args); }
 
 const op_cummin = defineOp('aten::cummin', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
 export function cummin(self: Tensor, dim: number): [Tensor, Tensor];
@@ -1876,7 +2158,7 @@ export function cummin(...args: unknown[]): unknown { return op_cummin(args); }
 export function _method_cummin(self: Tensor, args: unknown[]): unknown { return op_cummin.method(self, args); }
 
 const op_cumprod = defineOp('aten::cumprod', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 /** `cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
 export function cumprod(self: Tensor, dim: number, options?: { dtype?: DType | null }): Tensor;
@@ -1885,19 +2167,19 @@ export function cumprod(...args: unknown[]): unknown { return op_cumprod(args); 
 export function _method_cumprod(self: Tensor, args: unknown[]): unknown { return op_cumprod.method(self, args); }
 
 const op_cumprod_ = defineOp('aten::cumprod_', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 export function _method_cumprod_(self: Tensor, args: unknown[]): unknown { return op_cumprod_.method(self, args); }
 
 const op_cumprod_backward = defineOp('aten::cumprod_backward', [
-  ["", ["T","T","n","T"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","T","n","T"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `cumprod_backward(Tensor grad, Tensor input, int dim, Tensor output) -> Tensor` */
 export function cumprod_backward(grad: Tensor, input: Tensor, dim: number, output: Tensor): Tensor;
 export function cumprod_backward(...args: unknown[]): unknown { return op_cumprod_backward(args); }
 
 const op_cumsum = defineOp('aten::cumsum', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 /** `cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
 export function cumsum(self: Tensor, dim: number, options?: { dtype?: DType | null }): Tensor;
@@ -1906,13 +2188,13 @@ export function cumsum(...args: unknown[]): unknown { return op_cumsum(args); }
 export function _method_cumsum(self: Tensor, args: unknown[]): unknown { return op_cumsum.method(self, args); }
 
 const op_cumsum_ = defineOp('aten::cumsum_', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 export function _method_cumsum_(self: Tensor, args: unknown[]): unknown { return op_cumsum_.method(self, args); }
 
 const op_cumulative_trapezoid = defineOp('aten::cumulative_trapezoid', [
-  ["x", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1],
-  ["dx", ["T"], [0], {"dx":[1,"s"],"dim":[2,"n"]}, 3, -1],
+  ["x", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1, 2],
+  ["dx", ["T"], [0], {"dx":[1,"s"],"dim":[2,"n"]}, 3, -1, 1],
 ]);
 /** `cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
 export function cumulative_trapezoid(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
@@ -1921,7 +2203,7 @@ export function cumulative_trapezoid(y: Tensor, options?: { dx?: number | boolea
 export function cumulative_trapezoid(...args: unknown[]): unknown { return op_cumulative_trapezoid(args); }
 
 const op_deg2rad = defineOp('aten::deg2rad', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `deg2rad(Tensor self) -> Tensor` */
 export function deg2rad(self: Tensor): Tensor;
@@ -1930,7 +2212,7 @@ export function deg2rad(...args: unknown[]): unknown { return op_deg2rad(args); 
 export function _method_deg2rad(self: Tensor, args: unknown[]): unknown { return op_deg2rad.method(self, args); }
 
 const op_deg2rad_ = defineOp('aten::deg2rad_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `deg2rad_(Tensor(a!) self) -> Tensor(a!)` */
 export function deg2rad_(self: Tensor): Tensor;
@@ -1939,13 +2221,13 @@ export function deg2rad_(...args: unknown[]): unknown { return op_deg2rad_(args)
 export function _method_deg2rad_(self: Tensor, args: unknown[]): unknown { return op_deg2rad_.method(self, args); }
 
 const op_dense_dim = defineOp('aten::dense_dim', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_dense_dim(self: Tensor, args: unknown[]): unknown { return op_dense_dim.method(self, args); }
 
 const op_dequantize = defineOp('aten::dequantize', [
-  ["self", ["T"], [0], {}, 1, 0],
-  ["tensors", ["L"], [0], {}, 1, -1],
+  ["self", ["T"], [0], {}, 1, 0, 1],
+  ["tensors", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `dequantize.self(Tensor self) -> Tensor` */
 export function dequantize(self: Tensor): Tensor;
@@ -1956,7 +2238,7 @@ export function dequantize(...args: unknown[]): unknown { return op_dequantize(a
 export function _method_dequantize(self: Tensor, args: unknown[]): unknown { return op_dequantize.method(self, args); }
 
 const op_det = defineOp('aten::det', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `det(Tensor self) -> Tensor` */
 export function det(self: Tensor): Tensor;
@@ -1965,7 +2247,7 @@ export function det(...args: unknown[]): unknown { return op_det(args); }
 export function _method_det(self: Tensor, args: unknown[]): unknown { return op_det.method(self, args); }
 
 const op_detach = defineOp('aten::detach', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `detach(Tensor(a) self) -> Tensor(a)` */
 export function detach(self: Tensor): Tensor;
@@ -1974,7 +2256,7 @@ export function detach(...args: unknown[]): unknown { return op_detach(args); }
 export function _method_detach(self: Tensor, args: unknown[]): unknown { return op_detach.method(self, args); }
 
 const op_detach_ = defineOp('aten::detach_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `detach_(Tensor(a!) self) -> Tensor(a!)` */
 export function detach_(self: Tensor): Tensor;
@@ -1983,89 +2265,125 @@ export function detach_(...args: unknown[]): unknown { return op_detach_(args); 
 export function _method_detach_(self: Tensor, args: unknown[]): unknown { return op_detach_.method(self, args); }
 
 const op_detach_copy = defineOp('aten::detach_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `detach_copy(Tensor self) -> Tensor` */
 export function detach_copy(self: Tensor): Tensor;
 export function detach_copy(...args: unknown[]): unknown { return op_detach_copy(args); }
 
 const op_diag = defineOp('aten::diag', [
-  ["", ["T"], [0], {"diagonal":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"diagonal":[1,"n"]}, 2, 0, 1],
 ]);
 /** `diag(Tensor self, int diagonal=0) -> Tensor` */
 export function diag(self: Tensor, options?: { diagonal?: number }): Tensor;
+/** `diag(Tensor self, int diagonal=0) -> Tensor` */
+export function diag(self: Tensor, diagonal: number, options?: { diagonal?: number }): Tensor;
 export function diag(...args: unknown[]): unknown { return op_diag(args); }
 
 export function _method_diag(self: Tensor, args: unknown[]): unknown { return op_diag.method(self, args); }
 
 const op_diag_backward = defineOp('aten::diag_backward', [
-  ["", ["T","n[]","n"], [0,1,2], {}, 3, -1],
+  ["", ["T","n[]","n"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `diag_backward(Tensor grad, SymInt[] input_sizes, int diagonal) -> Tensor` */
 export function diag_backward(grad: Tensor, inputSizes: number | number[], diagonal: number): Tensor;
 export function diag_backward(...args: unknown[]): unknown { return op_diag_backward(args); }
 
 const op_diag_embed = defineOp('aten::diag_embed', [
-  ["", ["T"], [0], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, 0, 1],
 ]);
 /** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
 export function diag_embed(self: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+export function diag_embed(self: Tensor, offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+export function diag_embed(self: Tensor, offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+export function diag_embed(self: Tensor, offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diag_embed(...args: unknown[]): unknown { return op_diag_embed(args); }
 
 export function _method_diag_embed(self: Tensor, args: unknown[]): unknown { return op_diag_embed.method(self, args); }
 
 const op_diagflat = defineOp('aten::diagflat', [
-  ["", ["T"], [0], {"offset":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"offset":[1,"n"]}, 2, 0, 1],
 ]);
 /** `diagflat(Tensor self, int offset=0) -> Tensor` */
 export function diagflat(self: Tensor, options?: { offset?: number }): Tensor;
+/** `diagflat(Tensor self, int offset=0) -> Tensor` */
+export function diagflat(self: Tensor, offset: number, options?: { offset?: number }): Tensor;
 export function diagflat(...args: unknown[]): unknown { return op_diagflat(args); }
 
 export function _method_diagflat(self: Tensor, args: unknown[]): unknown { return op_diagflat.method(self, args); }
 
 const op_diagonal = defineOp('aten::diagonal', [
-  ["", ["T"], [0], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, 0, 1],
 ]);
 /** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
 export function diagonal(self: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+export function diagonal(self: Tensor, offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+export function diagonal(self: Tensor, offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+export function diagonal(self: Tensor, offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagonal(...args: unknown[]): unknown { return op_diagonal(args); }
 
 export function _method_diagonal(self: Tensor, args: unknown[]): unknown { return op_diagonal.method(self, args); }
 
 const op_diagonal_backward = defineOp('aten::diagonal_backward', [
-  ["", ["T","n[]","n","n","n"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n[]","n","n","n"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor` */
 export function diagonal_backward(gradOutput: Tensor, inputSizes: number | number[], offset: number, dim1: number, dim2: number): Tensor;
 export function diagonal_backward(...args: unknown[]): unknown { return op_diagonal_backward(args); }
 
 const op_diagonal_copy = defineOp('aten::diagonal_copy', [
-  ["", ["T"], [0], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, 0, 1],
 ]);
 /** `diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
 export function diagonal_copy(self: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+export function diagonal_copy(self: Tensor, offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+export function diagonal_copy(self: Tensor, offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+export function diagonal_copy(self: Tensor, offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagonal_copy(...args: unknown[]): unknown { return op_diagonal_copy(args); }
 
 const op_diagonal_scatter = defineOp('aten::diagonal_scatter', [
-  ["", ["T","T"], [0,1], {"offset":[2,"n"],"dim1":[3,"n"],"dim2":[4,"n"]}, 5, 0],
+  ["", ["T","T","n","n","n"], [0,1,2,3,4], {"offset":[2,"n"],"dim1":[3,"n"],"dim2":[4,"n"]}, 5, 0, 2],
 ]);
 /** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
 export function diagonal_scatter(self: Tensor, src: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+export function diagonal_scatter(self: Tensor, src: Tensor, offset: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+export function diagonal_scatter(self: Tensor, src: Tensor, offset: number, dim1: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
+/** `diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+export function diagonal_scatter(self: Tensor, src: Tensor, offset: number, dim1: number, dim2: number, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function diagonal_scatter(...args: unknown[]): unknown { return op_diagonal_scatter(args); }
 
 export function _method_diagonal_scatter(self: Tensor, args: unknown[]): unknown { return op_diagonal_scatter.method(self, args); }
 
 const op_diff = defineOp('aten::diff', [
-  ["", ["T"], [0], {"n":[1,"n"],"dim":[2,"n"],"prepend":[3,"T?"],"append":[4,"T?"]}, 5, 0],
+  ["", ["T","n","n","T?","T?"], [0,1,2,3,4], {"n":[1,"n"],"dim":[2,"n"],"prepend":[3,"T?"],"append":[4,"T?"]}, 5, 0, 1],
 ]);
 /** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
 export function diff(self: Tensor, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+/** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+export function diff(self: Tensor, n: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+/** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+export function diff(self: Tensor, n: number, dim: number, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+/** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+export function diff(self: Tensor, n: number, dim: number, prepend: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
+/** `diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+export function diff(self: Tensor, n: number, dim: number, prepend: Tensor | null, append: Tensor | null, options?: { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }): Tensor;
 export function diff(...args: unknown[]): unknown { return op_diff(args); }
 
 export function _method_diff(self: Tensor, args: unknown[]): unknown { return op_diff.method(self, args); }
 
 const op_digamma = defineOp('aten::digamma', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `digamma(Tensor self) -> Tensor` */
 export function digamma(self: Tensor): Tensor;
@@ -2074,24 +2392,26 @@ export function digamma(...args: unknown[]): unknown { return op_digamma(args); 
 export function _method_digamma(self: Tensor, args: unknown[]): unknown { return op_digamma.method(self, args); }
 
 const op_digamma_ = defineOp('aten::digamma_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_digamma_(self: Tensor, args: unknown[]): unknown { return op_digamma_.method(self, args); }
 
 const op_dist = defineOp('aten::dist', [
-  ["", ["T","T"], [0,1], {"p":[2,"s"]}, 3, 0],
+  ["", ["T","T","s"], [0,1,2], {"p":[2,"s"]}, 3, 0, 2],
 ]);
 /** `dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
 export function dist(self: Tensor, other: Tensor, options?: { p?: number | boolean }): Tensor;
+/** `dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
+export function dist(self: Tensor, other: Tensor, p: number | boolean, options?: { p?: number | boolean }): Tensor;
 export function dist(...args: unknown[]): unknown { return op_dist(args); }
 
 export function _method_dist(self: Tensor, args: unknown[]): unknown { return op_dist.method(self, args); }
 
 const op_div = defineOp('aten::div', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
 ]);
 /** `div.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function div(self: Tensor, other: Tensor): Tensor;
@@ -2106,18 +2426,18 @@ export function div(...args: unknown[]): unknown { return op_div(args); }
 export function _method_div(self: Tensor, args: unknown[]): unknown { return op_div.method(self, args); }
 
 const op_div_ = defineOp('aten::div_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
 ]);
 export function _method_div_(self: Tensor, args: unknown[]): unknown { return op_div_.method(self, args); }
 
 const op_divide = defineOp('aten::divide', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
-  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
+  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
 ]);
 /** `divide.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function divide(self: Tensor, other: Tensor): Tensor;
@@ -2132,15 +2452,15 @@ export function divide(...args: unknown[]): unknown { return op_divide(args); }
 export function _method_divide(self: Tensor, args: unknown[]): unknown { return op_divide.method(self, args); }
 
 const op_divide_ = defineOp('aten::divide_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
-  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor_mode", ["T","T"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
+  ["Scalar_mode", ["T","s"], [0,1], {"roundingMode":[2,"str?"]}, 3, 0, 2],
 ]);
 export function _method_divide_(self: Tensor, args: unknown[]): unknown { return op_divide_.method(self, args); }
 
 const op_dot = defineOp('aten::dot', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `dot(Tensor self, Tensor tensor) -> Tensor` */
 export function dot(self: Tensor, tensor: Tensor): Tensor;
@@ -2149,22 +2469,22 @@ export function dot(...args: unknown[]): unknown { return op_dot(args); }
 export function _method_dot(self: Tensor, args: unknown[]): unknown { return op_dot.method(self, args); }
 
 const op_dropout = defineOp('aten::dropout', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, -1],
+  ["", ["T","n","b"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `dropout(Tensor input, float p, bool train) -> Tensor` */
 export function dropout(input: Tensor, p: number, train: boolean): Tensor;
 export function dropout(...args: unknown[]): unknown { return op_dropout(args); }
 
 const op_dropout_ = defineOp('aten::dropout_', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
 export function dropout_(self: Tensor, p: number, train: boolean): Tensor;
 export function dropout_(...args: unknown[]): unknown { return op_dropout_(args); }
 
 const op_dsplit = defineOp('aten::dsplit', [
-  ["int", ["T","n"], [0,1], {}, 2, 0],
-  ["array", ["T","n[]"], [0,1], {}, 2, 0],
+  ["int", ["T","n"], [0,1], {}, 2, 0, 2],
+  ["array", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
 export function dsplit(self: Tensor, sections: number): Tensor[];
@@ -2175,119 +2495,144 @@ export function dsplit(...args: unknown[]): unknown { return op_dsplit(args); }
 export function _method_dsplit(self: Tensor, args: unknown[]): unknown { return op_dsplit.method(self, args); }
 
 const op_dstack = defineOp('aten::dstack', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `dstack(Tensor[] tensors) -> Tensor` */
 export function dstack(tensors: Tensor[]): Tensor;
 export function dstack(...args: unknown[]): unknown { return op_dstack(args); }
 
 const op_einsum = defineOp('aten::einsum', [
-  ["", ["str","L"], [0,1], {"path":[2,"n[]?"]}, 3, -1],
+  ["", ["str","L"], [0,1], {"path":[2,"n[]?"]}, 3, -1, 2],
 ]);
 /** `einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
 export function einsum(equation: string, tensors: Tensor[], options?: { path?: number | number[] | null }): Tensor;
 export function einsum(...args: unknown[]): unknown { return op_einsum(args); }
 
 const op_elu = defineOp('aten::elu', [
-  ["", ["T"], [0], {"alpha":[1,"s"],"scale":[2,"s"],"inputScale":[3,"s"]}, 4, 0],
+  ["", ["T","s","s","s"], [0,1,2,3], {"alpha":[1,"s"],"scale":[2,"s"],"inputScale":[3,"s"]}, 4, 0, 1],
 ]);
 /** `elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
 export function elu(self: Tensor, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
+/** `elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
+export function elu(self: Tensor, alpha: number | boolean, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
+/** `elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
+export function elu(self: Tensor, alpha: number | boolean, scale: number | boolean, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
+/** `elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
+export function elu(self: Tensor, alpha: number | boolean, scale: number | boolean, inputScale: number | boolean, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
 export function elu(...args: unknown[]): unknown { return op_elu(args); }
 
 const op_elu_ = defineOp('aten::elu_', [
-  ["", ["T"], [0], {"alpha":[1,"s"],"scale":[2,"s"],"inputScale":[3,"s"]}, 4, 0],
+  ["", ["T","s","s","s"], [0,1,2,3], {"alpha":[1,"s"],"scale":[2,"s"],"inputScale":[3,"s"]}, 4, 0, 1],
 ]);
 /** `elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
 export function elu_(self: Tensor, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
+/** `elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
+export function elu_(self: Tensor, alpha: number | boolean, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
+/** `elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
+export function elu_(self: Tensor, alpha: number | boolean, scale: number | boolean, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
+/** `elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
+export function elu_(self: Tensor, alpha: number | boolean, scale: number | boolean, inputScale: number | boolean, options?: { alpha?: number | boolean; scale?: number | boolean; inputScale?: number | boolean }): Tensor;
 export function elu_(...args: unknown[]): unknown { return op_elu_(args); }
 
 const op_elu_backward = defineOp('aten::elu_backward', [
-  ["grad_input", ["T","s","s","s","b","T"], [0,1,2,3,4,5], {"gradInput":[6,"T"]}, 7, -1],
-  ["", ["T","s","s","s","b","T"], [0,1,2,3,4,5], {}, 6, -1],
+  ["", ["T","s","s","s","b","T"], [0,1,2,3,4,5], {}, 6, -1, 6],
 ]);
-/** `elu_backward.grad_input(Tensor grad_output, Scalar alpha, Scalar scale, Scalar input_scale, bool is_result, Tensor self_or_result, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function elu_backward(gradOutput: Tensor, alpha: number | boolean, scale: number | boolean, inputScale: number | boolean, isResult: boolean, selfOrResult: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `elu_backward(Tensor grad_output, Scalar alpha, Scalar scale, Scalar input_scale, bool is_result, Tensor self_or_result) -> Tensor` */
 export function elu_backward(gradOutput: Tensor, alpha: number | boolean, scale: number | boolean, inputScale: number | boolean, isResult: boolean, selfOrResult: Tensor): Tensor;
 export function elu_backward(...args: unknown[]): unknown { return op_elu_backward(args); }
 
 const op_embedding = defineOp('aten::embedding', [
-  ["", ["T","T"], [0,1], {"paddingIdx":[2,"n"],"scaleGradByFreq":[3,"b"],"sparse":[4,"b"]}, 5, -1],
+  ["", ["T","T","n","b","b"], [0,1,2,3,4], {"paddingIdx":[2,"n"],"scaleGradByFreq":[3,"b"],"sparse":[4,"b"]}, 5, -1, 2],
 ]);
 /** `embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
 export function embedding(weight: Tensor, indices: Tensor, options?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+/** `embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
+export function embedding(weight: Tensor, indices: Tensor, paddingIdx: number, options?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+/** `embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
+export function embedding(weight: Tensor, indices: Tensor, paddingIdx: number, scaleGradByFreq: boolean, options?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
+/** `embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
+export function embedding(weight: Tensor, indices: Tensor, paddingIdx: number, scaleGradByFreq: boolean, sparse: boolean, options?: { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
 export function embedding(...args: unknown[]): unknown { return op_embedding(args); }
 
 const op_embedding_backward = defineOp('aten::embedding_backward', [
-  ["", ["T","T","n","n","b","b"], [0,1,2,3,4,5], {}, 6, -1],
+  ["", ["T","T","n","n","b","b"], [0,1,2,3,4,5], {}, 6, -1, 6],
 ]);
 /** `embedding_backward(Tensor grad, Tensor indices, SymInt num_weights, int padding_idx, bool scale_grad_by_freq, bool sparse) -> Tensor` */
 export function embedding_backward(grad: Tensor, indices: Tensor, numWeights: number, paddingIdx: number, scaleGradByFreq: boolean, sparse: boolean): Tensor;
 export function embedding_backward(...args: unknown[]): unknown { return op_embedding_backward(args); }
 
 const op_embedding_bag = defineOp('aten::embedding_bag', [
-  ["", ["T","T","T"], [0,1,2], {"scaleGradByFreq":[3,"b"],"mode":[4,"n"],"sparse":[5,"b"],"perSampleWeights":[6,"T?"],"includeLastOffset":[7,"b"]}, 8, -1],
-  ["padding_idx", ["T","T","T","b","n","b","T?","b","n?"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["", ["T","T","T","b","n","b","T?","b"], [0,1,2,3,4,5,6,7], {"scaleGradByFreq":[3,"b"],"mode":[4,"n"],"sparse":[5,"b"],"perSampleWeights":[6,"T?"],"includeLastOffset":[7,"b"]}, 8, -1, 3],
+  ["padding_idx", ["T","T","T","b","n","b","T?","b","n?"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
 export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, options?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+/** `embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, options?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+/** `embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, options?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+/** `embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, options?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+/** `embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, options?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
+/** `embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, options?: { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
 /** `embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)` */
 export function embedding_bag(weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, paddingIdx: number | null): [Tensor, Tensor, Tensor, Tensor];
 export function embedding_bag(...args: unknown[]): unknown { return op_embedding_bag(args); }
 
 const op_embedding_dense_backward = defineOp('aten::embedding_dense_backward', [
-  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `embedding_dense_backward(Tensor grad_output, Tensor indices, SymInt num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor` */
 export function embedding_dense_backward(gradOutput: Tensor, indices: Tensor, numWeights: number, paddingIdx: number, scaleGradByFreq: boolean): Tensor;
 export function embedding_dense_backward(...args: unknown[]): unknown { return op_embedding_dense_backward(args); }
 
 const op_embedding_renorm_ = defineOp('aten::embedding_renorm_', [
-  ["", ["T","T","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","T","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
 export function embedding_renorm_(self: Tensor, indices: Tensor, maxNorm: number, normType: number): Tensor;
 export function embedding_renorm_(...args: unknown[]): unknown { return op_embedding_renorm_(args); }
 
 const op_embedding_sparse_backward = defineOp('aten::embedding_sparse_backward', [
-  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `embedding_sparse_backward(Tensor grad, Tensor indices, int num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor` */
 export function embedding_sparse_backward(grad: Tensor, indices: Tensor, numWeights: number, paddingIdx: number, scaleGradByFreq: boolean): Tensor;
 export function embedding_sparse_backward(...args: unknown[]): unknown { return op_embedding_sparse_backward(args); }
 
 const op_empty = defineOp('aten::empty', [
-  ["memory_format", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, -1],
+  ["memory_format", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, -1, 1],
 ]);
 /** `empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function empty(size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function empty(...args: unknown[]): unknown { return op_empty(args); }
 
 const op_empty_like = defineOp('aten::empty_like', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0, 1],
 ]);
 /** `empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function empty_like(self: Tensor, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function empty_like(...args: unknown[]): unknown { return op_empty_like(args); }
 
 const op_empty_quantized = defineOp('aten::empty_quantized', [
-  ["", ["n[]","T"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"],"memoryFormat":[6,"mf?"]}, 7, -1],
+  ["", ["n[]","T"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"],"memoryFormat":[6,"mf?"]}, 7, -1, 2],
 ]);
 /** `empty_quantized(int[] size, Tensor qtensor, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function empty_quantized(size: number | number[], qtensor: Tensor, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function empty_quantized(...args: unknown[]): unknown { return op_empty_quantized(args); }
 
 const op_empty_strided = defineOp('aten::empty_strided', [
-  ["", ["n[]","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n[]","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function empty_strided(size: number | number[], stride: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function empty_strided(...args: unknown[]): unknown { return op_empty_strided(args); }
 
 const op_eq = defineOp('aten::eq', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `eq.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function eq(self: Tensor, other: number | boolean): Tensor;
@@ -2298,13 +2643,13 @@ export function eq(...args: unknown[]): unknown { return op_eq(args); }
 export function _method_eq(self: Tensor, args: unknown[]): unknown { return op_eq.method(self, args); }
 
 const op_eq_ = defineOp('aten::eq_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_eq_(self: Tensor, args: unknown[]): unknown { return op_eq_.method(self, args); }
 
 const op_equal = defineOp('aten::equal', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `equal(Tensor self, Tensor other) -> bool` */
 export function equal(self: Tensor, other: Tensor): boolean;
@@ -2313,7 +2658,7 @@ export function equal(...args: unknown[]): unknown { return op_equal(args); }
 export function _method_equal(self: Tensor, args: unknown[]): unknown { return op_equal.method(self, args); }
 
 const op_erf = defineOp('aten::erf', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `erf(Tensor self) -> Tensor` */
 export function erf(self: Tensor): Tensor;
@@ -2322,7 +2667,7 @@ export function erf(...args: unknown[]): unknown { return op_erf(args); }
 export function _method_erf(self: Tensor, args: unknown[]): unknown { return op_erf.method(self, args); }
 
 const op_erf_ = defineOp('aten::erf_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `erf_(Tensor(a!) self) -> Tensor(a!)` */
 export function erf_(self: Tensor): Tensor;
@@ -2331,7 +2676,7 @@ export function erf_(...args: unknown[]): unknown { return op_erf_(args); }
 export function _method_erf_(self: Tensor, args: unknown[]): unknown { return op_erf_.method(self, args); }
 
 const op_erfc = defineOp('aten::erfc', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `erfc(Tensor self) -> Tensor` */
 export function erfc(self: Tensor): Tensor;
@@ -2340,7 +2685,7 @@ export function erfc(...args: unknown[]): unknown { return op_erfc(args); }
 export function _method_erfc(self: Tensor, args: unknown[]): unknown { return op_erfc.method(self, args); }
 
 const op_erfc_ = defineOp('aten::erfc_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `erfc_(Tensor(a!) self) -> Tensor(a!)` */
 export function erfc_(self: Tensor): Tensor;
@@ -2349,7 +2694,7 @@ export function erfc_(...args: unknown[]): unknown { return op_erfc_(args); }
 export function _method_erfc_(self: Tensor, args: unknown[]): unknown { return op_erfc_.method(self, args); }
 
 const op_erfinv = defineOp('aten::erfinv', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `erfinv(Tensor self) -> Tensor` */
 export function erfinv(self: Tensor): Tensor;
@@ -2358,12 +2703,12 @@ export function erfinv(...args: unknown[]): unknown { return op_erfinv(args); }
 export function _method_erfinv(self: Tensor, args: unknown[]): unknown { return op_erfinv.method(self, args); }
 
 const op_erfinv_ = defineOp('aten::erfinv_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_erfinv_(self: Tensor, args: unknown[]): unknown { return op_erfinv_.method(self, args); }
 
 const op_exp = defineOp('aten::exp', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `exp(Tensor self) -> Tensor` */
 export function exp(self: Tensor): Tensor;
@@ -2372,7 +2717,7 @@ export function exp(...args: unknown[]): unknown { return op_exp(args); }
 export function _method_exp(self: Tensor, args: unknown[]): unknown { return op_exp.method(self, args); }
 
 const op_exp_ = defineOp('aten::exp_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `exp_(Tensor(a!) self) -> Tensor(a!)` */
 export function exp_(self: Tensor): Tensor;
@@ -2381,7 +2726,7 @@ export function exp_(...args: unknown[]): unknown { return op_exp_(args); }
 export function _method_exp_(self: Tensor, args: unknown[]): unknown { return op_exp_.method(self, args); }
 
 const op_exp2 = defineOp('aten::exp2', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `exp2(Tensor self) -> Tensor` */
 export function exp2(self: Tensor): Tensor;
@@ -2390,7 +2735,7 @@ export function exp2(...args: unknown[]): unknown { return op_exp2(args); }
 export function _method_exp2(self: Tensor, args: unknown[]): unknown { return op_exp2.method(self, args); }
 
 const op_exp2_ = defineOp('aten::exp2_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `exp2_(Tensor(a!) self) -> Tensor(a!)` */
 export function exp2_(self: Tensor): Tensor;
@@ -2399,24 +2744,24 @@ export function exp2_(...args: unknown[]): unknown { return op_exp2_(args); }
 export function _method_exp2_(self: Tensor, args: unknown[]): unknown { return op_exp2_.method(self, args); }
 
 const op_expand = defineOp('aten::expand', [
-  ["", ["T","n[]"], [0,1], {"implicit":[2,"b"]}, 3, 0],
+  ["", ["T","n[]"], [0,1], {"implicit":[2,"b"]}, 3, 0, 2],
 ]);
 export function _method_expand(self: Tensor, args: unknown[]): unknown { return op_expand.method(self, args); }
 
 const op_expand_as = defineOp('aten::expand_as', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_expand_as(self: Tensor, args: unknown[]): unknown { return op_expand_as.method(self, args); }
 
 const op_expand_copy = defineOp('aten::expand_copy', [
-  ["", ["T","n[]"], [0,1], {"implicit":[2,"b"]}, 3, 0],
+  ["", ["T","n[]"], [0,1], {"implicit":[2,"b"]}, 3, 0, 2],
 ]);
 /** `expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
 export function expand_copy(self: Tensor, size: number | number[], options?: { implicit?: boolean }): Tensor;
 export function expand_copy(...args: unknown[]): unknown { return op_expand_copy(args); }
 
 const op_expm1 = defineOp('aten::expm1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `expm1(Tensor self) -> Tensor` */
 export function expm1(self: Tensor): Tensor;
@@ -2425,7 +2770,7 @@ export function expm1(...args: unknown[]): unknown { return op_expm1(args); }
 export function _method_expm1(self: Tensor, args: unknown[]): unknown { return op_expm1.method(self, args); }
 
 const op_expm1_ = defineOp('aten::expm1_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `expm1_(Tensor(a!) self) -> Tensor(a!)` */
 export function expm1_(self: Tensor): Tensor;
@@ -2434,13 +2779,13 @@ export function expm1_(...args: unknown[]): unknown { return op_expm1_(args); }
 export function _method_expm1_(self: Tensor, args: unknown[]): unknown { return op_expm1_.method(self, args); }
 
 const op_exponential_ = defineOp('aten::exponential_', [
-  ["", ["T"], [0], {"lambd":[1,"n"],"generator":[2,"gen?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"lambd":[1,"n"],"generator":[2,"gen?"]}, 3, 0, 1],
 ]);
 export function _method_exponential_(self: Tensor, args: unknown[]): unknown { return op_exponential_.method(self, args); }
 
 const op_eye = defineOp('aten::eye', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["m", ["n","n"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["m", ["n","n"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function eye(n: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -2449,29 +2794,29 @@ export function eye(n: number, m: number, options?: { dtype?: DType | null; layo
 export function eye(...args: unknown[]): unknown { return op_eye(args); }
 
 const op_fake_quantize_per_channel_affine = defineOp('aten::fake_quantize_per_channel_affine', [
-  ["", ["T","T","T","n","n","n"], [0,1,2,3,4,5], {}, 6, 0],
+  ["", ["T","T","T","n","n","n"], [0,1,2,3,4,5], {}, 6, 0, 6],
 ]);
 /** `fake_quantize_per_channel_affine(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> Tensor` */
 export function fake_quantize_per_channel_affine(self: Tensor, scale: Tensor, zeroPoint: Tensor, axis: number, quantMin: number, quantMax: number): Tensor;
 export function fake_quantize_per_channel_affine(...args: unknown[]): unknown { return op_fake_quantize_per_channel_affine(args); }
 
 const op_fake_quantize_per_channel_affine_cachemask = defineOp('aten::fake_quantize_per_channel_affine_cachemask', [
-  ["", ["T","T","T","n","n","n"], [0,1,2,3,4,5], {}, 6, 0],
+  ["", ["T","T","T","n","n","n"], [0,1,2,3,4,5], {}, 6, 0, 6],
 ]);
 /** `fake_quantize_per_channel_affine_cachemask(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max) -> (Tensor output, Tensor mask)` */
 export function fake_quantize_per_channel_affine_cachemask(self: Tensor, scale: Tensor, zeroPoint: Tensor, axis: number, quantMin: number, quantMax: number): [Tensor, Tensor];
 export function fake_quantize_per_channel_affine_cachemask(...args: unknown[]): unknown { return op_fake_quantize_per_channel_affine_cachemask(args); }
 
 const op_fake_quantize_per_channel_affine_cachemask_backward = defineOp('aten::fake_quantize_per_channel_affine_cachemask_backward', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `fake_quantize_per_channel_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor` */
 export function fake_quantize_per_channel_affine_cachemask_backward(grad: Tensor, mask: Tensor): Tensor;
 export function fake_quantize_per_channel_affine_cachemask_backward(...args: unknown[]): unknown { return op_fake_quantize_per_channel_affine_cachemask_backward(args); }
 
 const op_fake_quantize_per_tensor_affine = defineOp('aten::fake_quantize_per_tensor_affine', [
-  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, 0],
-  ["tensor_qparams", ["T","T","T","n","n"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, 0, 5],
+  ["tensor_qparams", ["T","T","T","n","n"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `fake_quantize_per_tensor_affine(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> Tensor` */
 export function fake_quantize_per_tensor_affine(self: Tensor, scale: number, zeroPoint: number, quantMin: number, quantMax: number): Tensor;
@@ -2480,64 +2825,64 @@ export function fake_quantize_per_tensor_affine(self: Tensor, scale: Tensor, zer
 export function fake_quantize_per_tensor_affine(...args: unknown[]): unknown { return op_fake_quantize_per_tensor_affine(args); }
 
 const op_fake_quantize_per_tensor_affine_cachemask = defineOp('aten::fake_quantize_per_tensor_affine_cachemask', [
-  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","n","n","n","n"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `fake_quantize_per_tensor_affine_cachemask(Tensor self, float scale, int zero_point, int quant_min, int quant_max) -> (Tensor output, Tensor mask)` */
 export function fake_quantize_per_tensor_affine_cachemask(self: Tensor, scale: number, zeroPoint: number, quantMin: number, quantMax: number): [Tensor, Tensor];
 export function fake_quantize_per_tensor_affine_cachemask(...args: unknown[]): unknown { return op_fake_quantize_per_tensor_affine_cachemask(args); }
 
 const op_fake_quantize_per_tensor_affine_cachemask_backward = defineOp('aten::fake_quantize_per_tensor_affine_cachemask_backward', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `fake_quantize_per_tensor_affine_cachemask_backward(Tensor grad, Tensor mask) -> Tensor` */
 export function fake_quantize_per_tensor_affine_cachemask_backward(grad: Tensor, mask: Tensor): Tensor;
 export function fake_quantize_per_tensor_affine_cachemask_backward(...args: unknown[]): unknown { return op_fake_quantize_per_tensor_affine_cachemask_backward(args); }
 
 const op_fbgemm_linear_fp16_weight = defineOp('aten::fbgemm_linear_fp16_weight', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, -1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `fbgemm_linear_fp16_weight(Tensor input, Tensor packed_weight, Tensor bias) -> Tensor` */
 export function fbgemm_linear_fp16_weight(input: Tensor, packedWeight: Tensor, bias: Tensor): Tensor;
 export function fbgemm_linear_fp16_weight(...args: unknown[]): unknown { return op_fbgemm_linear_fp16_weight(args); }
 
 const op_fbgemm_linear_fp16_weight_fp32_activation = defineOp('aten::fbgemm_linear_fp16_weight_fp32_activation', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, -1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `fbgemm_linear_fp16_weight_fp32_activation(Tensor input, Tensor packed_weight, Tensor bias) -> Tensor` */
 export function fbgemm_linear_fp16_weight_fp32_activation(input: Tensor, packedWeight: Tensor, bias: Tensor): Tensor;
 export function fbgemm_linear_fp16_weight_fp32_activation(...args: unknown[]): unknown { return op_fbgemm_linear_fp16_weight_fp32_activation(args); }
 
 const op_fbgemm_linear_int8_weight = defineOp('aten::fbgemm_linear_int8_weight', [
-  ["", ["T","T","T","T","s","s","T"], [0,1,2,3,4,5,6], {}, 7, -1],
+  ["", ["T","T","T","T","s","s","T"], [0,1,2,3,4,5,6], {}, 7, -1, 7],
 ]);
 /** `fbgemm_linear_int8_weight(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor` */
 export function fbgemm_linear_int8_weight(input: Tensor, weight: Tensor, packed: Tensor, colOffsets: Tensor, weightScale: number | boolean, weightZeroPoint: number | boolean, bias: Tensor): Tensor;
 export function fbgemm_linear_int8_weight(...args: unknown[]): unknown { return op_fbgemm_linear_int8_weight(args); }
 
 const op_fbgemm_linear_int8_weight_fp32_activation = defineOp('aten::fbgemm_linear_int8_weight_fp32_activation', [
-  ["", ["T","T","T","T","s","s","T"], [0,1,2,3,4,5,6], {}, 7, -1],
+  ["", ["T","T","T","T","s","s","T"], [0,1,2,3,4,5,6], {}, 7, -1, 7],
 ]);
 /** `fbgemm_linear_int8_weight_fp32_activation(Tensor input, Tensor weight, Tensor packed, Tensor col_offsets, Scalar weight_scale, Scalar weight_zero_point, Tensor bias) -> Tensor` */
 export function fbgemm_linear_int8_weight_fp32_activation(input: Tensor, weight: Tensor, packed: Tensor, colOffsets: Tensor, weightScale: number | boolean, weightZeroPoint: number | boolean, bias: Tensor): Tensor;
 export function fbgemm_linear_int8_weight_fp32_activation(...args: unknown[]): unknown { return op_fbgemm_linear_int8_weight_fp32_activation(args); }
 
 const op_fbgemm_linear_quantize_weight = defineOp('aten::fbgemm_linear_quantize_weight', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `fbgemm_linear_quantize_weight(Tensor input) -> (Tensor, Tensor, float, int)` */
 export function fbgemm_linear_quantize_weight(input: Tensor): [Tensor, Tensor, number, number];
 export function fbgemm_linear_quantize_weight(...args: unknown[]): unknown { return op_fbgemm_linear_quantize_weight(args); }
 
 const op_fbgemm_pack_gemm_matrix_fp16 = defineOp('aten::fbgemm_pack_gemm_matrix_fp16', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `fbgemm_pack_gemm_matrix_fp16(Tensor input) -> Tensor` */
 export function fbgemm_pack_gemm_matrix_fp16(input: Tensor): Tensor;
 export function fbgemm_pack_gemm_matrix_fp16(...args: unknown[]): unknown { return op_fbgemm_pack_gemm_matrix_fp16(args); }
 
 const op_fbgemm_pack_quantized_matrix = defineOp('aten::fbgemm_pack_quantized_matrix', [
-  ["", ["T"], [0], {}, 1, -1],
-  ["KN", ["T","n","n"], [0,1,2], {}, 3, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
+  ["KN", ["T","n","n"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `fbgemm_pack_quantized_matrix(Tensor input) -> Tensor` */
 export function fbgemm_pack_quantized_matrix(input: Tensor): Tensor;
@@ -2546,190 +2891,306 @@ export function fbgemm_pack_quantized_matrix(input: Tensor, K: number, N: number
 export function fbgemm_pack_quantized_matrix(...args: unknown[]): unknown { return op_fbgemm_pack_quantized_matrix(args); }
 
 const op_feature_alpha_dropout = defineOp('aten::feature_alpha_dropout', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, -1],
+  ["", ["T","n","b"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
 export function feature_alpha_dropout(input: Tensor, p: number, train: boolean): Tensor;
 export function feature_alpha_dropout(...args: unknown[]): unknown { return op_feature_alpha_dropout(args); }
 
 const op_feature_alpha_dropout_ = defineOp('aten::feature_alpha_dropout_', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
 export function feature_alpha_dropout_(self: Tensor, p: number, train: boolean): Tensor;
 export function feature_alpha_dropout_(...args: unknown[]): unknown { return op_feature_alpha_dropout_(args); }
 
 const op_feature_dropout = defineOp('aten::feature_dropout', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, -1],
+  ["", ["T","n","b"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `feature_dropout(Tensor input, float p, bool train) -> Tensor` */
 export function feature_dropout(input: Tensor, p: number, train: boolean): Tensor;
 export function feature_dropout(...args: unknown[]): unknown { return op_feature_dropout(args); }
 
 const op_feature_dropout_ = defineOp('aten::feature_dropout_', [
-  ["", ["T","n","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
 export function feature_dropout_(self: Tensor, p: number, train: boolean): Tensor;
 export function feature_dropout_(...args: unknown[]): unknown { return op_feature_dropout_(args); }
 
 const op_fft_fft = defineOp('aten::fft_fft', [
-  ["", ["T"], [0], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n?","n","str?"], [0,1,2,3], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
 export function fft_fft(self: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_fft(self: Tensor, n: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_fft(self: Tensor, n: number | null, dim: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_fft(self: Tensor, n: number | null, dim: number, norm: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fft_fft(...args: unknown[]): unknown { return op_fft_fft(args); }
 
 const op_fft_fft2 = defineOp('aten::fft_fft2', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
 export function fft_fft2(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_fft2(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_fft2(self: Tensor, s: number | number[] | null, dim: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_fft2(self: Tensor, s: number | number[] | null, dim: number | number[], norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fft_fft2(...args: unknown[]): unknown { return op_fft_fft2(args); }
 
 const op_fft_fftfreq = defineOp('aten::fft_fftfreq', [
-  ["", ["n"], [0], {"d":[1,"n"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n","n"], [0,1], {"d":[1,"n"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 1],
 ]);
 /** `fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function fft_fftfreq(n: number, options?: { d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function fft_fftfreq(n: number, d: number, options?: { d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function fft_fftfreq(...args: unknown[]): unknown { return op_fft_fftfreq(args); }
 
 const op_fft_fftn = defineOp('aten::fft_fftn', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]?","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
 export function fft_fftn(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_fftn(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_fftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_fftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fft_fftn(...args: unknown[]): unknown { return op_fft_fftn(args); }
 
 const op_fft_fftshift = defineOp('aten::fft_fftshift', [
-  ["", ["T"], [0], {"dim":[1,"n[]?"]}, 2, 0],
+  ["", ["T","n[]?"], [0,1], {"dim":[1,"n[]?"]}, 2, 0, 1],
 ]);
 /** `fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
 export function fft_fftshift(self: Tensor, options?: { dim?: number | number[] | null }): Tensor;
+/** `fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+export function fft_fftshift(self: Tensor, dim: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor;
 export function fft_fftshift(...args: unknown[]): unknown { return op_fft_fftshift(args); }
 
 const op_fft_hfft = defineOp('aten::fft_hfft', [
-  ["", ["T"], [0], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n?","n","str?"], [0,1,2,3], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
 export function fft_hfft(self: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_hfft(self: Tensor, n: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_hfft(self: Tensor, n: number | null, dim: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_hfft(self: Tensor, n: number | null, dim: number, norm: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fft_hfft(...args: unknown[]): unknown { return op_fft_hfft(args); }
 
 const op_fft_hfft2 = defineOp('aten::fft_hfft2', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
 export function fft_hfft2(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_hfft2(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_hfft2(self: Tensor, s: number | number[] | null, dim: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_hfft2(self: Tensor, s: number | number[] | null, dim: number | number[], norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fft_hfft2(...args: unknown[]): unknown { return op_fft_hfft2(args); }
 
 const op_fft_hfftn = defineOp('aten::fft_hfftn', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]?","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
 export function fft_hfftn(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_hfftn(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_hfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_hfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fft_hfftn(...args: unknown[]): unknown { return op_fft_hfftn(args); }
 
 const op_fft_ifft = defineOp('aten::fft_ifft', [
-  ["", ["T"], [0], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n?","n","str?"], [0,1,2,3], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
 export function fft_ifft(self: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_ifft(self: Tensor, n: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_ifft(self: Tensor, n: number | null, dim: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_ifft(self: Tensor, n: number | null, dim: number, norm: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fft_ifft(...args: unknown[]): unknown { return op_fft_ifft(args); }
 
 const op_fft_ifft2 = defineOp('aten::fft_ifft2', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
 export function fft_ifft2(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_ifft2(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_ifft2(self: Tensor, s: number | number[] | null, dim: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_ifft2(self: Tensor, s: number | number[] | null, dim: number | number[], norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fft_ifft2(...args: unknown[]): unknown { return op_fft_ifft2(args); }
 
 const op_fft_ifftn = defineOp('aten::fft_ifftn', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]?","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
 export function fft_ifftn(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_ifftn(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_ifftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_ifftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fft_ifftn(...args: unknown[]): unknown { return op_fft_ifftn(args); }
 
 const op_fft_ifftshift = defineOp('aten::fft_ifftshift', [
-  ["", ["T"], [0], {"dim":[1,"n[]?"]}, 2, 0],
+  ["", ["T","n[]?"], [0,1], {"dim":[1,"n[]?"]}, 2, 0, 1],
 ]);
 /** `fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
 export function fft_ifftshift(self: Tensor, options?: { dim?: number | number[] | null }): Tensor;
+/** `fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+export function fft_ifftshift(self: Tensor, dim: number | number[] | null, options?: { dim?: number | number[] | null }): Tensor;
 export function fft_ifftshift(...args: unknown[]): unknown { return op_fft_ifftshift(args); }
 
 const op_fft_ihfft = defineOp('aten::fft_ihfft', [
-  ["", ["T"], [0], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n?","n","str?"], [0,1,2,3], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
 export function fft_ihfft(self: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_ihfft(self: Tensor, n: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_ihfft(self: Tensor, n: number | null, dim: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_ihfft(self: Tensor, n: number | null, dim: number, norm: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fft_ihfft(...args: unknown[]): unknown { return op_fft_ihfft(args); }
 
 const op_fft_ihfft2 = defineOp('aten::fft_ihfft2', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
 export function fft_ihfft2(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_ihfft2(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_ihfft2(self: Tensor, s: number | number[] | null, dim: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_ihfft2(self: Tensor, s: number | number[] | null, dim: number | number[], norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fft_ihfft2(...args: unknown[]): unknown { return op_fft_ihfft2(args); }
 
 const op_fft_ihfftn = defineOp('aten::fft_ihfftn', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]?","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
 export function fft_ihfftn(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_ihfftn(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_ihfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_ihfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fft_ihfftn(...args: unknown[]): unknown { return op_fft_ihfftn(args); }
 
 const op_fft_irfft = defineOp('aten::fft_irfft', [
-  ["", ["T"], [0], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n?","n","str?"], [0,1,2,3], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
 export function fft_irfft(self: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_irfft(self: Tensor, n: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_irfft(self: Tensor, n: number | null, dim: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_irfft(self: Tensor, n: number | null, dim: number, norm: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fft_irfft(...args: unknown[]): unknown { return op_fft_irfft(args); }
 
 const op_fft_irfft2 = defineOp('aten::fft_irfft2', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
 export function fft_irfft2(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_irfft2(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_irfft2(self: Tensor, s: number | number[] | null, dim: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_irfft2(self: Tensor, s: number | number[] | null, dim: number | number[], norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fft_irfft2(...args: unknown[]): unknown { return op_fft_irfft2(args); }
 
 const op_fft_irfftn = defineOp('aten::fft_irfftn', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]?","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
 export function fft_irfftn(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_irfftn(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_irfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_irfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fft_irfftn(...args: unknown[]): unknown { return op_fft_irfftn(args); }
 
 const op_fft_rfft = defineOp('aten::fft_rfft', [
-  ["", ["T"], [0], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n?","n","str?"], [0,1,2,3], {"n":[1,"n?"],"dim":[2,"n"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
 export function fft_rfft(self: Tensor, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_rfft(self: Tensor, n: number | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_rfft(self: Tensor, n: number | null, dim: number, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
+/** `fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+export function fft_rfft(self: Tensor, n: number | null, dim: number, norm: string | null, options?: { n?: number | null; dim?: number; norm?: string | null }): Tensor;
 export function fft_rfft(...args: unknown[]): unknown { return op_fft_rfft(args); }
 
 const op_fft_rfft2 = defineOp('aten::fft_rfft2', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
 export function fft_rfft2(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_rfft2(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_rfft2(self: Tensor, s: number | number[] | null, dim: number | number[], options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
+/** `fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2,-1], str? norm=None) -> Tensor` */
+export function fft_rfft2(self: Tensor, s: number | number[] | null, dim: number | number[], norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }): Tensor;
 export function fft_rfft2(...args: unknown[]): unknown { return op_fft_rfft2(args); }
 
 const op_fft_rfftfreq = defineOp('aten::fft_rfftfreq', [
-  ["", ["n"], [0], {"d":[1,"n"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n","n"], [0,1], {"d":[1,"n"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 1],
 ]);
 /** `fft_rfftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function fft_rfftfreq(n: number, options?: { d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `fft_rfftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function fft_rfftfreq(n: number, d: number, options?: { d?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function fft_rfftfreq(...args: unknown[]): unknown { return op_fft_rfftfreq(args); }
 
 const op_fft_rfftn = defineOp('aten::fft_rfftn', [
-  ["", ["T"], [0], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0],
+  ["", ["T","n[]?","n[]?","str?"], [0,1,2,3], {"s":[1,"n[]?"],"dim":[2,"n[]?"],"norm":[3,"str?"]}, 4, 0, 1],
 ]);
 /** `fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
 export function fft_rfftn(self: Tensor, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_rfftn(self: Tensor, s: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_rfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
+/** `fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+export function fft_rfftn(self: Tensor, s: number | number[] | null, dim: number | number[] | null, norm: string | null, options?: { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }): Tensor;
 export function fft_rfftn(...args: unknown[]): unknown { return op_fft_rfftn(args); }
 
 const op_fill = defineOp('aten::fill', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `fill.Scalar(Tensor self, Scalar value) -> Tensor` */
 export function fill(self: Tensor, value: number | boolean): Tensor;
@@ -2738,8 +3199,8 @@ export function fill(self: Tensor, value: Tensor): Tensor;
 export function fill(...args: unknown[]): unknown { return op_fill(args); }
 
 const op_fill_ = defineOp('aten::fill_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)` */
 export function fill_(self: Tensor, value: number | boolean): Tensor;
@@ -2750,12 +3211,12 @@ export function fill_(...args: unknown[]): unknown { return op_fill_(args); }
 export function _method_fill_(self: Tensor, args: unknown[]): unknown { return op_fill_.method(self, args); }
 
 const op_fill_diagonal_ = defineOp('aten::fill_diagonal_', [
-  ["", ["T","s"], [0,1], {"wrap":[2,"b"]}, 3, 0],
+  ["", ["T","s","b"], [0,1,2], {"wrap":[2,"b"]}, 3, 0, 2],
 ]);
 export function _method_fill_diagonal_(self: Tensor, args: unknown[]): unknown { return op_fill_diagonal_.method(self, args); }
 
 const op_fix = defineOp('aten::fix', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `fix(Tensor self) -> Tensor` */
 export function fix(self: Tensor): Tensor;
@@ -2764,7 +3225,7 @@ export function fix(...args: unknown[]): unknown { return op_fix(args); }
 export function _method_fix(self: Tensor, args: unknown[]): unknown { return op_fix.method(self, args); }
 
 const op_fix_ = defineOp('aten::fix_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `fix_(Tensor(a!) self) -> Tensor(a!)` */
 export function fix_(self: Tensor): Tensor;
@@ -2773,23 +3234,27 @@ export function fix_(...args: unknown[]): unknown { return op_fix_(args); }
 export function _method_fix_(self: Tensor, args: unknown[]): unknown { return op_fix_.method(self, args); }
 
 const op_flatten = defineOp('aten::flatten', [
-  ["using_ints", ["T"], [0], {"startDim":[1,"n"],"endDim":[2,"n"]}, 3, 0],
+  ["using_ints", ["T","n","n"], [0,1,2], {"startDim":[1,"n"],"endDim":[2,"n"]}, 3, 0, 1],
 ]);
 /** `flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)` */
 export function flatten(self: Tensor, options?: { startDim?: number; endDim?: number }): Tensor;
+/** `flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)` */
+export function flatten(self: Tensor, startDim: number, options?: { startDim?: number; endDim?: number }): Tensor;
+/** `flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)` */
+export function flatten(self: Tensor, startDim: number, endDim: number, options?: { startDim?: number; endDim?: number }): Tensor;
 export function flatten(...args: unknown[]): unknown { return op_flatten(args); }
 
 export function _method_flatten(self: Tensor, args: unknown[]): unknown { return op_flatten.method(self, args); }
 
 const op_flatten_dense_tensors = defineOp('aten::flatten_dense_tensors', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
 export function flatten_dense_tensors(tensors: Tensor[]): Tensor;
 export function flatten_dense_tensors(...args: unknown[]): unknown { return op_flatten_dense_tensors(args); }
 
 const op_flip = defineOp('aten::flip', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `flip(Tensor self, int[] dims) -> Tensor` */
 export function flip(self: Tensor, dims: number | number[]): Tensor;
@@ -2798,7 +3263,7 @@ export function flip(...args: unknown[]): unknown { return op_flip(args); }
 export function _method_flip(self: Tensor, args: unknown[]): unknown { return op_flip.method(self, args); }
 
 const op_fliplr = defineOp('aten::fliplr', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `fliplr(Tensor self) -> Tensor` */
 export function fliplr(self: Tensor): Tensor;
@@ -2807,7 +3272,7 @@ export function fliplr(...args: unknown[]): unknown { return op_fliplr(args); }
 export function _method_fliplr(self: Tensor, args: unknown[]): unknown { return op_fliplr.method(self, args); }
 
 const op_flipud = defineOp('aten::flipud', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `flipud(Tensor self) -> Tensor` */
 export function flipud(self: Tensor): Tensor;
@@ -2816,9 +3281,9 @@ export function flipud(...args: unknown[]): unknown { return op_flipud(args); }
 export function _method_flipud(self: Tensor, args: unknown[]): unknown { return op_flipud.method(self, args); }
 
 const op_float_power = defineOp('aten::float_power', [
-  ["Tensor_Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor_Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
 export function float_power(self: Tensor, exponent: Tensor): Tensor;
@@ -2831,13 +3296,13 @@ export function float_power(...args: unknown[]): unknown { return op_float_power
 export function _method_float_power(self: Tensor, args: unknown[]): unknown { return op_float_power.method(self, args); }
 
 const op_float_power_ = defineOp('aten::float_power_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_float_power_(self: Tensor, args: unknown[]): unknown { return op_float_power_.method(self, args); }
 
 const op_floor = defineOp('aten::floor', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `floor(Tensor self) -> Tensor` */
 export function floor(self: Tensor): Tensor;
@@ -2846,7 +3311,7 @@ export function floor(...args: unknown[]): unknown { return op_floor(args); }
 export function _method_floor(self: Tensor, args: unknown[]): unknown { return op_floor.method(self, args); }
 
 const op_floor_ = defineOp('aten::floor_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `floor_(Tensor(a!) self) -> Tensor(a!)` */
 export function floor_(self: Tensor): Tensor;
@@ -2855,8 +3320,8 @@ export function floor_(...args: unknown[]): unknown { return op_floor_(args); }
 export function _method_floor_(self: Tensor, args: unknown[]): unknown { return op_floor_.method(self, args); }
 
 const op_floor_divide = defineOp('aten::floor_divide', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `floor_divide(Tensor self, Tensor other) -> Tensor` */
 export function floor_divide(self: Tensor, other: Tensor): Tensor;
@@ -2867,13 +3332,13 @@ export function floor_divide(...args: unknown[]): unknown { return op_floor_divi
 export function _method_floor_divide(self: Tensor, args: unknown[]): unknown { return op_floor_divide.method(self, args); }
 
 const op_floor_divide_ = defineOp('aten::floor_divide_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_floor_divide_(self: Tensor, args: unknown[]): unknown { return op_floor_divide_.method(self, args); }
 
 const op_fmax = defineOp('aten::fmax', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `fmax(Tensor self, Tensor other) -> Tensor` */
 export function fmax(self: Tensor, other: Tensor): Tensor;
@@ -2882,7 +3347,7 @@ export function fmax(...args: unknown[]): unknown { return op_fmax(args); }
 export function _method_fmax(self: Tensor, args: unknown[]): unknown { return op_fmax.method(self, args); }
 
 const op_fmin = defineOp('aten::fmin', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `fmin(Tensor self, Tensor other) -> Tensor` */
 export function fmin(self: Tensor, other: Tensor): Tensor;
@@ -2891,8 +3356,8 @@ export function fmin(...args: unknown[]): unknown { return op_fmin(args); }
 export function _method_fmin(self: Tensor, args: unknown[]): unknown { return op_fmin.method(self, args); }
 
 const op_fmod = defineOp('aten::fmod', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function fmod(self: Tensor, other: number | boolean): Tensor;
@@ -2903,13 +3368,13 @@ export function fmod(...args: unknown[]): unknown { return op_fmod(args); }
 export function _method_fmod(self: Tensor, args: unknown[]): unknown { return op_fmod.method(self, args); }
 
 const op_fmod_ = defineOp('aten::fmod_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_fmod_(self: Tensor, args: unknown[]): unknown { return op_fmod_.method(self, args); }
 
 const op_frac = defineOp('aten::frac', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `frac(Tensor self) -> Tensor` */
 export function frac(self: Tensor): Tensor;
@@ -2918,7 +3383,7 @@ export function frac(...args: unknown[]): unknown { return op_frac(args); }
 export function _method_frac(self: Tensor, args: unknown[]): unknown { return op_frac.method(self, args); }
 
 const op_frac_ = defineOp('aten::frac_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `frac_(Tensor(a!) self) -> Tensor(a!)` */
 export function frac_(self: Tensor): Tensor;
@@ -2927,35 +3392,35 @@ export function frac_(...args: unknown[]): unknown { return op_frac_(args); }
 export function _method_frac_(self: Tensor, args: unknown[]): unknown { return op_frac_.method(self, args); }
 
 const op_fractional_max_pool2d = defineOp('aten::fractional_max_pool2d', [
-  ["", ["T","n[]","n[]","T"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n[]","n[]","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
 export function fractional_max_pool2d(self: Tensor, kernelSize: number | number[], outputSize: number | number[], randomSamples: Tensor): [Tensor, Tensor];
 export function fractional_max_pool2d(...args: unknown[]): unknown { return op_fractional_max_pool2d(args); }
 
 const op_fractional_max_pool2d_backward = defineOp('aten::fractional_max_pool2d_backward', [
-  ["", ["T","T","n[]","n[]","T"], [0,1,2,3,4], {}, 5, 1],
+  ["", ["T","T","n[]","n[]","T"], [0,1,2,3,4], {}, 5, 1, 5],
 ]);
 /** `fractional_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] output_size, Tensor indices) -> Tensor` */
 export function fractional_max_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], outputSize: number | number[], indices: Tensor): Tensor;
 export function fractional_max_pool2d_backward(...args: unknown[]): unknown { return op_fractional_max_pool2d_backward(args); }
 
 const op_fractional_max_pool3d = defineOp('aten::fractional_max_pool3d', [
-  ["", ["T","n[]","n[]","T"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n[]","n[]","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
 export function fractional_max_pool3d(self: Tensor, kernelSize: number | number[], outputSize: number | number[], randomSamples: Tensor): [Tensor, Tensor];
 export function fractional_max_pool3d(...args: unknown[]): unknown { return op_fractional_max_pool3d(args); }
 
 const op_fractional_max_pool3d_backward = defineOp('aten::fractional_max_pool3d_backward', [
-  ["", ["T","T","n[]","n[]","T"], [0,1,2,3,4], {}, 5, 1],
+  ["", ["T","T","n[]","n[]","T"], [0,1,2,3,4], {}, 5, 1, 5],
 ]);
 /** `fractional_max_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] output_size, Tensor indices) -> Tensor` */
 export function fractional_max_pool3d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], outputSize: number | number[], indices: Tensor): Tensor;
 export function fractional_max_pool3d_backward(...args: unknown[]): unknown { return op_fractional_max_pool3d_backward(args); }
 
 const op_frexp = defineOp('aten::frexp', [
-  ["Tensor", ["T"], [0], {}, 1, 0],
+  ["Tensor", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)` */
 export function frexp(self: Tensor): [Tensor, Tensor];
@@ -2964,45 +3429,55 @@ export function frexp(...args: unknown[]): unknown { return op_frexp(args); }
 export function _method_frexp(self: Tensor, args: unknown[]): unknown { return op_frexp.method(self, args); }
 
 const op_frobenius_norm = defineOp('aten::frobenius_norm', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["dim", ["T","n[]"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["dim", ["T","n[]","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
 ]);
 /** `frobenius_norm(Tensor self) -> Tensor` */
 export function frobenius_norm(self: Tensor): Tensor;
 /** `frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
 export function frobenius_norm(self: Tensor, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+/** `frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+export function frobenius_norm(self: Tensor, dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 export function frobenius_norm(...args: unknown[]): unknown { return op_frobenius_norm(args); }
 
 const op_from_file = defineOp('aten::from_file', [
-  ["", ["str"], [0], {"shared":[1,"b?"],"size":[2,"n?"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["", ["str","b?","n?"], [0,1,2], {"shared":[1,"b?"],"size":[2,"n?"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 1],
 ]);
 /** `from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function from_file(filename: string, options?: { shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function from_file(filename: string, shared: boolean | null, options?: { shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function from_file(filename: string, shared: boolean | null, size: number | null, options?: { shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function from_file(...args: unknown[]): unknown { return op_from_file(args); }
 
 const op_full = defineOp('aten::full', [
-  ["", ["n[]","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n[]","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function full(size: number | number[], fillValue: number | boolean, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function full(...args: unknown[]): unknown { return op_full(args); }
 
 const op_full_like = defineOp('aten::full_like', [
-  ["", ["T","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"],"memoryFormat":[6,"mf?"]}, 7, 0],
+  ["", ["T","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"],"memoryFormat":[6,"mf?"]}, 7, 0, 2],
 ]);
 /** `full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function full_like(self: Tensor, fillValue: number | boolean, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function full_like(...args: unknown[]): unknown { return op_full_like(args); }
 
 const op_fused_moving_avg_obs_fake_quant = defineOp('aten::fused_moving_avg_obs_fake_quant', [
-  ["", ["T","T","T","T","T","T","T","n","n","n","n"], [0,1,2,3,4,5,6,7,8,9,10], {"perRowFakeQuant":[11,"b"],"symmetricQuant":[12,"b"]}, 13, 0],
+  ["", ["T","T","T","T","T","T","T","n","n","n","n","b","b"], [0,1,2,3,4,5,6,7,8,9,10,11,12], {"perRowFakeQuant":[11,"b"],"symmetricQuant":[12,"b"]}, 13, 0, 11],
 ]);
 /** `fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
 export function fused_moving_avg_obs_fake_quant(self: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, options?: { perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
+/** `fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
+export function fused_moving_avg_obs_fake_quant(self: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant: boolean, options?: { perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
+/** `fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
+export function fused_moving_avg_obs_fake_quant(self: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, perRowFakeQuant: boolean, symmetricQuant: boolean, options?: { perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
 export function fused_moving_avg_obs_fake_quant(...args: unknown[]): unknown { return op_fused_moving_avg_obs_fake_quant(args); }
 
 const op_gather = defineOp('aten::gather', [
-  ["", ["T","n","T"], [0,1,2], {"sparseGrad":[3,"b"]}, 4, 0],
+  ["", ["T","n","T"], [0,1,2], {"sparseGrad":[3,"b"]}, 4, 0, 3],
 ]);
 /** `gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor` */
 export function gather(self: Tensor, dim: number, index: Tensor, options?: { sparseGrad?: boolean }): Tensor;
@@ -3011,14 +3486,14 @@ export function gather(...args: unknown[]): unknown { return op_gather(args); }
 export function _method_gather(self: Tensor, args: unknown[]): unknown { return op_gather.method(self, args); }
 
 const op_gather_backward = defineOp('aten::gather_backward', [
-  ["", ["T","T","n","T","b"], [0,1,2,3,4], {}, 5, 1],
+  ["", ["T","T","n","T","b"], [0,1,2,3,4], {}, 5, 1, 5],
 ]);
 /** `gather_backward(Tensor grad, Tensor self, int dim, Tensor index, bool sparse_grad) -> Tensor` */
 export function gather_backward(grad: Tensor, self: Tensor, dim: number, index: Tensor, sparseGrad: boolean): Tensor;
 export function gather_backward(...args: unknown[]): unknown { return op_gather_backward(args); }
 
 const op_gcd = defineOp('aten::gcd', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `gcd(Tensor self, Tensor other) -> Tensor` */
 export function gcd(self: Tensor, other: Tensor): Tensor;
@@ -3027,7 +3502,7 @@ export function gcd(...args: unknown[]): unknown { return op_gcd(args); }
 export function _method_gcd(self: Tensor, args: unknown[]): unknown { return op_gcd.method(self, args); }
 
 const op_gcd_ = defineOp('aten::gcd_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
 export function gcd_(self: Tensor, other: Tensor): Tensor;
@@ -3036,8 +3511,8 @@ export function gcd_(...args: unknown[]): unknown { return op_gcd_(args); }
 export function _method_gcd_(self: Tensor, args: unknown[]): unknown { return op_gcd_.method(self, args); }
 
 const op_ge = defineOp('aten::ge', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `ge.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function ge(self: Tensor, other: number | boolean): Tensor;
@@ -3048,46 +3523,40 @@ export function ge(...args: unknown[]): unknown { return op_ge(args); }
 export function _method_ge(self: Tensor, args: unknown[]): unknown { return op_ge.method(self, args); }
 
 const op_ge_ = defineOp('aten::ge_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_ge_(self: Tensor, args: unknown[]): unknown { return op_ge_.method(self, args); }
 
 const op_gelu = defineOp('aten::gelu', [
-  ["", ["T"], [0], {"approximate":[1,"str"]}, 2, 0],
+  ["", ["T"], [0], {"approximate":[1,"str"]}, 2, 0, 1],
 ]);
 /** `gelu(Tensor self, *, str approximate='none') -> Tensor` */
 export function gelu(self: Tensor, options?: { approximate?: string }): Tensor;
 export function gelu(...args: unknown[]): unknown { return op_gelu(args); }
 
 const op_gelu_ = defineOp('aten::gelu_', [
-  ["", ["T"], [0], {"approximate":[1,"str"]}, 2, 0],
+  ["", ["T"], [0], {"approximate":[1,"str"]}, 2, 0, 1],
 ]);
 /** `gelu_(Tensor(a!) self, *, str approximate='none') -> Tensor(a!)` */
 export function gelu_(self: Tensor, options?: { approximate?: string }): Tensor;
 export function gelu_(...args: unknown[]): unknown { return op_gelu_(args); }
 
 const op_gelu_backward = defineOp('aten::gelu_backward', [
-  ["grad_input", ["T","T"], [0,1], {"approximate":[2,"str"],"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T"], [0,1], {"approximate":[2,"str"]}, 3, 1],
+  ["", ["T","T"], [0,1], {"approximate":[2,"str"]}, 3, 1, 2],
 ]);
-/** `gelu_backward.grad_input(Tensor grad_output, Tensor self, *, str approximate='none', Tensor(a!) grad_input) -> Tensor(a!)` */
-export function gelu_backward(gradOutput: Tensor, self: Tensor, options?: { approximate?: string; gradInput?: Tensor }): Tensor;
 /** `gelu_backward(Tensor grad_output, Tensor self, *, str approximate='none') -> Tensor` */
 export function gelu_backward(gradOutput: Tensor, self: Tensor, options?: { approximate?: string }): Tensor;
 export function gelu_backward(...args: unknown[]): unknown { return op_gelu_backward(args); }
 
 const op_geometric_ = defineOp('aten::geometric_', [
-  ["", ["T","n"], [0,1], {"generator":[2,"gen?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"generator":[2,"gen?"]}, 3, 0, 2],
 ]);
 export function _method_geometric_(self: Tensor, args: unknown[]): unknown { return op_geometric_.method(self, args); }
 
 const op_geqrf = defineOp('aten::geqrf', [
-  ["a", ["T"], [0], {"a":[1,"T"],"tau":[2,"T"]}, 3, 0],
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
-/** `geqrf.a(Tensor self, *, Tensor(a!) a, Tensor(b!) tau) -> (Tensor(a!) a, Tensor(b!) tau)` */
-export function geqrf(self: Tensor, options?: { a?: Tensor; tau?: Tensor }): [Tensor, Tensor];
 /** `geqrf(Tensor self) -> (Tensor a, Tensor tau)` */
 export function geqrf(self: Tensor): [Tensor, Tensor];
 export function geqrf(...args: unknown[]): unknown { return op_geqrf(args); }
@@ -3095,7 +3564,7 @@ export function geqrf(...args: unknown[]): unknown { return op_geqrf(args); }
 export function _method_geqrf(self: Tensor, args: unknown[]): unknown { return op_geqrf.method(self, args); }
 
 const op_ger = defineOp('aten::ger', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `ger(Tensor self, Tensor vec2) -> Tensor` */
 export function ger(self: Tensor, vec2: Tensor): Tensor;
@@ -3104,44 +3573,43 @@ export function ger(...args: unknown[]): unknown { return op_ger(args); }
 export function _method_ger(self: Tensor, args: unknown[]): unknown { return op_ger.method(self, args); }
 
 const op_glu = defineOp('aten::glu', [
-  ["", ["T"], [0], {"dim":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"dim":[1,"n"]}, 2, 0, 1],
 ]);
 /** `glu(Tensor self, int dim=-1) -> Tensor` */
 export function glu(self: Tensor, options?: { dim?: number }): Tensor;
+/** `glu(Tensor self, int dim=-1) -> Tensor` */
+export function glu(self: Tensor, dim: number, options?: { dim?: number }): Tensor;
 export function glu(...args: unknown[]): unknown { return op_glu(args); }
 
 const op_glu_backward = defineOp('aten::glu_backward', [
-  ["grad_input", ["T","T","n"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `glu_backward.grad_input(Tensor grad_output, Tensor self, int dim, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function glu_backward(gradOutput: Tensor, self: Tensor, dim: number, options?: { gradInput?: Tensor }): Tensor;
 /** `glu_backward(Tensor grad_output, Tensor self, int dim) -> Tensor` */
 export function glu_backward(gradOutput: Tensor, self: Tensor, dim: number): Tensor;
 export function glu_backward(...args: unknown[]): unknown { return op_glu_backward(args); }
 
 const op_glu_backward_jvp = defineOp('aten::glu_backward_jvp', [
-  ["", ["T","T","T","T","T","n"], [0,1,2,3,4,5], {}, 6, -1],
+  ["", ["T","T","T","T","T","n"], [0,1,2,3,4,5], {}, 6, -1, 6],
 ]);
 /** `glu_backward_jvp(Tensor grad_x, Tensor grad_glu, Tensor x, Tensor dgrad_glu, Tensor dx, int dim) -> Tensor` */
 export function glu_backward_jvp(gradX: Tensor, gradGlu: Tensor, x: Tensor, dgradGlu: Tensor, dx: Tensor, dim: number): Tensor;
 export function glu_backward_jvp(...args: unknown[]): unknown { return op_glu_backward_jvp(args); }
 
 const op_glu_jvp = defineOp('aten::glu_jvp', [
-  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor` */
 export function glu_jvp(glu: Tensor, x: Tensor, dx: Tensor, dim: number): Tensor;
 export function glu_jvp(...args: unknown[]): unknown { return op_glu_jvp(args); }
 
 const op_gradient = defineOp('aten::gradient', [
-  ["scalarint", ["T"], [0], {"spacing":[1,"s?"],"dim":[2,"n?"],"edgeOrder":[3,"n"]}, 4, 0],
-  ["scalararray", ["T"], [0], {"spacing":[1,"s"],"dim":[2,"n[]"],"edgeOrder":[3,"n"]}, 4, 0],
-  ["array", ["T"], [0], {"dim":[1,"n[]"],"edgeOrder":[2,"n"]}, 3, 0],
-  ["scalarrayint", ["T"], [0], {"spacing":[1,"n[]"],"dim":[2,"n?"],"edgeOrder":[3,"n"]}, 4, 0],
-  ["scalarrayarray", ["T"], [0], {"spacing":[1,"n[]"],"dim":[2,"n[]"],"edgeOrder":[3,"n"]}, 4, 0],
-  ["tensorarrayint", ["T"], [0], {"spacing":[1,"L"],"dim":[2,"n?"],"edgeOrder":[3,"n"]}, 4, 0],
-  ["tensorarray", ["T"], [0], {"spacing":[1,"L"],"dim":[2,"n[]"],"edgeOrder":[3,"n"]}, 4, 0],
+  ["scalarint", ["T"], [0], {"spacing":[1,"s?"],"dim":[2,"n?"],"edgeOrder":[3,"n"]}, 4, 0, 1],
+  ["scalararray", ["T"], [0], {"spacing":[1,"s"],"dim":[2,"n[]"],"edgeOrder":[3,"n"]}, 4, 0, 1],
+  ["array", ["T"], [0], {"dim":[1,"n[]"],"edgeOrder":[2,"n"]}, 3, 0, 1],
+  ["scalarrayint", ["T"], [0], {"spacing":[1,"n[]"],"dim":[2,"n?"],"edgeOrder":[3,"n"]}, 4, 0, 1],
+  ["scalarrayarray", ["T"], [0], {"spacing":[1,"n[]"],"dim":[2,"n[]"],"edgeOrder":[3,"n"]}, 4, 0, 1],
+  ["tensorarrayint", ["T"], [0], {"spacing":[1,"L"],"dim":[2,"n?"],"edgeOrder":[3,"n"]}, 4, 0, 1],
+  ["tensorarray", ["T"], [0], {"spacing":[1,"L"],"dim":[2,"n[]"],"edgeOrder":[3,"n"]}, 4, 0, 1],
 ]);
 /** `gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]` */
 export function gradient(self: Tensor, options?: { spacing?: number | boolean | null; dim?: number | null; edgeOrder?: number }): Tensor[];
@@ -3160,8 +3628,8 @@ export function gradient(self: Tensor, options?: { spacing?: Tensor[]; dim?: num
 export function gradient(...args: unknown[]): unknown { return op_gradient(args); }
 
 const op_greater = defineOp('aten::greater', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `greater.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function greater(self: Tensor, other: number | boolean): Tensor;
@@ -3172,14 +3640,14 @@ export function greater(...args: unknown[]): unknown { return op_greater(args); 
 export function _method_greater(self: Tensor, args: unknown[]): unknown { return op_greater.method(self, args); }
 
 const op_greater_ = defineOp('aten::greater_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_greater_(self: Tensor, args: unknown[]): unknown { return op_greater_.method(self, args); }
 
 const op_greater_equal = defineOp('aten::greater_equal', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function greater_equal(self: Tensor, other: number | boolean): Tensor;
@@ -3190,56 +3658,64 @@ export function greater_equal(...args: unknown[]): unknown { return op_greater_e
 export function _method_greater_equal(self: Tensor, args: unknown[]): unknown { return op_greater_equal.method(self, args); }
 
 const op_greater_equal_ = defineOp('aten::greater_equal_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_greater_equal_(self: Tensor, args: unknown[]): unknown { return op_greater_equal_.method(self, args); }
 
 const op_grid_sampler = defineOp('aten::grid_sampler', [
-  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
 export function grid_sampler(input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
 export function grid_sampler(...args: unknown[]): unknown { return op_grid_sampler(args); }
 
 const op_grid_sampler_2d = defineOp('aten::grid_sampler_2d', [
-  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
 export function grid_sampler_2d(input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
 export function grid_sampler_2d(...args: unknown[]): unknown { return op_grid_sampler_2d(args); }
 
 const op_grid_sampler_2d_backward = defineOp('aten::grid_sampler_2d_backward', [
-  ["", ["T","T","T","n","n","b","b[]"], [0,1,2,3,4,5,6], {}, 7, -1],
+  ["", ["T","T","T","n","n","b","b[]"], [0,1,2,3,4,5,6], {}, 7, -1, 7],
 ]);
 /** `grid_sampler_2d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor)` */
 export function grid_sampler_2d_backward(gradOutput: Tensor, input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean, outputMask: boolean[]): [Tensor, Tensor];
 export function grid_sampler_2d_backward(...args: unknown[]): unknown { return op_grid_sampler_2d_backward(args); }
 
 const op_grid_sampler_3d = defineOp('aten::grid_sampler_3d', [
-  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
 export function grid_sampler_3d(input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
 export function grid_sampler_3d(...args: unknown[]): unknown { return op_grid_sampler_3d(args); }
 
 const op_grid_sampler_3d_backward = defineOp('aten::grid_sampler_3d_backward', [
-  ["", ["T","T","T","n","n","b","b[]"], [0,1,2,3,4,5,6], {}, 7, -1],
+  ["", ["T","T","T","n","n","b","b[]"], [0,1,2,3,4,5,6], {}, 7, -1, 7],
 ]);
 /** `grid_sampler_3d_backward(Tensor grad_output, Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners, bool[2] output_mask) -> (Tensor, Tensor)` */
 export function grid_sampler_3d_backward(gradOutput: Tensor, input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean, outputMask: boolean[]): [Tensor, Tensor];
 export function grid_sampler_3d_backward(...args: unknown[]): unknown { return op_grid_sampler_3d_backward(args); }
 
 const op_group_norm = defineOp('aten::group_norm', [
-  ["", ["T","n"], [0,1], {"weight":[2,"T?"],"bias":[3,"T?"],"eps":[4,"n"],"cudnnEnabled":[5,"b"]}, 6, -1],
+  ["", ["T","n","T?","T?","n","b"], [0,1,2,3,4,5], {"weight":[2,"T?"],"bias":[3,"T?"],"eps":[4,"n"],"cudnnEnabled":[5,"b"]}, 6, -1, 2],
 ]);
 /** `group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor` */
 export function group_norm(input: Tensor, numGroups: number, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+/** `group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor` */
+export function group_norm(input: Tensor, numGroups: number, weight: Tensor | null, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+/** `group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor` */
+export function group_norm(input: Tensor, numGroups: number, weight: Tensor | null, bias: Tensor | null, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+/** `group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor` */
+export function group_norm(input: Tensor, numGroups: number, weight: Tensor | null, bias: Tensor | null, eps: number, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
+/** `group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enabled=True) -> Tensor` */
+export function group_norm(input: Tensor, numGroups: number, weight: Tensor | null, bias: Tensor | null, eps: number, cudnnEnabled: boolean, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
 export function group_norm(...args: unknown[]): unknown { return op_group_norm(args); }
 
 const op_gru = defineOp('aten::gru', [
-  ["input", ["T","T","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
-  ["data", ["T","T","T","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["input", ["T","T","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
+  ["data", ["T","T","T","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
 export function gru(input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
@@ -3248,15 +3724,19 @@ export function gru(data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor
 export function gru(...args: unknown[]): unknown { return op_gru(args); }
 
 const op_gru_cell = defineOp('aten::gru_cell', [
-  ["", ["T","T","T","T"], [0,1,2,3], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1],
+  ["", ["T","T","T","T","T?","T?"], [0,1,2,3,4,5], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1, 4],
 ]);
 /** `gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
 export function gru_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** `gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+export function gru_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** `gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+export function gru_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor | null, bHh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 export function gru_cell(...args: unknown[]): unknown { return op_gru_cell(args); }
 
 const op_gt = defineOp('aten::gt', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `gt.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function gt(self: Tensor, other: number | boolean): Tensor;
@@ -3267,16 +3747,16 @@ export function gt(...args: unknown[]): unknown { return op_gt(args); }
 export function _method_gt(self: Tensor, args: unknown[]): unknown { return op_gt.method(self, args); }
 
 const op_gt_ = defineOp('aten::gt_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_gt_(self: Tensor, args: unknown[]): unknown { return op_gt_.method(self, args); }
 
 const op_hamming_window = defineOp('aten::hamming_window', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
-  ["periodic_alpha", ["n","b","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
-  ["periodic_alpha_beta", ["n","b","n","n"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
+  ["periodic_alpha", ["n","b","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
+  ["periodic_alpha_beta", ["n","b","n","n"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 4],
 ]);
 /** `hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function hamming_window(windowLength: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -3289,8 +3769,8 @@ export function hamming_window(windowLength: number, periodic: boolean, alpha: n
 export function hamming_window(...args: unknown[]): unknown { return op_hamming_window(args); }
 
 const op_hann_window = defineOp('aten::hann_window', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function hann_window(windowLength: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -3299,20 +3779,19 @@ export function hann_window(windowLength: number, periodic: boolean, options?: {
 export function hann_window(...args: unknown[]): unknown { return op_hann_window(args); }
 
 const op_hardshrink = defineOp('aten::hardshrink', [
-  ["", ["T"], [0], {"lambd":[1,"s"]}, 2, 0],
+  ["", ["T","s"], [0,1], {"lambd":[1,"s"]}, 2, 0, 1],
 ]);
 /** `hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
 export function hardshrink(self: Tensor, options?: { lambd?: number | boolean }): Tensor;
+/** `hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+export function hardshrink(self: Tensor, lambd: number | boolean, options?: { lambd?: number | boolean }): Tensor;
 export function hardshrink(...args: unknown[]): unknown { return op_hardshrink(args); }
 
 export function _method_hardshrink(self: Tensor, args: unknown[]): unknown { return op_hardshrink.method(self, args); }
 
 const op_hardshrink_backward = defineOp('aten::hardshrink_backward', [
-  ["grad_input", ["T","T","s"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","s"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","s"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `hardshrink_backward.grad_input(Tensor grad_out, Tensor self, Scalar lambd, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function hardshrink_backward(gradOut: Tensor, self: Tensor, lambd: number | boolean, options?: { gradInput?: Tensor }): Tensor;
 /** `hardshrink_backward(Tensor grad_out, Tensor self, Scalar lambd) -> Tensor` */
 export function hardshrink_backward(gradOut: Tensor, self: Tensor, lambd: number | boolean): Tensor;
 export function hardshrink_backward(...args: unknown[]): unknown { return op_hardshrink_backward(args); }
@@ -3320,76 +3799,78 @@ export function hardshrink_backward(...args: unknown[]): unknown { return op_har
 export function _method_hardshrink_backward(self: Tensor, args: unknown[]): unknown { return op_hardshrink_backward.method(self, args); }
 
 const op_hardsigmoid = defineOp('aten::hardsigmoid', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `hardsigmoid(Tensor self) -> Tensor` */
 export function hardsigmoid(self: Tensor): Tensor;
 export function hardsigmoid(...args: unknown[]): unknown { return op_hardsigmoid(args); }
 
 const op_hardsigmoid_ = defineOp('aten::hardsigmoid_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `hardsigmoid_(Tensor(a!) self) -> Tensor(a!)` */
 export function hardsigmoid_(self: Tensor): Tensor;
 export function hardsigmoid_(...args: unknown[]): unknown { return op_hardsigmoid_(args); }
 
 const op_hardsigmoid_backward = defineOp('aten::hardsigmoid_backward', [
-  ["grad_input", ["T","T"], [0,1], {"gradInput":[2,"T"]}, 3, 1],
-  ["", ["T","T"], [0,1], {}, 2, 1],
+  ["", ["T","T"], [0,1], {}, 2, 1, 2],
 ]);
-/** `hardsigmoid_backward.grad_input(Tensor grad_output, Tensor self, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function hardsigmoid_backward(gradOutput: Tensor, self: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor` */
 export function hardsigmoid_backward(gradOutput: Tensor, self: Tensor): Tensor;
 export function hardsigmoid_backward(...args: unknown[]): unknown { return op_hardsigmoid_backward(args); }
 
 const op_hardswish = defineOp('aten::hardswish', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `hardswish(Tensor self) -> Tensor` */
 export function hardswish(self: Tensor): Tensor;
 export function hardswish(...args: unknown[]): unknown { return op_hardswish(args); }
 
 const op_hardswish_ = defineOp('aten::hardswish_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `hardswish_(Tensor(a!) self) -> Tensor(a!)` */
 export function hardswish_(self: Tensor): Tensor;
 export function hardswish_(...args: unknown[]): unknown { return op_hardswish_(args); }
 
 const op_hardswish_backward = defineOp('aten::hardswish_backward', [
-  ["", ["T","T"], [0,1], {}, 2, 1],
+  ["", ["T","T"], [0,1], {}, 2, 1, 2],
 ]);
 /** `hardswish_backward(Tensor grad_output, Tensor self) -> Tensor` */
 export function hardswish_backward(gradOutput: Tensor, self: Tensor): Tensor;
 export function hardswish_backward(...args: unknown[]): unknown { return op_hardswish_backward(args); }
 
 const op_hardtanh = defineOp('aten::hardtanh', [
-  ["", ["T"], [0], {"minVal":[1,"s"],"maxVal":[2,"s"]}, 3, 0],
+  ["", ["T","s","s"], [0,1,2], {"minVal":[1,"s"],"maxVal":[2,"s"]}, 3, 0, 1],
 ]);
 /** `hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
 export function hardtanh(self: Tensor, options?: { minVal?: number | boolean; maxVal?: number | boolean }): Tensor;
+/** `hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
+export function hardtanh(self: Tensor, minVal: number | boolean, options?: { minVal?: number | boolean; maxVal?: number | boolean }): Tensor;
+/** `hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
+export function hardtanh(self: Tensor, minVal: number | boolean, maxVal: number | boolean, options?: { minVal?: number | boolean; maxVal?: number | boolean }): Tensor;
 export function hardtanh(...args: unknown[]): unknown { return op_hardtanh(args); }
 
 const op_hardtanh_ = defineOp('aten::hardtanh_', [
-  ["", ["T"], [0], {"minVal":[1,"s"],"maxVal":[2,"s"]}, 3, 0],
+  ["", ["T","s","s"], [0,1,2], {"minVal":[1,"s"],"maxVal":[2,"s"]}, 3, 0, 1],
 ]);
 /** `hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
 export function hardtanh_(self: Tensor, options?: { minVal?: number | boolean; maxVal?: number | boolean }): Tensor;
+/** `hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
+export function hardtanh_(self: Tensor, minVal: number | boolean, options?: { minVal?: number | boolean; maxVal?: number | boolean }): Tensor;
+/** `hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
+export function hardtanh_(self: Tensor, minVal: number | boolean, maxVal: number | boolean, options?: { minVal?: number | boolean; maxVal?: number | boolean }): Tensor;
 export function hardtanh_(...args: unknown[]): unknown { return op_hardtanh_(args); }
 
 const op_hardtanh_backward = defineOp('aten::hardtanh_backward', [
-  ["grad_input", ["T","T","s","s"], [0,1,2,3], {"gradInput":[4,"T"]}, 5, 1],
-  ["", ["T","T","s","s"], [0,1,2,3], {}, 4, 1],
+  ["", ["T","T","s","s"], [0,1,2,3], {}, 4, 1, 4],
 ]);
-/** `hardtanh_backward.grad_input(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function hardtanh_backward(gradOutput: Tensor, self: Tensor, minVal: number | boolean, maxVal: number | boolean, options?: { gradInput?: Tensor }): Tensor;
 /** `hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor` */
 export function hardtanh_backward(gradOutput: Tensor, self: Tensor, minVal: number | boolean, maxVal: number | boolean): Tensor;
 export function hardtanh_backward(...args: unknown[]): unknown { return op_hardtanh_backward(args); }
 
 const op_heaviside = defineOp('aten::heaviside', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `heaviside(Tensor self, Tensor values) -> Tensor` */
 export function heaviside(self: Tensor, values: Tensor): Tensor;
@@ -3398,54 +3879,84 @@ export function heaviside(...args: unknown[]): unknown { return op_heaviside(arg
 export function _method_heaviside(self: Tensor, args: unknown[]): unknown { return op_heaviside.method(self, args); }
 
 const op_heaviside_ = defineOp('aten::heaviside_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_heaviside_(self: Tensor, args: unknown[]): unknown { return op_heaviside_.method(self, args); }
 
 const op_hinge_embedding_loss = defineOp('aten::hinge_embedding_loss', [
-  ["", ["T","T"], [0,1], {"margin":[2,"n"],"reduction":[3,"n"]}, 4, 0],
+  ["", ["T","T","n","n"], [0,1,2,3], {"margin":[2,"n"],"reduction":[3,"n"]}, 4, 0, 2],
 ]);
 /** `hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor` */
 export function hinge_embedding_loss(self: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
+/** `hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor` */
+export function hinge_embedding_loss(self: Tensor, target: Tensor, margin: number, options?: { margin?: number; reduction?: number }): Tensor;
+/** `hinge_embedding_loss(Tensor self, Tensor target, float margin=1.0, int reduction=Mean) -> Tensor` */
+export function hinge_embedding_loss(self: Tensor, target: Tensor, margin: number, reduction: number, options?: { margin?: number; reduction?: number }): Tensor;
 export function hinge_embedding_loss(...args: unknown[]): unknown { return op_hinge_embedding_loss(args); }
 
 const op_histc = defineOp('aten::histc', [
-  ["", ["T"], [0], {"bins":[1,"n"],"min":[2,"s"],"max":[3,"s"]}, 4, 0],
+  ["", ["T","n","s","s"], [0,1,2,3], {"bins":[1,"n"],"min":[2,"s"],"max":[3,"s"]}, 4, 0, 1],
 ]);
 /** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
 export function histc(self: Tensor, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
+/** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+export function histc(self: Tensor, bins: number, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
+/** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+export function histc(self: Tensor, bins: number, min: number | boolean, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
+/** `histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+export function histc(self: Tensor, bins: number, min: number | boolean, max: number | boolean, options?: { bins?: number; min?: number | boolean; max?: number | boolean }): Tensor;
 export function histc(...args: unknown[]): unknown { return op_histc(args); }
 
 export function _method_histc(self: Tensor, args: unknown[]): unknown { return op_histc.method(self, args); }
 
 const op_histogram = defineOp('aten::histogram', [
-  ["bins_tensor", ["T","T"], [0,1], {"weight":[2,"T?"],"density":[3,"b"]}, 4, 0],
-  ["bin_ct", ["T"], [0], {"bins":[1,"n"],"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0],
+  ["bins_tensor", ["T","T"], [0,1], {"weight":[2,"T?"],"density":[3,"b"]}, 4, 0, 2],
+  ["bin_ct", ["T","n"], [0,1], {"bins":[1,"n"],"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0, 1],
 ]);
 /** `histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
 export function histogram(self: Tensor, bins: Tensor, options?: { weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
 /** `histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
 export function histogram(self: Tensor, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
+/** `histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+export function histogram(self: Tensor, bins: number, options?: { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor];
 export function histogram(...args: unknown[]): unknown { return op_histogram(args); }
 
 export function _method_histogram(self: Tensor, args: unknown[]): unknown { return op_histogram.method(self, args); }
 
 const op_histogramdd = defineOp('aten::histogramdd', [
-  ["", ["T","n[]"], [0,1], {"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0],
-  ["int_bins", ["T","n"], [0,1], {"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0],
-  ["TensorList_bins", ["T","L"], [0,1], {"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0],
+  ["", ["T","n[]","n[]?","T?","b"], [0,1,2,3,4], {"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0, 2],
+  ["int_bins", ["T","n","n[]?","T?","b"], [0,1,2,3,4], {"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0, 2],
+  ["TensorList_bins", ["T","L","n[]?","T?","b"], [0,1,2,3,4], {"range":[2,"n[]?"],"weight":[3,"T?"],"density":[4,"b"]}, 5, 0, 2],
 ]);
 /** `histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
 export function histogramdd(self: Tensor, bins: number | number[], options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: number | number[], range: number[] | null, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: number | number[], range: number[] | null, weight: Tensor | null, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: number | number[], range: number[] | null, weight: Tensor | null, density: boolean, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
 /** `histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
 export function histogramdd(self: Tensor, bins: number, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: number, range: number[] | null, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: number, range: number[] | null, weight: Tensor | null, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: number, range: number[] | null, weight: Tensor | null, density: boolean, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
 /** `histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
 export function histogramdd(self: Tensor, bins: Tensor[], options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: Tensor[], range: number[] | null, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: Tensor[], range: number[] | null, weight: Tensor | null, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
+/** `histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+export function histogramdd(self: Tensor, bins: Tensor[], range: number[] | null, weight: Tensor | null, density: boolean, options?: { range?: number[] | null; weight?: Tensor | null; density?: boolean }): [Tensor, Tensor[]];
 export function histogramdd(...args: unknown[]): unknown { return op_histogramdd(args); }
 
 const op_hsplit = defineOp('aten::hsplit', [
-  ["int", ["T","n"], [0,1], {}, 2, 0],
-  ["array", ["T","n[]"], [0,1], {}, 2, 0],
+  ["int", ["T","n"], [0,1], {}, 2, 0, 2],
+  ["array", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
 export function hsplit(self: Tensor, sections: number): Tensor[];
@@ -3456,35 +3967,39 @@ export function hsplit(...args: unknown[]): unknown { return op_hsplit(args); }
 export function _method_hsplit(self: Tensor, args: unknown[]): unknown { return op_hsplit.method(self, args); }
 
 const op_hspmm = defineOp('aten::hspmm', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `hspmm(Tensor mat1, Tensor mat2) -> Tensor` */
 export function hspmm(mat1: Tensor, mat2: Tensor): Tensor;
 export function hspmm(...args: unknown[]): unknown { return op_hspmm(args); }
 
 const op_hstack = defineOp('aten::hstack', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `hstack(Tensor[] tensors) -> Tensor` */
 export function hstack(tensors: Tensor[]): Tensor;
 export function hstack(...args: unknown[]): unknown { return op_hstack(args); }
 
 const op_huber_loss = defineOp('aten::huber_loss', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"],"delta":[3,"n"]}, 4, 0],
+  ["", ["T","T","n","n"], [0,1,2,3], {"reduction":[2,"n"],"delta":[3,"n"]}, 4, 0, 2],
 ]);
 /** `huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor` */
 export function huber_loss(self: Tensor, target: Tensor, options?: { reduction?: number; delta?: number }): Tensor;
+/** `huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor` */
+export function huber_loss(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number; delta?: number }): Tensor;
+/** `huber_loss(Tensor self, Tensor target, int reduction=Mean, float delta=1.0) -> Tensor` */
+export function huber_loss(self: Tensor, target: Tensor, reduction: number, delta: number, options?: { reduction?: number; delta?: number }): Tensor;
 export function huber_loss(...args: unknown[]): unknown { return op_huber_loss(args); }
 
 const op_huber_loss_backward = defineOp('aten::huber_loss_backward', [
-  ["", ["T","T","T","n","n"], [0,1,2,3,4], {}, 5, 1],
+  ["", ["T","T","T","n","n"], [0,1,2,3,4], {}, 5, 1, 5],
 ]);
 /** `huber_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float delta) -> Tensor` */
 export function huber_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, delta: number): Tensor;
 export function huber_loss_backward(...args: unknown[]): unknown { return op_huber_loss_backward(args); }
 
 const op_hypot = defineOp('aten::hypot', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `hypot(Tensor self, Tensor other) -> Tensor` */
 export function hypot(self: Tensor, other: Tensor): Tensor;
@@ -3493,12 +4008,12 @@ export function hypot(...args: unknown[]): unknown { return op_hypot(args); }
 export function _method_hypot(self: Tensor, args: unknown[]): unknown { return op_hypot.method(self, args); }
 
 const op_hypot_ = defineOp('aten::hypot_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_hypot_(self: Tensor, args: unknown[]): unknown { return op_hypot_.method(self, args); }
 
 const op_i0 = defineOp('aten::i0', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `i0(Tensor self) -> Tensor` */
 export function i0(self: Tensor): Tensor;
@@ -3507,7 +4022,7 @@ export function i0(...args: unknown[]): unknown { return op_i0(args); }
 export function _method_i0(self: Tensor, args: unknown[]): unknown { return op_i0.method(self, args); }
 
 const op_i0_ = defineOp('aten::i0_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `i0_(Tensor(a!) self) -> Tensor(a!)` */
 export function i0_(self: Tensor): Tensor;
@@ -3516,7 +4031,7 @@ export function i0_(...args: unknown[]): unknown { return op_i0_(args); }
 export function _method_i0_(self: Tensor, args: unknown[]): unknown { return op_i0_.method(self, args); }
 
 const op_igamma = defineOp('aten::igamma', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `igamma(Tensor self, Tensor other) -> Tensor` */
 export function igamma(self: Tensor, other: Tensor): Tensor;
@@ -3525,12 +4040,12 @@ export function igamma(...args: unknown[]): unknown { return op_igamma(args); }
 export function _method_igamma(self: Tensor, args: unknown[]): unknown { return op_igamma.method(self, args); }
 
 const op_igamma_ = defineOp('aten::igamma_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_igamma_(self: Tensor, args: unknown[]): unknown { return op_igamma_.method(self, args); }
 
 const op_igammac = defineOp('aten::igammac', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `igammac(Tensor self, Tensor other) -> Tensor` */
 export function igammac(self: Tensor, other: Tensor): Tensor;
@@ -3539,26 +4054,26 @@ export function igammac(...args: unknown[]): unknown { return op_igammac(args); 
 export function _method_igammac(self: Tensor, args: unknown[]): unknown { return op_igammac.method(self, args); }
 
 const op_igammac_ = defineOp('aten::igammac_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_igammac_(self: Tensor, args: unknown[]): unknown { return op_igammac_.method(self, args); }
 
 const op_im2col = defineOp('aten::im2col', [
-  ["", ["T","n[]","n[]","n[]","n[]"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","n[]","n[]","n[]","n[]"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
 export function im2col(self: Tensor, kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
 export function im2col(...args: unknown[]): unknown { return op_im2col(args); }
 
 const op_imag = defineOp('aten::imag', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `imag(Tensor(a) self) -> Tensor(a)` */
 export function imag(self: Tensor): Tensor;
 export function imag(...args: unknown[]): unknown { return op_imag(args); }
 
 const op_index = defineOp('aten::index', [
-  ["Tensor", ["T","L?"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","L?"], [0,1], {}, 2, 0, 2],
 ]);
 /** `index.Tensor(Tensor self, Tensor?[] indices) -> Tensor` */
 export function index(self: Tensor, indices: (Tensor | null)[]): Tensor;
@@ -3567,7 +4082,7 @@ export function index(...args: unknown[]): unknown { return op_index(args); }
 export function _method_index(self: Tensor, args: unknown[]): unknown { return op_index.method(self, args); }
 
 const op_index_add = defineOp('aten::index_add', [
-  ["", ["T","n","T","T"], [0,1,2,3], {"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","n","T","T"], [0,1,2,3], {"alpha":[4,"s"]}, 5, 0, 4],
 ]);
 /** `index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
 export function index_add(self: Tensor, dim: number, index: Tensor, source: Tensor, options?: { alpha?: number | boolean }): Tensor;
@@ -3576,12 +4091,12 @@ export function index_add(...args: unknown[]): unknown { return op_index_add(arg
 export function _method_index_add(self: Tensor, args: unknown[]): unknown { return op_index_add.method(self, args); }
 
 const op_index_add_ = defineOp('aten::index_add_', [
-  ["", ["T","n","T","T"], [0,1,2,3], {"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","n","T","T"], [0,1,2,3], {"alpha":[4,"s"]}, 5, 0, 4],
 ]);
 export function _method_index_add_(self: Tensor, args: unknown[]): unknown { return op_index_add_.method(self, args); }
 
 const op_index_copy = defineOp('aten::index_copy', [
-  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
 export function index_copy(self: Tensor, dim: number, index: Tensor, source: Tensor): Tensor;
@@ -3590,13 +4105,13 @@ export function index_copy(...args: unknown[]): unknown { return op_index_copy(a
 export function _method_index_copy(self: Tensor, args: unknown[]): unknown { return op_index_copy.method(self, args); }
 
 const op_index_copy_ = defineOp('aten::index_copy_', [
-  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_index_copy_(self: Tensor, args: unknown[]): unknown { return op_index_copy_.method(self, args); }
 
 const op_index_fill = defineOp('aten::index_fill', [
-  ["int_Scalar", ["T","n","T","s"], [0,1,2,3], {}, 4, 0],
-  ["int_Tensor", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
+  ["int_Scalar", ["T","n","T","s"], [0,1,2,3], {}, 4, 0, 4],
+  ["int_Tensor", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
 export function index_fill(self: Tensor, dim: number, index: Tensor, value: number | boolean): Tensor;
@@ -3607,31 +4122,35 @@ export function index_fill(...args: unknown[]): unknown { return op_index_fill(a
 export function _method_index_fill(self: Tensor, args: unknown[]): unknown { return op_index_fill.method(self, args); }
 
 const op_index_fill_ = defineOp('aten::index_fill_', [
-  ["int_Scalar", ["T","n","T","s"], [0,1,2,3], {}, 4, 0],
-  ["int_Tensor", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
+  ["int_Scalar", ["T","n","T","s"], [0,1,2,3], {}, 4, 0, 4],
+  ["int_Tensor", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_index_fill_(self: Tensor, args: unknown[]): unknown { return op_index_fill_.method(self, args); }
 
 const op_index_put = defineOp('aten::index_put', [
-  ["", ["T","L?","T"], [0,1,2], {"accumulate":[3,"b"]}, 4, 0],
+  ["", ["T","L?","T","b"], [0,1,2,3], {"accumulate":[3,"b"]}, 4, 0, 3],
 ]);
 /** `index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
 export function index_put(self: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean }): Tensor;
+/** `index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
+export function index_put(self: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
 export function index_put(...args: unknown[]): unknown { return op_index_put(args); }
 
 export function _method_index_put(self: Tensor, args: unknown[]): unknown { return op_index_put.method(self, args); }
 
 const op_index_put_ = defineOp('aten::index_put_', [
-  ["", ["T","L?","T"], [0,1,2], {"accumulate":[3,"b"]}, 4, 0],
+  ["", ["T","L?","T","b"], [0,1,2,3], {"accumulate":[3,"b"]}, 4, 0, 3],
 ]);
 /** `index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
 export function index_put_(self: Tensor, indices: (Tensor | null)[], values: Tensor, options?: { accumulate?: boolean }): Tensor;
+/** `index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
+export function index_put_(self: Tensor, indices: (Tensor | null)[], values: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
 export function index_put_(...args: unknown[]): unknown { return op_index_put_(args); }
 
 export function _method_index_put_(self: Tensor, args: unknown[]): unknown { return op_index_put_.method(self, args); }
 
 const op_index_reduce = defineOp('aten::index_reduce', [
-  ["", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0],
+  ["", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0, 5],
 ]);
 /** `index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
 export function index_reduce(self: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, options?: { includeSelf?: boolean }): Tensor;
@@ -3640,12 +4159,12 @@ export function index_reduce(...args: unknown[]): unknown { return op_index_redu
 export function _method_index_reduce(self: Tensor, args: unknown[]): unknown { return op_index_reduce.method(self, args); }
 
 const op_index_reduce_ = defineOp('aten::index_reduce_', [
-  ["", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0],
+  ["", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0, 5],
 ]);
 export function _method_index_reduce_(self: Tensor, args: unknown[]): unknown { return op_index_reduce_.method(self, args); }
 
 const op_index_select = defineOp('aten::index_select', [
-  ["", ["T","n","T"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `index_select(Tensor self, int dim, Tensor index) -> Tensor` */
 export function index_select(self: Tensor, dim: number, index: Tensor): Tensor;
@@ -3654,33 +4173,33 @@ export function index_select(...args: unknown[]): unknown { return op_index_sele
 export function _method_index_select(self: Tensor, args: unknown[]): unknown { return op_index_select.method(self, args); }
 
 const op_index_select_backward = defineOp('aten::index_select_backward', [
-  ["", ["T","n[]","n","T"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","n[]","n","T"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `index_select_backward(Tensor grad, int[] self_sizes, int dim, Tensor index) -> Tensor` */
 export function index_select_backward(grad: Tensor, selfSizes: number | number[], dim: number, index: Tensor): Tensor;
 export function index_select_backward(...args: unknown[]): unknown { return op_index_select_backward(args); }
 
 const op_indices = defineOp('aten::indices', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_indices(self: Tensor, args: unknown[]): unknown { return op_indices.method(self, args); }
 
 const op_indices_copy = defineOp('aten::indices_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `indices_copy(Tensor self) -> Tensor` */
 export function indices_copy(self: Tensor): Tensor;
 export function indices_copy(...args: unknown[]): unknown { return op_indices_copy(args); }
 
 const op_infinitely_differentiable_gelu_backward = defineOp('aten::infinitely_differentiable_gelu_backward', [
-  ["", ["T","T"], [0,1], {}, 2, 1],
+  ["", ["T","T"], [0,1], {}, 2, 1, 2],
 ]);
 /** `infinitely_differentiable_gelu_backward(Tensor grad, Tensor self) -> Tensor` */
 export function infinitely_differentiable_gelu_backward(grad: Tensor, self: Tensor): Tensor;
 export function infinitely_differentiable_gelu_backward(...args: unknown[]): unknown { return op_infinitely_differentiable_gelu_backward(args); }
 
 const op_inner = defineOp('aten::inner', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `inner(Tensor self, Tensor other) -> Tensor` */
 export function inner(self: Tensor, other: Tensor): Tensor;
@@ -3689,14 +4208,14 @@ export function inner(...args: unknown[]): unknown { return op_inner(args); }
 export function _method_inner(self: Tensor, args: unknown[]): unknown { return op_inner.method(self, args); }
 
 const op_instance_norm = defineOp('aten::instance_norm', [
-  ["", ["T","T?","T?","T?","T?","b","n","n","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["", ["T","T?","T?","T?","T?","b","n","n","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
 export function instance_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, useInputStats: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor;
 export function instance_norm(...args: unknown[]): unknown { return op_instance_norm(args); }
 
 const op_int_repr = defineOp('aten::int_repr', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `int_repr(Tensor self) -> Tensor` */
 export function int_repr(self: Tensor): Tensor;
@@ -3705,7 +4224,7 @@ export function int_repr(...args: unknown[]): unknown { return op_int_repr(args)
 export function _method_int_repr(self: Tensor, args: unknown[]): unknown { return op_int_repr.method(self, args); }
 
 const op_inverse = defineOp('aten::inverse', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `inverse(Tensor self) -> Tensor` */
 export function inverse(self: Tensor): Tensor;
@@ -3714,33 +4233,39 @@ export function inverse(...args: unknown[]): unknown { return op_inverse(args); 
 export function _method_inverse(self: Tensor, args: unknown[]): unknown { return op_inverse.method(self, args); }
 
 const op_is_coalesced = defineOp('aten::is_coalesced', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_is_coalesced(self: Tensor, args: unknown[]): unknown { return op_is_coalesced.method(self, args); }
 
 const op_is_pinned = defineOp('aten::is_pinned', [
-  ["", ["T"], [0], {"device":[1,"str?"]}, 2, 0],
+  ["", ["T","str?"], [0,1], {"device":[1,"str?"]}, 2, 0, 1],
 ]);
 export function _method_is_pinned(self: Tensor, args: unknown[]): unknown { return op_is_pinned.method(self, args); }
 
 const op_is_vulkan_available = defineOp('aten::is_vulkan_available', [
-  ["", [], [], {}, 0, -1],
+  ["", [], [], {}, 0, -1, 0],
 ]);
 /** `is_vulkan_available() -> bool` */
 export function is_vulkan_available(): boolean;
 export function is_vulkan_available(...args: unknown[]): unknown { return op_is_vulkan_available(args); }
 
 const op_isclose = defineOp('aten::isclose', [
-  ["", ["T","T"], [0,1], {"rtol":[2,"n"],"atol":[3,"n"],"equalNan":[4,"b"]}, 5, 0],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {"rtol":[2,"n"],"atol":[3,"n"],"equalNan":[4,"b"]}, 5, 0, 2],
 ]);
 /** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
 export function isclose(self: Tensor, other: Tensor, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+/** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+export function isclose(self: Tensor, other: Tensor, rtol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+/** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+export function isclose(self: Tensor, other: Tensor, rtol: number, atol: number, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
+/** `isclose(Tensor self, Tensor other, float rtol=1e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+export function isclose(self: Tensor, other: Tensor, rtol: number, atol: number, equalNan: boolean, options?: { rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
 export function isclose(...args: unknown[]): unknown { return op_isclose(args); }
 
 export function _method_isclose(self: Tensor, args: unknown[]): unknown { return op_isclose.method(self, args); }
 
 const op_isfinite = defineOp('aten::isfinite', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `isfinite(Tensor self) -> Tensor` */
 export function isfinite(self: Tensor): Tensor;
@@ -3749,9 +4274,9 @@ export function isfinite(...args: unknown[]): unknown { return op_isfinite(args)
 export function _method_isfinite(self: Tensor, args: unknown[]): unknown { return op_isfinite.method(self, args); }
 
 const op_isin = defineOp('aten::isin', [
-  ["Tensor_Tensor", ["T","T"], [0,1], {"assumeUnique":[2,"b"],"invert":[3,"b"]}, 4, -1],
-  ["Tensor_Scalar", ["T","s"], [0,1], {"assumeUnique":[2,"b"],"invert":[3,"b"]}, 4, -1],
-  ["Scalar_Tensor", ["s","T"], [0,1], {"assumeUnique":[2,"b"],"invert":[3,"b"]}, 4, -1],
+  ["Tensor_Tensor", ["T","T"], [0,1], {"assumeUnique":[2,"b"],"invert":[3,"b"]}, 4, -1, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {"assumeUnique":[2,"b"],"invert":[3,"b"]}, 4, -1, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {"assumeUnique":[2,"b"],"invert":[3,"b"]}, 4, -1, 2],
 ]);
 /** `isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
 export function isin(elements: Tensor, testElements: Tensor, options?: { assumeUnique?: boolean; invert?: boolean }): Tensor;
@@ -3762,7 +4287,7 @@ export function isin(element: number | boolean, testElements: Tensor, options?: 
 export function isin(...args: unknown[]): unknown { return op_isin(args); }
 
 const op_isinf = defineOp('aten::isinf', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `isinf(Tensor self) -> Tensor` */
 export function isinf(self: Tensor): Tensor;
@@ -3771,7 +4296,7 @@ export function isinf(...args: unknown[]): unknown { return op_isinf(args); }
 export function _method_isinf(self: Tensor, args: unknown[]): unknown { return op_isinf.method(self, args); }
 
 const op_isnan = defineOp('aten::isnan', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `isnan(Tensor self) -> Tensor` */
 export function isnan(self: Tensor): Tensor;
@@ -3780,7 +4305,7 @@ export function isnan(...args: unknown[]): unknown { return op_isnan(args); }
 export function _method_isnan(self: Tensor, args: unknown[]): unknown { return op_isnan.method(self, args); }
 
 const op_isneginf = defineOp('aten::isneginf', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `isneginf(Tensor self) -> Tensor` */
 export function isneginf(self: Tensor): Tensor;
@@ -3789,7 +4314,7 @@ export function isneginf(...args: unknown[]): unknown { return op_isneginf(args)
 export function _method_isneginf(self: Tensor, args: unknown[]): unknown { return op_isneginf.method(self, args); }
 
 const op_isposinf = defineOp('aten::isposinf', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `isposinf(Tensor self) -> Tensor` */
 export function isposinf(self: Tensor): Tensor;
@@ -3798,7 +4323,7 @@ export function isposinf(...args: unknown[]): unknown { return op_isposinf(args)
 export function _method_isposinf(self: Tensor, args: unknown[]): unknown { return op_isposinf.method(self, args); }
 
 const op_isreal = defineOp('aten::isreal', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `isreal(Tensor self) -> Tensor` */
 export function isreal(self: Tensor): Tensor;
@@ -3807,18 +4332,34 @@ export function isreal(...args: unknown[]): unknown { return op_isreal(args); }
 export function _method_isreal(self: Tensor, args: unknown[]): unknown { return op_isreal.method(self, args); }
 
 const op_istft = defineOp('aten::istft', [
-  ["", ["T","n"], [0,1], {"hopLength":[2,"n?"],"winLength":[3,"n?"],"window":[4,"T?"],"center":[5,"b"],"normalized":[6,"b"],"onesided":[7,"b?"],"length":[8,"n?"],"returnComplex":[9,"b"]}, 10, 0],
+  ["", ["T","n","n?","n?","T?","b","b","b?","n?","b"], [0,1,2,3,4,5,6,7,8,9], {"hopLength":[2,"n?"],"winLength":[3,"n?"],"window":[4,"T?"],"center":[5,"b"],"normalized":[6,"b"],"onesided":[7,"b?"],"length":[8,"n?"],"returnComplex":[9,"b"]}, 10, 0, 2],
 ]);
 /** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
 export function istft(self: Tensor, nFft: number, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, length: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
+/** `istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+export function istft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, length: number | null, returnComplex: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
 export function istft(...args: unknown[]): unknown { return op_istft(args); }
 
 export function _method_istft(self: Tensor, args: unknown[]): unknown { return op_istft.method(self, args); }
 
 const op_kaiser_window = defineOp('aten::kaiser_window', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
-  ["beta", ["n","b","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["periodic", ["n","b"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
+  ["beta", ["n","b","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function kaiser_window(windowLength: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -3829,14 +4370,16 @@ export function kaiser_window(windowLength: number, periodic: boolean, beta: num
 export function kaiser_window(...args: unknown[]): unknown { return op_kaiser_window(args); }
 
 const op_kl_div = defineOp('aten::kl_div', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"],"logTarget":[3,"b"]}, 4, 0],
+  ["", ["T","T","n"], [0,1,2], {"reduction":[2,"n"],"logTarget":[3,"b"]}, 4, 0, 2],
 ]);
 /** `kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor` */
 export function kl_div(self: Tensor, target: Tensor, options?: { reduction?: number; logTarget?: boolean }): Tensor;
+/** `kl_div(Tensor self, Tensor target, int reduction=Mean, *, bool log_target=False) -> Tensor` */
+export function kl_div(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number; logTarget?: boolean }): Tensor;
 export function kl_div(...args: unknown[]): unknown { return op_kl_div(args); }
 
 const op_kron = defineOp('aten::kron', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `kron(Tensor self, Tensor other) -> Tensor` */
 export function kron(self: Tensor, other: Tensor): Tensor;
@@ -3845,33 +4388,44 @@ export function kron(...args: unknown[]): unknown { return op_kron(args); }
 export function _method_kron(self: Tensor, args: unknown[]): unknown { return op_kron.method(self, args); }
 
 const op_kthvalue = defineOp('aten::kthvalue', [
-  ["", ["T","n"], [0,1], {"dim":[2,"n"],"keepdim":[3,"b"]}, 4, 0],
-  ["values", ["T","n"], [0,1], {"dim":[2,"n"],"keepdim":[3,"b"],"values":[4,"T"],"indices":[5,"T"]}, 6, 0],
+  ["", ["T","n","n","b"], [0,1,2,3], {"dim":[2,"n"],"keepdim":[3,"b"]}, 4, 0, 2],
 ]);
 /** `kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
 export function kthvalue(self: Tensor, k: number, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
-/** `kthvalue.values(Tensor self, int k, int dim=-1, bool keepdim=False, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function kthvalue(self: Tensor, k: number, options?: { dim?: number; keepdim?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
+/** `kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function kthvalue(self: Tensor, k: number, dim: number, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+/** `kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function kthvalue(self: Tensor, k: number, dim: number, keepdim: boolean, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
 export function kthvalue(...args: unknown[]): unknown { return op_kthvalue(args); }
 
 export function _method_kthvalue(self: Tensor, args: unknown[]): unknown { return op_kthvalue.method(self, args); }
 
 const op_l1_loss = defineOp('aten::l1_loss', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"]}, 3, 0],
+  ["", ["T","T","n"], [0,1,2], {"reduction":[2,"n"]}, 3, 0, 2],
 ]);
 /** `l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
 export function l1_loss(self: Tensor, target: Tensor, options?: { reduction?: number }): Tensor;
+/** `l1_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
+export function l1_loss(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number }): Tensor;
 export function l1_loss(...args: unknown[]): unknown { return op_l1_loss(args); }
 
 const op_layer_norm = defineOp('aten::layer_norm', [
-  ["", ["T","n[]"], [0,1], {"weight":[2,"T?"],"bias":[3,"T?"],"eps":[4,"n"],"cudnnEnable":[5,"b"]}, 6, -1],
+  ["", ["T","n[]","T?","T?","n","b"], [0,1,2,3,4,5], {"weight":[2,"T?"],"bias":[3,"T?"],"eps":[4,"n"],"cudnnEnable":[5,"b"]}, 6, -1, 2],
 ]);
 /** `layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor` */
 export function layer_norm(input: Tensor, normalizedShape: number | number[], options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+/** `layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor` */
+export function layer_norm(input: Tensor, normalizedShape: number | number[], weight: Tensor | null, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+/** `layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor` */
+export function layer_norm(input: Tensor, normalizedShape: number | number[], weight: Tensor | null, bias: Tensor | null, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+/** `layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor` */
+export function layer_norm(input: Tensor, normalizedShape: number | number[], weight: Tensor | null, bias: Tensor | null, eps: number, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
+/** `layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1e-05, bool cudnn_enable=True) -> Tensor` */
+export function layer_norm(input: Tensor, normalizedShape: number | number[], weight: Tensor | null, bias: Tensor | null, eps: number, cudnnEnable: boolean, options?: { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
 export function layer_norm(...args: unknown[]): unknown { return op_layer_norm(args); }
 
 const op_lcm = defineOp('aten::lcm', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `lcm(Tensor self, Tensor other) -> Tensor` */
 export function lcm(self: Tensor, other: Tensor): Tensor;
@@ -3880,7 +4434,7 @@ export function lcm(...args: unknown[]): unknown { return op_lcm(args); }
 export function _method_lcm(self: Tensor, args: unknown[]): unknown { return op_lcm.method(self, args); }
 
 const op_lcm_ = defineOp('aten::lcm_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
 export function lcm_(self: Tensor, other: Tensor): Tensor;
@@ -3889,7 +4443,7 @@ export function lcm_(...args: unknown[]): unknown { return op_lcm_(args); }
 export function _method_lcm_(self: Tensor, args: unknown[]): unknown { return op_lcm_.method(self, args); }
 
 const op_ldexp = defineOp('aten::ldexp', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function ldexp(self: Tensor, other: Tensor): Tensor;
@@ -3898,7 +4452,7 @@ export function ldexp(...args: unknown[]): unknown { return op_ldexp(args); }
 export function _method_ldexp(self: Tensor, args: unknown[]): unknown { return op_ldexp.method(self, args); }
 
 const op_ldexp_ = defineOp('aten::ldexp_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
 export function ldexp_(self: Tensor, other: Tensor): Tensor;
@@ -3907,8 +4461,8 @@ export function ldexp_(...args: unknown[]): unknown { return op_ldexp_(args); }
 export function _method_ldexp_(self: Tensor, args: unknown[]): unknown { return op_ldexp_.method(self, args); }
 
 const op_le = defineOp('aten::le', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `le.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function le(self: Tensor, other: number | boolean): Tensor;
@@ -3919,38 +4473,39 @@ export function le(...args: unknown[]): unknown { return op_le(args); }
 export function _method_le(self: Tensor, args: unknown[]): unknown { return op_le.method(self, args); }
 
 const op_le_ = defineOp('aten::le_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_le_(self: Tensor, args: unknown[]): unknown { return op_le_.method(self, args); }
 
 const op_leaky_relu = defineOp('aten::leaky_relu', [
-  ["", ["T"], [0], {"negativeSlope":[1,"s"]}, 2, 0],
+  ["", ["T","s"], [0,1], {"negativeSlope":[1,"s"]}, 2, 0, 1],
 ]);
 /** `leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor` */
 export function leaky_relu(self: Tensor, options?: { negativeSlope?: number | boolean }): Tensor;
+/** `leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor` */
+export function leaky_relu(self: Tensor, negativeSlope: number | boolean, options?: { negativeSlope?: number | boolean }): Tensor;
 export function leaky_relu(...args: unknown[]): unknown { return op_leaky_relu(args); }
 
 const op_leaky_relu_ = defineOp('aten::leaky_relu_', [
-  ["", ["T"], [0], {"negativeSlope":[1,"s"]}, 2, 0],
+  ["", ["T","s"], [0,1], {"negativeSlope":[1,"s"]}, 2, 0, 1],
 ]);
 /** `leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)` */
 export function leaky_relu_(self: Tensor, options?: { negativeSlope?: number | boolean }): Tensor;
+/** `leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)` */
+export function leaky_relu_(self: Tensor, negativeSlope: number | boolean, options?: { negativeSlope?: number | boolean }): Tensor;
 export function leaky_relu_(...args: unknown[]): unknown { return op_leaky_relu_(args); }
 
 const op_leaky_relu_backward = defineOp('aten::leaky_relu_backward', [
-  ["grad_input", ["T","T","s","b"], [0,1,2,3], {"gradInput":[4,"T"]}, 5, 1],
-  ["", ["T","T","s","b"], [0,1,2,3], {}, 4, 1],
+  ["", ["T","T","s","b"], [0,1,2,3], {}, 4, 1, 4],
 ]);
-/** `leaky_relu_backward.grad_input(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function leaky_relu_backward(gradOutput: Tensor, self: Tensor, negativeSlope: number | boolean, selfIsResult: boolean, options?: { gradInput?: Tensor }): Tensor;
 /** `leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) -> Tensor` */
 export function leaky_relu_backward(gradOutput: Tensor, self: Tensor, negativeSlope: number | boolean, selfIsResult: boolean): Tensor;
 export function leaky_relu_backward(...args: unknown[]): unknown { return op_leaky_relu_backward(args); }
 
 const op_lerp = defineOp('aten::lerp', [
-  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0],
-  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0, 3],
+  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
 export function lerp(self: Tensor, end: Tensor, weight: number | boolean): Tensor;
@@ -3961,14 +4516,14 @@ export function lerp(...args: unknown[]): unknown { return op_lerp(args); }
 export function _method_lerp(self: Tensor, args: unknown[]): unknown { return op_lerp.method(self, args); }
 
 const op_lerp_ = defineOp('aten::lerp_', [
-  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0],
-  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0, 3],
+  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 export function _method_lerp_(self: Tensor, args: unknown[]): unknown { return op_lerp_.method(self, args); }
 
 const op_less = defineOp('aten::less', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `less.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function less(self: Tensor, other: number | boolean): Tensor;
@@ -3979,14 +4534,14 @@ export function less(...args: unknown[]): unknown { return op_less(args); }
 export function _method_less(self: Tensor, args: unknown[]): unknown { return op_less.method(self, args); }
 
 const op_less_ = defineOp('aten::less_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_less_(self: Tensor, args: unknown[]): unknown { return op_less_.method(self, args); }
 
 const op_less_equal = defineOp('aten::less_equal', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function less_equal(self: Tensor, other: number | boolean): Tensor;
@@ -3997,13 +4552,13 @@ export function less_equal(...args: unknown[]): unknown { return op_less_equal(a
 export function _method_less_equal(self: Tensor, args: unknown[]): unknown { return op_less_equal.method(self, args); }
 
 const op_less_equal_ = defineOp('aten::less_equal_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_less_equal_(self: Tensor, args: unknown[]): unknown { return op_less_equal_.method(self, args); }
 
 const op_lgamma = defineOp('aten::lgamma', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `lgamma(Tensor self) -> Tensor` */
 export function lgamma(self: Tensor): Tensor;
@@ -4012,226 +4567,235 @@ export function lgamma(...args: unknown[]): unknown { return op_lgamma(args); }
 export function _method_lgamma(self: Tensor, args: unknown[]): unknown { return op_lgamma.method(self, args); }
 
 const op_lgamma_ = defineOp('aten::lgamma_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_lgamma_(self: Tensor, args: unknown[]): unknown { return op_lgamma_.method(self, args); }
 
 const op_lift = defineOp('aten::lift', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `lift(Tensor self) -> Tensor` */
 export function lift(self: Tensor): Tensor;
 export function lift(...args: unknown[]): unknown { return op_lift(args); }
 
 const op_lift_fresh = defineOp('aten::lift_fresh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `lift_fresh(Tensor(a) self) -> Tensor(a)` */
 export function lift_fresh(self: Tensor): Tensor;
 export function lift_fresh(...args: unknown[]): unknown { return op_lift_fresh(args); }
 
 const op_lift_fresh_copy = defineOp('aten::lift_fresh_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `lift_fresh_copy(Tensor self) -> Tensor` */
 export function lift_fresh_copy(self: Tensor): Tensor;
 export function lift_fresh_copy(...args: unknown[]): unknown { return op_lift_fresh_copy(args); }
 
 const op_linalg_cholesky = defineOp('aten::linalg_cholesky', [
-  ["", ["T"], [0], {"upper":[1,"b"]}, 2, 0],
+  ["", ["T"], [0], {"upper":[1,"b"]}, 2, 0, 1],
 ]);
 /** `linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor` */
 export function linalg_cholesky(self: Tensor, options?: { upper?: boolean }): Tensor;
 export function linalg_cholesky(...args: unknown[]): unknown { return op_linalg_cholesky(args); }
 
 const op_linalg_cholesky_ex = defineOp('aten::linalg_cholesky_ex', [
-  ["", ["T"], [0], {"upper":[1,"b"],"checkErrors":[2,"b"]}, 3, 0],
-  ["L", ["T"], [0], {"upper":[1,"b"],"checkErrors":[2,"b"],"L":[3,"T"],"info":[4,"T"]}, 5, 0],
+  ["", ["T"], [0], {"upper":[1,"b"],"checkErrors":[2,"b"]}, 3, 0, 1],
 ]);
 /** `linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)` */
 export function linalg_cholesky_ex(self: Tensor, options?: { upper?: boolean; checkErrors?: boolean }): [Tensor, Tensor];
-/** `linalg_cholesky_ex.L(Tensor self, *, bool upper=False, bool check_errors=False, Tensor(a!) L, Tensor(b!) info) -> (Tensor(a!) L, Tensor(b!) info)` */
-export function linalg_cholesky_ex(self: Tensor, options?: { upper?: boolean; checkErrors?: boolean; L?: Tensor; info?: Tensor }): [Tensor, Tensor];
 export function linalg_cholesky_ex(...args: unknown[]): unknown { return op_linalg_cholesky_ex(args); }
 
 const op_linalg_cond = defineOp('aten::linalg_cond', [
-  ["", ["T"], [0], {"p":[1,"s?"]}, 2, 0],
-  ["p_str", ["T","str"], [0,1], {}, 2, 0],
+  ["", ["T","s?"], [0,1], {"p":[1,"s?"]}, 2, 0, 1],
+  ["p_str", ["T","str"], [0,1], {}, 2, 0, 2],
 ]);
 /** `linalg_cond(Tensor self, Scalar? p=None) -> Tensor` */
 export function linalg_cond(self: Tensor, options?: { p?: number | boolean | null }): Tensor;
+/** `linalg_cond(Tensor self, Scalar? p=None) -> Tensor` */
+export function linalg_cond(self: Tensor, p: number | boolean | null, options?: { p?: number | boolean | null }): Tensor;
 /** `linalg_cond.p_str(Tensor self, str p) -> Tensor` */
 export function linalg_cond(self: Tensor, p: string): Tensor;
 export function linalg_cond(...args: unknown[]): unknown { return op_linalg_cond(args); }
 
 const op_linalg_cross = defineOp('aten::linalg_cross', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
 export function linalg_cross(self: Tensor, other: Tensor, options?: { dim?: number }): Tensor;
 export function linalg_cross(...args: unknown[]): unknown { return op_linalg_cross(args); }
 
 const op_linalg_det = defineOp('aten::linalg_det', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `linalg_det(Tensor A) -> Tensor` */
 export function linalg_det(A: Tensor): Tensor;
 export function linalg_det(...args: unknown[]): unknown { return op_linalg_det(args); }
 
 const op_linalg_diagonal = defineOp('aten::linalg_diagonal', [
-  ["", ["T"], [0], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, -1],
+  ["", ["T"], [0], {"offset":[1,"n"],"dim1":[2,"n"],"dim2":[3,"n"]}, 4, -1, 1],
 ]);
 /** `linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)` */
 export function linalg_diagonal(A: Tensor, options?: { offset?: number; dim1?: number; dim2?: number }): Tensor;
 export function linalg_diagonal(...args: unknown[]): unknown { return op_linalg_diagonal(args); }
 
 const op_linalg_eig = defineOp('aten::linalg_eig', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)` */
 export function linalg_eig(self: Tensor): [Tensor, Tensor];
 export function linalg_eig(...args: unknown[]): unknown { return op_linalg_eig(args); }
 
 const op_linalg_eigh = defineOp('aten::linalg_eigh', [
-  ["", ["T"], [0], {"UPLO":[1,"str"]}, 2, 0],
-  ["eigvals", ["T"], [0], {"UPLO":[1,"str"],"eigvals":[2,"T"],"eigvecs":[3,"T"]}, 4, 0],
+  ["", ["T","str"], [0,1], {"UPLO":[1,"str"]}, 2, 0, 1],
 ]);
 /** `linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors)` */
 export function linalg_eigh(self: Tensor, options?: { UPLO?: string }): [Tensor, Tensor];
-/** `linalg_eigh.eigvals(Tensor self, str UPLO="L", *, Tensor(a!) eigvals, Tensor(b!) eigvecs) -> (Tensor(a!) eigenvalues, Tensor(b!) eigenvectors)` */
-export function linalg_eigh(self: Tensor, options?: { UPLO?: string; eigvals?: Tensor; eigvecs?: Tensor }): [Tensor, Tensor];
+/** `linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors)` */
+export function linalg_eigh(self: Tensor, UPLO: string, options?: { UPLO?: string }): [Tensor, Tensor];
 export function linalg_eigh(...args: unknown[]): unknown { return op_linalg_eigh(args); }
 
 const op_linalg_eigvals = defineOp('aten::linalg_eigvals', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `linalg_eigvals(Tensor self) -> Tensor` */
 export function linalg_eigvals(self: Tensor): Tensor;
 export function linalg_eigvals(...args: unknown[]): unknown { return op_linalg_eigvals(args); }
 
 const op_linalg_eigvalsh = defineOp('aten::linalg_eigvalsh', [
-  ["", ["T"], [0], {"UPLO":[1,"str"]}, 2, 0],
+  ["", ["T","str"], [0,1], {"UPLO":[1,"str"]}, 2, 0, 1],
 ]);
 /** `linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor` */
 export function linalg_eigvalsh(self: Tensor, options?: { UPLO?: string }): Tensor;
+/** `linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor` */
+export function linalg_eigvalsh(self: Tensor, UPLO: string, options?: { UPLO?: string }): Tensor;
 export function linalg_eigvalsh(...args: unknown[]): unknown { return op_linalg_eigvalsh(args); }
 
 const op_linalg_householder_product = defineOp('aten::linalg_householder_product', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `linalg_householder_product(Tensor input, Tensor tau) -> Tensor` */
 export function linalg_householder_product(input: Tensor, tau: Tensor): Tensor;
 export function linalg_householder_product(...args: unknown[]): unknown { return op_linalg_householder_product(args); }
 
 const op_linalg_inv = defineOp('aten::linalg_inv', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `linalg_inv(Tensor A) -> Tensor` */
 export function linalg_inv(A: Tensor): Tensor;
 export function linalg_inv(...args: unknown[]): unknown { return op_linalg_inv(args); }
 
 const op_linalg_inv_ex = defineOp('aten::linalg_inv_ex', [
-  ["", ["T"], [0], {"checkErrors":[1,"b"]}, 2, -1],
-  ["inverse", ["T"], [0], {"checkErrors":[1,"b"],"inverse":[2,"T"],"info":[3,"T"]}, 4, -1],
+  ["", ["T"], [0], {"checkErrors":[1,"b"]}, 2, -1, 1],
 ]);
 /** `linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)` */
 export function linalg_inv_ex(A: Tensor, options?: { checkErrors?: boolean }): [Tensor, Tensor];
-/** `linalg_inv_ex.inverse(Tensor A, *, bool check_errors=False, Tensor(a!) inverse, Tensor(b!) info) -> (Tensor(a!) inverse, Tensor(b!) info)` */
-export function linalg_inv_ex(A: Tensor, options?: { checkErrors?: boolean; inverse?: Tensor; info?: Tensor }): [Tensor, Tensor];
 export function linalg_inv_ex(...args: unknown[]): unknown { return op_linalg_inv_ex(args); }
 
 const op_linalg_ldl_factor = defineOp('aten::linalg_ldl_factor', [
-  ["", ["T"], [0], {"hermitian":[1,"b"]}, 2, 0],
+  ["", ["T"], [0], {"hermitian":[1,"b"]}, 2, 0, 1],
 ]);
 /** `linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)` */
 export function linalg_ldl_factor(self: Tensor, options?: { hermitian?: boolean }): [Tensor, Tensor];
 export function linalg_ldl_factor(...args: unknown[]): unknown { return op_linalg_ldl_factor(args); }
 
 const op_linalg_ldl_factor_ex = defineOp('aten::linalg_ldl_factor_ex', [
-  ["", ["T"], [0], {"hermitian":[1,"b"],"checkErrors":[2,"b"]}, 3, 0],
+  ["", ["T"], [0], {"hermitian":[1,"b"],"checkErrors":[2,"b"]}, 3, 0, 1],
 ]);
 /** `linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)` */
 export function linalg_ldl_factor_ex(self: Tensor, options?: { hermitian?: boolean; checkErrors?: boolean }): [Tensor, Tensor, Tensor];
 export function linalg_ldl_factor_ex(...args: unknown[]): unknown { return op_linalg_ldl_factor_ex(args); }
 
 const op_linalg_ldl_solve = defineOp('aten::linalg_ldl_solve', [
-  ["", ["T","T","T"], [0,1,2], {"hermitian":[3,"b"]}, 4, -1],
+  ["", ["T","T","T"], [0,1,2], {"hermitian":[3,"b"]}, 4, -1, 3],
 ]);
 /** `linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor` */
 export function linalg_ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, options?: { hermitian?: boolean }): Tensor;
 export function linalg_ldl_solve(...args: unknown[]): unknown { return op_linalg_ldl_solve(args); }
 
 const op_linalg_lstsq = defineOp('aten::linalg_lstsq', [
-  ["", ["T","T"], [0,1], {"rcond":[2,"n?"],"driver":[3,"str?"]}, 4, 0],
+  ["", ["T","T","n?"], [0,1,2], {"rcond":[2,"n?"],"driver":[3,"str?"]}, 4, 0, 2],
 ]);
 /** `linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
 export function linalg_lstsq(self: Tensor, b: Tensor, options?: { rcond?: number | null; driver?: string | null }): [Tensor, Tensor, Tensor, Tensor];
+/** `linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
+export function linalg_lstsq(self: Tensor, b: Tensor, rcond: number | null, options?: { rcond?: number | null; driver?: string | null }): [Tensor, Tensor, Tensor, Tensor];
 export function linalg_lstsq(...args: unknown[]): unknown { return op_linalg_lstsq(args); }
 
 const op_linalg_lu = defineOp('aten::linalg_lu', [
-  ["", ["T"], [0], {"pivot":[1,"b"]}, 2, -1],
+  ["", ["T"], [0], {"pivot":[1,"b"]}, 2, -1, 1],
 ]);
 /** `linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)` */
 export function linalg_lu(A: Tensor, options?: { pivot?: boolean }): [Tensor, Tensor, Tensor];
 export function linalg_lu(...args: unknown[]): unknown { return op_linalg_lu(args); }
 
 const op_linalg_lu_factor = defineOp('aten::linalg_lu_factor', [
-  ["", ["T"], [0], {"pivot":[1,"b"]}, 2, -1],
+  ["", ["T"], [0], {"pivot":[1,"b"]}, 2, -1, 1],
 ]);
 /** `linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)` */
 export function linalg_lu_factor(A: Tensor, options?: { pivot?: boolean }): [Tensor, Tensor];
 export function linalg_lu_factor(...args: unknown[]): unknown { return op_linalg_lu_factor(args); }
 
 const op_linalg_lu_factor_ex = defineOp('aten::linalg_lu_factor_ex', [
-  ["", ["T"], [0], {"pivot":[1,"b"],"checkErrors":[2,"b"]}, 3, -1],
+  ["", ["T"], [0], {"pivot":[1,"b"],"checkErrors":[2,"b"]}, 3, -1, 1],
 ]);
 /** `linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)` */
 export function linalg_lu_factor_ex(A: Tensor, options?: { pivot?: boolean; checkErrors?: boolean }): [Tensor, Tensor, Tensor];
 export function linalg_lu_factor_ex(...args: unknown[]): unknown { return op_linalg_lu_factor_ex(args); }
 
 const op_linalg_lu_solve = defineOp('aten::linalg_lu_solve', [
-  ["", ["T","T","T"], [0,1,2], {"left":[3,"b"],"adjoint":[4,"b"]}, 5, -1],
+  ["", ["T","T","T"], [0,1,2], {"left":[3,"b"],"adjoint":[4,"b"]}, 5, -1, 3],
 ]);
 /** `linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor` */
 export function linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, options?: { left?: boolean; adjoint?: boolean }): Tensor;
 export function linalg_lu_solve(...args: unknown[]): unknown { return op_linalg_lu_solve(args); }
 
 const op_linalg_matmul = defineOp('aten::linalg_matmul', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `linalg_matmul(Tensor self, Tensor other) -> Tensor` */
 export function linalg_matmul(self: Tensor, other: Tensor): Tensor;
 export function linalg_matmul(...args: unknown[]): unknown { return op_linalg_matmul(args); }
 
 const op_linalg_matrix_exp = defineOp('aten::linalg_matrix_exp', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `linalg_matrix_exp(Tensor self) -> Tensor` */
 export function linalg_matrix_exp(self: Tensor): Tensor;
 export function linalg_matrix_exp(...args: unknown[]): unknown { return op_linalg_matrix_exp(args); }
 
 const op_linalg_matrix_norm = defineOp('aten::linalg_matrix_norm', [
-  ["", ["T","s"], [0,1], {"dim":[2,"n[]"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0],
-  ["str_ord", ["T"], [0], {"ord":[1,"str"],"dim":[2,"n[]"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0],
+  ["", ["T","s","n[]","b"], [0,1,2,3], {"dim":[2,"n[]"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0, 2],
+  ["str_ord", ["T","str","n[]","b"], [0,1,2,3], {"ord":[1,"str"],"dim":[2,"n[]"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0, 1],
 ]);
 /** `linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function linalg_matrix_norm(self: Tensor, ord: number | boolean, options?: { dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_matrix_norm(self: Tensor, ord: number | boolean, dim: number | number[], options?: { dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_matrix_norm(self: Tensor, ord: number | boolean, dim: number | number[], keepdim: boolean, options?: { dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 /** `linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function linalg_matrix_norm(self: Tensor, options?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_matrix_norm(self: Tensor, ord: string, options?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_matrix_norm(self: Tensor, ord: string, dim: number | number[], options?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_matrix_norm.str_ord(Tensor self, str ord='fro', int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_matrix_norm(self: Tensor, ord: string, dim: number | number[], keepdim: boolean, options?: { ord?: string; dim?: number | number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalg_matrix_norm(...args: unknown[]): unknown { return op_linalg_matrix_norm(args); }
 
 const op_linalg_matrix_power = defineOp('aten::linalg_matrix_power', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `linalg_matrix_power(Tensor self, int n) -> Tensor` */
 export function linalg_matrix_power(self: Tensor, n: number): Tensor;
 export function linalg_matrix_power(...args: unknown[]): unknown { return op_linalg_matrix_power(args); }
 
 const op_linalg_matrix_rank = defineOp('aten::linalg_matrix_rank', [
-  ["atol_rtol_tensor", ["T"], [0], {"atol":[1,"T?"],"rtol":[2,"T?"],"hermitian":[3,"b"]}, 4, -1],
-  ["atol_rtol_float", ["T"], [0], {"atol":[1,"n?"],"rtol":[2,"n?"],"hermitian":[3,"b"]}, 4, 0],
-  ["", ["T","n"], [0,1], {"hermitian":[2,"b"]}, 3, 0],
-  ["tol_tensor", ["T","T"], [0,1], {"hermitian":[2,"b"]}, 3, -1],
+  ["atol_rtol_tensor", ["T"], [0], {"atol":[1,"T?"],"rtol":[2,"T?"],"hermitian":[3,"b"]}, 4, -1, 1],
+  ["atol_rtol_float", ["T"], [0], {"atol":[1,"n?"],"rtol":[2,"n?"],"hermitian":[3,"b"]}, 4, 0, 1],
+  ["", ["T","n","b"], [0,1,2], {"hermitian":[2,"b"]}, 3, 0, 2],
+  ["tol_tensor", ["T","T","b"], [0,1,2], {"hermitian":[2,"b"]}, 3, -1, 2],
 ]);
 /** `linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
 export function linalg_matrix_rank(input: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor;
@@ -4239,32 +4803,46 @@ export function linalg_matrix_rank(input: Tensor, options?: { atol?: Tensor | nu
 export function linalg_matrix_rank(self: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor;
 /** `linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
 export function linalg_matrix_rank(self: Tensor, tol: number, options?: { hermitian?: boolean }): Tensor;
+/** `linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
+export function linalg_matrix_rank(self: Tensor, tol: number, hermitian: boolean, options?: { hermitian?: boolean }): Tensor;
 /** `linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor` */
 export function linalg_matrix_rank(input: Tensor, tol: Tensor, options?: { hermitian?: boolean }): Tensor;
+/** `linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor` */
+export function linalg_matrix_rank(input: Tensor, tol: Tensor, hermitian: boolean, options?: { hermitian?: boolean }): Tensor;
 export function linalg_matrix_rank(...args: unknown[]): unknown { return op_linalg_matrix_rank(args); }
 
 const op_linalg_multi_dot = defineOp('aten::linalg_multi_dot', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `linalg_multi_dot(Tensor[] tensors) -> Tensor` */
 export function linalg_multi_dot(tensors: Tensor[]): Tensor;
 export function linalg_multi_dot(...args: unknown[]): unknown { return op_linalg_multi_dot(args); }
 
 const op_linalg_norm = defineOp('aten::linalg_norm', [
-  ["", ["T"], [0], {"ord":[1,"s?"],"dim":[2,"n[]?"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0],
-  ["ord_str", ["T","str"], [0,1], {"dim":[2,"n[]?"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0],
+  ["", ["T","s?","n[]?","b"], [0,1,2,3], {"ord":[1,"s?"],"dim":[2,"n[]?"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0, 1],
+  ["ord_str", ["T","str","n[]?","b"], [0,1,2,3], {"dim":[2,"n[]?"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0, 2],
 ]);
 /** `linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function linalg_norm(self: Tensor, options?: { ord?: number | boolean | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_norm(self: Tensor, ord: number | boolean | null, options?: { ord?: number | boolean | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_norm(self: Tensor, ord: number | boolean | null, dim: number | number[] | null, options?: { ord?: number | boolean | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_norm(self: Tensor, ord: number | boolean | null, dim: number | number[] | null, keepdim: boolean, options?: { ord?: number | boolean | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 /** `linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function linalg_norm(self: Tensor, ord: string, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_norm(self: Tensor, ord: string, dim: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_norm(self: Tensor, ord: string, dim: number | number[] | null, keepdim: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalg_norm(...args: unknown[]): unknown { return op_linalg_norm(args); }
 
 const op_linalg_pinv = defineOp('aten::linalg_pinv', [
-  ["atol_rtol_tensor", ["T"], [0], {"atol":[1,"T?"],"rtol":[2,"T?"],"hermitian":[3,"b"]}, 4, 0],
-  ["atol_rtol_float", ["T"], [0], {"atol":[1,"n?"],"rtol":[2,"n?"],"hermitian":[3,"b"]}, 4, 0],
-  ["", ["T","n"], [0,1], {"hermitian":[2,"b"]}, 3, 0],
-  ["rcond_tensor", ["T","T"], [0,1], {"hermitian":[2,"b"]}, 3, 0],
+  ["atol_rtol_tensor", ["T"], [0], {"atol":[1,"T?"],"rtol":[2,"T?"],"hermitian":[3,"b"]}, 4, 0, 1],
+  ["atol_rtol_float", ["T"], [0], {"atol":[1,"n?"],"rtol":[2,"n?"],"hermitian":[3,"b"]}, 4, 0, 1],
+  ["", ["T","n","b"], [0,1,2], {"hermitian":[2,"b"]}, 3, 0, 2],
+  ["rcond_tensor", ["T","T","b"], [0,1,2], {"hermitian":[2,"b"]}, 3, 0, 2],
 ]);
 /** `linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
 export function linalg_pinv(self: Tensor, options?: { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor;
@@ -4272,120 +4850,137 @@ export function linalg_pinv(self: Tensor, options?: { atol?: Tensor | null; rtol
 export function linalg_pinv(self: Tensor, options?: { atol?: number | null; rtol?: number | null; hermitian?: boolean }): Tensor;
 /** `linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
 export function linalg_pinv(self: Tensor, rcond: number, options?: { hermitian?: boolean }): Tensor;
+/** `linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
+export function linalg_pinv(self: Tensor, rcond: number, hermitian: boolean, options?: { hermitian?: boolean }): Tensor;
 /** `linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
 export function linalg_pinv(self: Tensor, rcond: Tensor, options?: { hermitian?: boolean }): Tensor;
+/** `linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
+export function linalg_pinv(self: Tensor, rcond: Tensor, hermitian: boolean, options?: { hermitian?: boolean }): Tensor;
 export function linalg_pinv(...args: unknown[]): unknown { return op_linalg_pinv(args); }
 
 const op_linalg_qr = defineOp('aten::linalg_qr', [
-  ["", ["T"], [0], {"mode":[1,"str"]}, 2, -1],
+  ["", ["T","str"], [0,1], {"mode":[1,"str"]}, 2, -1, 1],
 ]);
 /** `linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R)` */
 export function linalg_qr(A: Tensor, options?: { mode?: string }): [Tensor, Tensor];
+/** `linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R)` */
+export function linalg_qr(A: Tensor, mode: string, options?: { mode?: string }): [Tensor, Tensor];
 export function linalg_qr(...args: unknown[]): unknown { return op_linalg_qr(args); }
 
 const op_linalg_slogdet = defineOp('aten::linalg_slogdet', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)` */
 export function linalg_slogdet(A: Tensor): [Tensor, Tensor];
 export function linalg_slogdet(...args: unknown[]): unknown { return op_linalg_slogdet(args); }
 
 const op_linalg_solve = defineOp('aten::linalg_solve', [
-  ["", ["T","T"], [0,1], {"left":[2,"b"]}, 3, -1],
+  ["", ["T","T"], [0,1], {"left":[2,"b"]}, 3, -1, 2],
 ]);
 /** `linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor` */
 export function linalg_solve(A: Tensor, B: Tensor, options?: { left?: boolean }): Tensor;
 export function linalg_solve(...args: unknown[]): unknown { return op_linalg_solve(args); }
 
 const op_linalg_solve_ex = defineOp('aten::linalg_solve_ex', [
-  ["", ["T","T"], [0,1], {"left":[2,"b"],"checkErrors":[3,"b"]}, 4, -1],
+  ["", ["T","T"], [0,1], {"left":[2,"b"],"checkErrors":[3,"b"]}, 4, -1, 2],
 ]);
 /** `linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)` */
 export function linalg_solve_ex(A: Tensor, B: Tensor, options?: { left?: boolean; checkErrors?: boolean }): [Tensor, Tensor];
 export function linalg_solve_ex(...args: unknown[]): unknown { return op_linalg_solve_ex(args); }
 
 const op_linalg_solve_triangular = defineOp('aten::linalg_solve_triangular', [
-  ["", ["T","T"], [0,1], {"upper":[2,"b"],"left":[3,"b"],"unitriangular":[4,"b"]}, 5, 0],
+  ["", ["T","T"], [0,1], {"upper":[2,"b"],"left":[3,"b"],"unitriangular":[4,"b"]}, 5, 0, 2],
 ]);
 /** `linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
 export function linalg_solve_triangular(self: Tensor, B: Tensor, options?: { upper?: boolean; left?: boolean; unitriangular?: boolean }): Tensor;
 export function linalg_solve_triangular(...args: unknown[]): unknown { return op_linalg_solve_triangular(args); }
 
 const op_linalg_svd = defineOp('aten::linalg_svd', [
-  ["", ["T"], [0], {"fullMatrices":[1,"b"],"driver":[2,"str?"]}, 3, -1],
-  ["U", ["T"], [0], {"fullMatrices":[1,"b"],"driver":[2,"str?"],"U":[3,"T"],"S":[4,"T"],"Vh":[5,"T"]}, 6, -1],
+  ["", ["T","b"], [0,1], {"fullMatrices":[1,"b"],"driver":[2,"str?"]}, 3, -1, 1],
 ]);
 /** `linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)` */
 export function linalg_svd(A: Tensor, options?: { fullMatrices?: boolean; driver?: string | null }): [Tensor, Tensor, Tensor];
-/** `linalg_svd.U(Tensor A, bool full_matrices=True, *, str? driver=None, Tensor(a!) U, Tensor(b!) S, Tensor(c!) Vh) -> (Tensor(a!) U, Tensor(b!) S, Tensor(c!) Vh)` */
-export function linalg_svd(A: Tensor, options?: { fullMatrices?: boolean; driver?: string | null; U?: Tensor; S?: Tensor; Vh?: Tensor }): [Tensor, Tensor, Tensor];
+/** `linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)` */
+export function linalg_svd(A: Tensor, fullMatrices: boolean, options?: { fullMatrices?: boolean; driver?: string | null }): [Tensor, Tensor, Tensor];
 export function linalg_svd(...args: unknown[]): unknown { return op_linalg_svd(args); }
 
 const op_linalg_svdvals = defineOp('aten::linalg_svdvals', [
-  ["", ["T"], [0], {"driver":[1,"str?"]}, 2, -1],
+  ["", ["T"], [0], {"driver":[1,"str?"]}, 2, -1, 1],
 ]);
 /** `linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor` */
 export function linalg_svdvals(A: Tensor, options?: { driver?: string | null }): Tensor;
 export function linalg_svdvals(...args: unknown[]): unknown { return op_linalg_svdvals(args); }
 
 const op_linalg_tensorinv = defineOp('aten::linalg_tensorinv', [
-  ["", ["T"], [0], {"ind":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"ind":[1,"n"]}, 2, 0, 1],
 ]);
 /** `linalg_tensorinv(Tensor self, int ind=2) -> Tensor` */
 export function linalg_tensorinv(self: Tensor, options?: { ind?: number }): Tensor;
+/** `linalg_tensorinv(Tensor self, int ind=2) -> Tensor` */
+export function linalg_tensorinv(self: Tensor, ind: number, options?: { ind?: number }): Tensor;
 export function linalg_tensorinv(...args: unknown[]): unknown { return op_linalg_tensorinv(args); }
 
 const op_linalg_tensorsolve = defineOp('aten::linalg_tensorsolve', [
-  ["", ["T","T"], [0,1], {"dims":[2,"n[]?"]}, 3, 0],
+  ["", ["T","T","n[]?"], [0,1,2], {"dims":[2,"n[]?"]}, 3, 0, 2],
 ]);
 /** `linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
 export function linalg_tensorsolve(self: Tensor, other: Tensor, options?: { dims?: number | number[] | null }): Tensor;
+/** `linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
+export function linalg_tensorsolve(self: Tensor, other: Tensor, dims: number | number[] | null, options?: { dims?: number | number[] | null }): Tensor;
 export function linalg_tensorsolve(...args: unknown[]): unknown { return op_linalg_tensorsolve(args); }
 
 const op_linalg_vander = defineOp('aten::linalg_vander', [
-  ["", ["T"], [0], {"N":[1,"n?"]}, 2, -1],
+  ["", ["T"], [0], {"N":[1,"n?"]}, 2, -1, 1],
 ]);
 /** `linalg_vander(Tensor x, *, int? N=None) -> Tensor` */
 export function linalg_vander(x: Tensor, options?: { N?: number | null }): Tensor;
 export function linalg_vander(...args: unknown[]): unknown { return op_linalg_vander(args); }
 
 const op_linalg_vecdot = defineOp('aten::linalg_vecdot', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1],
+  ["", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1, 2],
 ]);
 /** `linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor` */
 export function linalg_vecdot(x: Tensor, y: Tensor, options?: { dim?: number }): Tensor;
 export function linalg_vecdot(...args: unknown[]): unknown { return op_linalg_vecdot(args); }
 
 const op_linalg_vector_norm = defineOp('aten::linalg_vector_norm', [
-  ["", ["T"], [0], {"ord":[1,"s"],"dim":[2,"n[]?"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0],
+  ["", ["T","s","n[]?","b"], [0,1,2,3], {"ord":[1,"s"],"dim":[2,"n[]?"],"keepdim":[3,"b"],"dtype":[4,"dtype?"]}, 5, 0, 1],
 ]);
 /** `linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function linalg_vector_norm(self: Tensor, options?: { ord?: number | boolean; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_vector_norm(self: Tensor, ord: number | boolean, options?: { ord?: number | boolean; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_vector_norm(self: Tensor, ord: number | boolean, dim: number | number[] | null, options?: { ord?: number | boolean; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function linalg_vector_norm(self: Tensor, ord: number | boolean, dim: number | number[] | null, keepdim: boolean, options?: { ord?: number | boolean; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function linalg_vector_norm(...args: unknown[]): unknown { return op_linalg_vector_norm(args); }
 
 const op_linear = defineOp('aten::linear', [
-  ["", ["T","T"], [0,1], {"bias":[2,"T?"]}, 3, -1],
+  ["", ["T","T","T?"], [0,1,2], {"bias":[2,"T?"]}, 3, -1, 2],
 ]);
 /** `linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor` */
 export function linear(input: Tensor, weight: Tensor, options?: { bias?: Tensor | null }): Tensor;
+/** `linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor` */
+export function linear(input: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null }): Tensor;
 export function linear(...args: unknown[]): unknown { return op_linear(args); }
 
 const op_linear_backward = defineOp('aten::linear_backward', [
-  ["", ["T","T","T","b[]"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","T","T","b[]"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function linear_backward(self: Tensor, gradOutput: Tensor, weight: Tensor, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function linear_backward(...args: unknown[]): unknown { return op_linear_backward(args); }
 
 const op_linspace = defineOp('aten::linspace', [
-  ["", ["s","s","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["", ["s","s","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function linspace(start: number | boolean, end: number | boolean, steps: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function linspace(...args: unknown[]): unknown { return op_linspace(args); }
 
 const op_log = defineOp('aten::log', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log(Tensor self) -> Tensor` */
 export function log(self: Tensor): Tensor;
@@ -4394,7 +4989,7 @@ export function log(...args: unknown[]): unknown { return op_log(args); }
 export function _method_log(self: Tensor, args: unknown[]): unknown { return op_log.method(self, args); }
 
 const op_log_ = defineOp('aten::log_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log_(Tensor(a!) self) -> Tensor(a!)` */
 export function log_(self: Tensor): Tensor;
@@ -4403,45 +4998,44 @@ export function log_(...args: unknown[]): unknown { return op_log_(args); }
 export function _method_log_(self: Tensor, args: unknown[]): unknown { return op_log_.method(self, args); }
 
 const op_log_normal_ = defineOp('aten::log_normal_', [
-  ["", ["T"], [0], {"mean":[1,"n"],"std":[2,"n"],"generator":[3,"gen?"]}, 4, 0],
+  ["", ["T","n","n"], [0,1,2], {"mean":[1,"n"],"std":[2,"n"],"generator":[3,"gen?"]}, 4, 0, 1],
 ]);
 export function _method_log_normal_(self: Tensor, args: unknown[]): unknown { return op_log_normal_.method(self, args); }
 
 const op_log_sigmoid = defineOp('aten::log_sigmoid', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log_sigmoid(Tensor self) -> Tensor` */
 export function log_sigmoid(self: Tensor): Tensor;
 export function log_sigmoid(...args: unknown[]): unknown { return op_log_sigmoid(args); }
 
 const op_log_sigmoid_backward = defineOp('aten::log_sigmoid_backward', [
-  ["grad_input", ["T","T","T"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","T"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `log_sigmoid_backward.grad_input(Tensor grad_output, Tensor self, Tensor buffer, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function log_sigmoid_backward(gradOutput: Tensor, self: Tensor, buffer: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `log_sigmoid_backward(Tensor grad_output, Tensor self, Tensor buffer) -> Tensor` */
 export function log_sigmoid_backward(gradOutput: Tensor, self: Tensor, buffer: Tensor): Tensor;
 export function log_sigmoid_backward(...args: unknown[]): unknown { return op_log_sigmoid_backward(args); }
 
 const op_log_sigmoid_forward = defineOp('aten::log_sigmoid_forward', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)` */
 export function log_sigmoid_forward(self: Tensor): [Tensor, Tensor];
 export function log_sigmoid_forward(...args: unknown[]): unknown { return op_log_sigmoid_forward(args); }
 
 const op_log_softmax = defineOp('aten::log_softmax', [
-  ["int", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["int", ["T","n","dtype?"], [0,1,2], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 /** `log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
 export function log_softmax(self: Tensor, dim: number, options?: { dtype?: DType | null }): Tensor;
+/** `log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+export function log_softmax(self: Tensor, dim: number, dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
 export function log_softmax(...args: unknown[]): unknown { return op_log_softmax(args); }
 
 export function _method_log_softmax(self: Tensor, args: unknown[]): unknown { return op_log_softmax.method(self, args); }
 
 const op_log10 = defineOp('aten::log10', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log10(Tensor self) -> Tensor` */
 export function log10(self: Tensor): Tensor;
@@ -4450,7 +5044,7 @@ export function log10(...args: unknown[]): unknown { return op_log10(args); }
 export function _method_log10(self: Tensor, args: unknown[]): unknown { return op_log10.method(self, args); }
 
 const op_log10_ = defineOp('aten::log10_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log10_(Tensor(a!) self) -> Tensor(a!)` */
 export function log10_(self: Tensor): Tensor;
@@ -4459,7 +5053,7 @@ export function log10_(...args: unknown[]): unknown { return op_log10_(args); }
 export function _method_log10_(self: Tensor, args: unknown[]): unknown { return op_log10_.method(self, args); }
 
 const op_log1p = defineOp('aten::log1p', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log1p(Tensor self) -> Tensor` */
 export function log1p(self: Tensor): Tensor;
@@ -4468,7 +5062,7 @@ export function log1p(...args: unknown[]): unknown { return op_log1p(args); }
 export function _method_log1p(self: Tensor, args: unknown[]): unknown { return op_log1p.method(self, args); }
 
 const op_log1p_ = defineOp('aten::log1p_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log1p_(Tensor(a!) self) -> Tensor(a!)` */
 export function log1p_(self: Tensor): Tensor;
@@ -4477,7 +5071,7 @@ export function log1p_(...args: unknown[]): unknown { return op_log1p_(args); }
 export function _method_log1p_(self: Tensor, args: unknown[]): unknown { return op_log1p_.method(self, args); }
 
 const op_log2 = defineOp('aten::log2', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log2(Tensor self) -> Tensor` */
 export function log2(self: Tensor): Tensor;
@@ -4486,7 +5080,7 @@ export function log2(...args: unknown[]): unknown { return op_log2(args); }
 export function _method_log2(self: Tensor, args: unknown[]): unknown { return op_log2.method(self, args); }
 
 const op_log2_ = defineOp('aten::log2_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `log2_(Tensor(a!) self) -> Tensor(a!)` */
 export function log2_(self: Tensor): Tensor;
@@ -4495,7 +5089,7 @@ export function log2_(...args: unknown[]): unknown { return op_log2_(args); }
 export function _method_log2_(self: Tensor, args: unknown[]): unknown { return op_log2_.method(self, args); }
 
 const op_logaddexp = defineOp('aten::logaddexp', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `logaddexp(Tensor self, Tensor other) -> Tensor` */
 export function logaddexp(self: Tensor, other: Tensor): Tensor;
@@ -4504,7 +5098,7 @@ export function logaddexp(...args: unknown[]): unknown { return op_logaddexp(arg
 export function _method_logaddexp(self: Tensor, args: unknown[]): unknown { return op_logaddexp.method(self, args); }
 
 const op_logaddexp2 = defineOp('aten::logaddexp2', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `logaddexp2(Tensor self, Tensor other) -> Tensor` */
 export function logaddexp2(self: Tensor, other: Tensor): Tensor;
@@ -4513,7 +5107,7 @@ export function logaddexp2(...args: unknown[]): unknown { return op_logaddexp2(a
 export function _method_logaddexp2(self: Tensor, args: unknown[]): unknown { return op_logaddexp2.method(self, args); }
 
 const op_logcumsumexp = defineOp('aten::logcumsumexp', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `logcumsumexp(Tensor self, int dim) -> Tensor` */
 export function logcumsumexp(self: Tensor, dim: number): Tensor;
@@ -4522,7 +5116,7 @@ export function logcumsumexp(...args: unknown[]): unknown { return op_logcumsume
 export function _method_logcumsumexp(self: Tensor, args: unknown[]): unknown { return op_logcumsumexp.method(self, args); }
 
 const op_logdet = defineOp('aten::logdet', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `logdet(Tensor self) -> Tensor` */
 export function logdet(self: Tensor): Tensor;
@@ -4531,7 +5125,7 @@ export function logdet(...args: unknown[]): unknown { return op_logdet(args); }
 export function _method_logdet(self: Tensor, args: unknown[]): unknown { return op_logdet.method(self, args); }
 
 const op_logical_and = defineOp('aten::logical_and', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `logical_and(Tensor self, Tensor other) -> Tensor` */
 export function logical_and(self: Tensor, other: Tensor): Tensor;
@@ -4540,12 +5134,12 @@ export function logical_and(...args: unknown[]): unknown { return op_logical_and
 export function _method_logical_and(self: Tensor, args: unknown[]): unknown { return op_logical_and.method(self, args); }
 
 const op_logical_and_ = defineOp('aten::logical_and_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_logical_and_(self: Tensor, args: unknown[]): unknown { return op_logical_and_.method(self, args); }
 
 const op_logical_not = defineOp('aten::logical_not', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `logical_not(Tensor self) -> Tensor` */
 export function logical_not(self: Tensor): Tensor;
@@ -4554,12 +5148,12 @@ export function logical_not(...args: unknown[]): unknown { return op_logical_not
 export function _method_logical_not(self: Tensor, args: unknown[]): unknown { return op_logical_not.method(self, args); }
 
 const op_logical_not_ = defineOp('aten::logical_not_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_logical_not_(self: Tensor, args: unknown[]): unknown { return op_logical_not_.method(self, args); }
 
 const op_logical_or = defineOp('aten::logical_or', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `logical_or(Tensor self, Tensor other) -> Tensor` */
 export function logical_or(self: Tensor, other: Tensor): Tensor;
@@ -4568,12 +5162,12 @@ export function logical_or(...args: unknown[]): unknown { return op_logical_or(a
 export function _method_logical_or(self: Tensor, args: unknown[]): unknown { return op_logical_or.method(self, args); }
 
 const op_logical_or_ = defineOp('aten::logical_or_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_logical_or_(self: Tensor, args: unknown[]): unknown { return op_logical_or_.method(self, args); }
 
 const op_logical_xor = defineOp('aten::logical_xor', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `logical_xor(Tensor self, Tensor other) -> Tensor` */
 export function logical_xor(self: Tensor, other: Tensor): Tensor;
@@ -4582,57 +5176,64 @@ export function logical_xor(...args: unknown[]): unknown { return op_logical_xor
 export function _method_logical_xor(self: Tensor, args: unknown[]): unknown { return op_logical_xor.method(self, args); }
 
 const op_logical_xor_ = defineOp('aten::logical_xor_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_logical_xor_(self: Tensor, args: unknown[]): unknown { return op_logical_xor_.method(self, args); }
 
 const op_logit = defineOp('aten::logit', [
-  ["", ["T"], [0], {"eps":[1,"n?"]}, 2, 0],
+  ["", ["T","n?"], [0,1], {"eps":[1,"n?"]}, 2, 0, 1],
 ]);
 /** `logit(Tensor self, float? eps=None) -> Tensor` */
 export function logit(self: Tensor, options?: { eps?: number | null }): Tensor;
+/** `logit(Tensor self, float? eps=None) -> Tensor` */
+export function logit(self: Tensor, eps: number | null, options?: { eps?: number | null }): Tensor;
 export function logit(...args: unknown[]): unknown { return op_logit(args); }
 
 export function _method_logit(self: Tensor, args: unknown[]): unknown { return op_logit.method(self, args); }
 
 const op_logit_ = defineOp('aten::logit_', [
-  ["", ["T"], [0], {"eps":[1,"n?"]}, 2, 0],
+  ["", ["T","n?"], [0,1], {"eps":[1,"n?"]}, 2, 0, 1],
 ]);
 /** `logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
 export function logit_(self: Tensor, options?: { eps?: number | null }): Tensor;
+/** `logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
+export function logit_(self: Tensor, eps: number | null, options?: { eps?: number | null }): Tensor;
 export function logit_(...args: unknown[]): unknown { return op_logit_(args); }
 
 export function _method_logit_(self: Tensor, args: unknown[]): unknown { return op_logit_.method(self, args); }
 
 const op_logit_backward = defineOp('aten::logit_backward', [
-  ["grad_input", ["T","T"], [0,1], {"eps":[2,"n?"],"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T"], [0,1], {"eps":[2,"n?"]}, 3, 1],
+  ["", ["T","T","n?"], [0,1,2], {"eps":[2,"n?"]}, 3, 1, 2],
 ]);
-/** `logit_backward.grad_input(Tensor grad_output, Tensor self, float? eps=None, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function logit_backward(gradOutput: Tensor, self: Tensor, options?: { eps?: number | null; gradInput?: Tensor }): Tensor;
 /** `logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor` */
 export function logit_backward(gradOutput: Tensor, self: Tensor, options?: { eps?: number | null }): Tensor;
+/** `logit_backward(Tensor grad_output, Tensor self, float? eps=None) -> Tensor` */
+export function logit_backward(gradOutput: Tensor, self: Tensor, eps: number | null, options?: { eps?: number | null }): Tensor;
 export function logit_backward(...args: unknown[]): unknown { return op_logit_backward(args); }
 
 const op_logspace = defineOp('aten::logspace', [
-  ["", ["s","s","n"], [0,1,2], {"base":[3,"n"],"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
+  ["", ["s","s","n","n"], [0,1,2,3], {"base":[3,"n"],"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 3],
 ]);
 /** `logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function logspace(start: number | boolean, end: number | boolean, steps: number, options?: { base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function logspace(start: number | boolean, end: number | boolean, steps: number, base: number, options?: { base?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function logspace(...args: unknown[]): unknown { return op_logspace(args); }
 
 const op_logsumexp = defineOp('aten::logsumexp', [
-  ["", ["T","n[]"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","n[]","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
 ]);
 /** `logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
 export function logsumexp(self: Tensor, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+/** `logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+export function logsumexp(self: Tensor, dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 export function logsumexp(...args: unknown[]): unknown { return op_logsumexp(args); }
 
 export function _method_logsumexp(self: Tensor, args: unknown[]): unknown { return op_logsumexp.method(self, args); }
 
 const op_lstm = defineOp('aten::lstm', [
-  ["input", ["T","L","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
-  ["data", ["T","T","L","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["input", ["T","L","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
+  ["data", ["T","T","L","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)` */
 export function lstm(input: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor, Tensor];
@@ -4641,22 +5242,26 @@ export function lstm(data: Tensor, batchSizes: Tensor, hx: Tensor[], params: Ten
 export function lstm(...args: unknown[]): unknown { return op_lstm(args); }
 
 const op_lstm_cell = defineOp('aten::lstm_cell', [
-  ["", ["T","L","T","T"], [0,1,2,3], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1],
+  ["", ["T","L","T","T","T?","T?"], [0,1,2,3,4,5], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1, 4],
 ]);
 /** `lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
 export function lstm_cell(input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+/** `lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
+export function lstm_cell(input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
+/** `lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
+export function lstm_cell(input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh: Tensor | null, bHh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
 export function lstm_cell(...args: unknown[]): unknown { return op_lstm_cell(args); }
 
 const op_lstm_mps_backward = defineOp('aten::lstm_mps_backward', [
-  ["", ["T","T?","T?","T","T","T","L","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1],
+  ["", ["T","T?","T?","T","T","T","L","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1, 14],
 ]);
 /** `lstm_mps_backward(Tensor grad_y, Tensor? grad_hy, Tensor? grad_cy, Tensor z_state, Tensor cell_state_fwd, Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor[], Tensor[])` */
 export function lstm_mps_backward(gradY: Tensor, gradHy: Tensor | null, gradCy: Tensor | null, zState: Tensor, cellStateFwd: Tensor, input: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor[], Tensor[]];
 export function lstm_mps_backward(...args: unknown[]): unknown { return op_lstm_mps_backward(args); }
 
 const op_lt = defineOp('aten::lt', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `lt.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function lt(self: Tensor, other: number | boolean): Tensor;
@@ -4667,13 +5272,13 @@ export function lt(...args: unknown[]): unknown { return op_lt(args); }
 export function _method_lt(self: Tensor, args: unknown[]): unknown { return op_lt.method(self, args); }
 
 const op_lt_ = defineOp('aten::lt_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_lt_(self: Tensor, args: unknown[]): unknown { return op_lt_.method(self, args); }
 
 const op_lu_solve = defineOp('aten::lu_solve', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
 export function lu_solve(self: Tensor, LUData: Tensor, LUPivots: Tensor): Tensor;
@@ -4682,22 +5287,30 @@ export function lu_solve(...args: unknown[]): unknown { return op_lu_solve(args)
 export function _method_lu_solve(self: Tensor, args: unknown[]): unknown { return op_lu_solve.method(self, args); }
 
 const op_lu_unpack = defineOp('aten::lu_unpack', [
-  ["", ["T","T"], [0,1], {"unpackData":[2,"b"],"unpackPivots":[3,"b"]}, 4, -1],
+  ["", ["T","T","b","b"], [0,1,2,3], {"unpackData":[2,"b"],"unpackPivots":[3,"b"]}, 4, -1, 2],
 ]);
 /** `lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
 export function lu_unpack(LUData: Tensor, LUPivots: Tensor, options?: { unpackData?: boolean; unpackPivots?: boolean }): [Tensor, Tensor, Tensor];
+/** `lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
+export function lu_unpack(LUData: Tensor, LUPivots: Tensor, unpackData: boolean, options?: { unpackData?: boolean; unpackPivots?: boolean }): [Tensor, Tensor, Tensor];
+/** `lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
+export function lu_unpack(LUData: Tensor, LUPivots: Tensor, unpackData: boolean, unpackPivots: boolean, options?: { unpackData?: boolean; unpackPivots?: boolean }): [Tensor, Tensor, Tensor];
 export function lu_unpack(...args: unknown[]): unknown { return op_lu_unpack(args); }
 
 const op_margin_ranking_loss = defineOp('aten::margin_ranking_loss', [
-  ["", ["T","T","T"], [0,1,2], {"margin":[3,"n"],"reduction":[4,"n"]}, 5, -1],
+  ["", ["T","T","T","n","n"], [0,1,2,3,4], {"margin":[3,"n"],"reduction":[4,"n"]}, 5, -1, 3],
 ]);
 /** `margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor` */
 export function margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, options?: { margin?: number; reduction?: number }): Tensor;
+/** `margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor` */
+export function margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: number, options?: { margin?: number; reduction?: number }): Tensor;
+/** `margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0.0, int reduction=Mean) -> Tensor` */
+export function margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: number, reduction: number, options?: { margin?: number; reduction?: number }): Tensor;
 export function margin_ranking_loss(...args: unknown[]): unknown { return op_margin_ranking_loss(args); }
 
 const op_masked_fill = defineOp('aten::masked_fill', [
-  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0],
-  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0, 3],
+  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor` */
 export function masked_fill(self: Tensor, mask: Tensor, value: number | boolean): Tensor;
@@ -4708,13 +5321,13 @@ export function masked_fill(...args: unknown[]): unknown { return op_masked_fill
 export function _method_masked_fill(self: Tensor, args: unknown[]): unknown { return op_masked_fill.method(self, args); }
 
 const op_masked_fill_ = defineOp('aten::masked_fill_', [
-  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0],
-  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["Scalar", ["T","T","s"], [0,1,2], {}, 3, 0, 3],
+  ["Tensor", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 export function _method_masked_fill_(self: Tensor, args: unknown[]): unknown { return op_masked_fill_.method(self, args); }
 
 const op_masked_scatter = defineOp('aten::masked_scatter', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
 export function masked_scatter(self: Tensor, mask: Tensor, source: Tensor): Tensor;
@@ -4723,12 +5336,12 @@ export function masked_scatter(...args: unknown[]): unknown { return op_masked_s
 export function _method_masked_scatter(self: Tensor, args: unknown[]): unknown { return op_masked_scatter.method(self, args); }
 
 const op_masked_scatter_ = defineOp('aten::masked_scatter_', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, 0],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 0, 3],
 ]);
 export function _method_masked_scatter_(self: Tensor, args: unknown[]): unknown { return op_masked_scatter_.method(self, args); }
 
 const op_masked_select = defineOp('aten::masked_select', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `masked_select(Tensor self, Tensor mask) -> Tensor` */
 export function masked_select(self: Tensor, mask: Tensor): Tensor;
@@ -4737,14 +5350,14 @@ export function masked_select(...args: unknown[]): unknown { return op_masked_se
 export function _method_masked_select(self: Tensor, args: unknown[]): unknown { return op_masked_select.method(self, args); }
 
 const op_masked_select_backward = defineOp('aten::masked_select_backward', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, -1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `masked_select_backward(Tensor grad, Tensor input, Tensor mask) -> Tensor` */
 export function masked_select_backward(grad: Tensor, input: Tensor, mask: Tensor): Tensor;
 export function masked_select_backward(...args: unknown[]): unknown { return op_masked_select_backward(args); }
 
 const op_matmul = defineOp('aten::matmul', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `matmul(Tensor self, Tensor other) -> Tensor` */
 export function matmul(self: Tensor, other: Tensor): Tensor;
@@ -4753,14 +5366,14 @@ export function matmul(...args: unknown[]): unknown { return op_matmul(args); }
 export function _method_matmul(self: Tensor, args: unknown[]): unknown { return op_matmul.method(self, args); }
 
 const op_matmul_backward = defineOp('aten::matmul_backward', [
-  ["", ["T","T","T","b[]"], [0,1,2,3], {}, 4, 1],
+  ["", ["T","T","T","b[]"], [0,1,2,3], {}, 4, 1, 4],
 ]);
 /** `matmul_backward(Tensor grad, Tensor self, Tensor other, bool[2] mask) -> (Tensor, Tensor)` */
 export function matmul_backward(grad: Tensor, self: Tensor, other: Tensor, mask: boolean[]): [Tensor, Tensor];
 export function matmul_backward(...args: unknown[]): unknown { return op_matmul_backward(args); }
 
 const op_matrix_exp = defineOp('aten::matrix_exp', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `matrix_exp(Tensor self) -> Tensor` */
 export function matrix_exp(self: Tensor): Tensor;
@@ -4769,19 +5382,19 @@ export function matrix_exp(...args: unknown[]): unknown { return op_matrix_exp(a
 export function _method_matrix_exp(self: Tensor, args: unknown[]): unknown { return op_matrix_exp.method(self, args); }
 
 const op_matrix_exp_backward = defineOp('aten::matrix_exp_backward', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `matrix_exp_backward(Tensor self, Tensor grad) -> Tensor` */
 export function matrix_exp_backward(self: Tensor, grad: Tensor): Tensor;
 export function matrix_exp_backward(...args: unknown[]): unknown { return op_matrix_exp_backward(args); }
 
 const op_matrix_H = defineOp('aten::matrix_H', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_matrix_H(self: Tensor, args: unknown[]): unknown { return op_matrix_H.method(self, args); }
 
 const op_matrix_power = defineOp('aten::matrix_power', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `matrix_power(Tensor self, int n) -> Tensor` */
 export function matrix_power(self: Tensor, n: number): Tensor;
@@ -4790,15 +5403,14 @@ export function matrix_power(...args: unknown[]): unknown { return op_matrix_pow
 export function _method_matrix_power(self: Tensor, args: unknown[]): unknown { return op_matrix_power.method(self, args); }
 
 const op_max = defineOp('aten::max', [
-  ["dim", ["T","n"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
-  ["dim_max", ["T","n"], [0,1], {"keepdim":[2,"b"],"max":[3,"T"],"maxValues":[4,"T"]}, 5, 0],
-  ["", ["T"], [0], {}, 1, 0],
-  ["other", ["T","T"], [0,1], {}, 2, 0],
+  ["dim", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["other", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
 export function max(self: Tensor, dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
-/** `max.dim_max(Tensor self, int dim, bool keepdim=False, *, Tensor(a!) max, Tensor(b!) max_values) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function max(self: Tensor, dim: number, options?: { keepdim?: boolean; max?: Tensor; maxValues?: Tensor }): [Tensor, Tensor];
+/** `max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function max(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
 /** `max(Tensor self) -> Tensor` */
 export function max(self: Tensor): Tensor;
 /** `max.other(Tensor self, Tensor other) -> Tensor` */
@@ -4808,83 +5420,125 @@ export function max(...args: unknown[]): unknown { return op_max(args); }
 export function _method_max(self: Tensor, args: unknown[]): unknown { return op_max.method(self, args); }
 
 const op_max_pool1d = defineOp('aten::max_pool1d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function max_pool1d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function max_pool1d(...args: unknown[]): unknown { return op_max_pool1d(args); }
 
 const op_max_pool1d_with_indices = defineOp('aten::max_pool1d_with_indices', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
 export function max_pool1d_with_indices(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool1d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool1d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool1d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool1d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 export function max_pool1d_with_indices(...args: unknown[]): unknown { return op_max_pool1d_with_indices(args); }
 
 const op_max_pool2d = defineOp('aten::max_pool2d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function max_pool2d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function max_pool2d(...args: unknown[]): unknown { return op_max_pool2d(args); }
 
 const op_max_pool2d_with_indices = defineOp('aten::max_pool2d_with_indices', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
 export function max_pool2d_with_indices(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool2d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool2d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool2d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool2d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 export function max_pool2d_with_indices(...args: unknown[]): unknown { return op_max_pool2d_with_indices(args); }
 
 const op_max_pool2d_with_indices_backward = defineOp('aten::max_pool2d_with_indices_backward', [
-  ["grad_input", ["T","T","n[]","n[]","n[]","n[]","b","T"], [0,1,2,3,4,5,6,7], {"gradInput":[8,"T"]}, 9, 1],
-  ["", ["T","T","n[]","n[]","n[]","n[]","b","T"], [0,1,2,3,4,5,6,7], {}, 8, 1],
+  ["", ["T","T","n[]","n[]","n[]","n[]","b","T"], [0,1,2,3,4,5,6,7], {}, 8, 1, 8],
 ]);
-/** `max_pool2d_with_indices_backward.grad_input(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function max_pool2d_with_indices_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, indices: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor` */
 export function max_pool2d_with_indices_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, indices: Tensor): Tensor;
 export function max_pool2d_with_indices_backward(...args: unknown[]): unknown { return op_max_pool2d_with_indices_backward(args); }
 
 const op_max_pool3d = defineOp('aten::max_pool3d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function max_pool3d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function max_pool3d(...args: unknown[]): unknown { return op_max_pool3d(args); }
 
 const op_max_pool3d_with_indices = defineOp('aten::max_pool3d_with_indices', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
 export function max_pool3d_with_indices(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool3d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool3d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool3d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
+/** `max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+export function max_pool3d_with_indices(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 export function max_pool3d_with_indices(...args: unknown[]): unknown { return op_max_pool3d_with_indices(args); }
 
 const op_max_pool3d_with_indices_backward = defineOp('aten::max_pool3d_with_indices_backward', [
-  ["grad_input", ["T","T","n[]","n[]","n[]","n[]","b","T"], [0,1,2,3,4,5,6,7], {"gradInput":[8,"T"]}, 9, 1],
-  ["", ["T","T","n[]","n[]","n[]","n[]","b","T"], [0,1,2,3,4,5,6,7], {}, 8, 1],
+  ["", ["T","T","n[]","n[]","n[]","n[]","b","T"], [0,1,2,3,4,5,6,7], {}, 8, 1, 8],
 ]);
-/** `max_pool3d_with_indices_backward.grad_input(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function max_pool3d_with_indices_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, indices: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `max_pool3d_with_indices_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices) -> Tensor` */
 export function max_pool3d_with_indices_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, indices: Tensor): Tensor;
 export function max_pool3d_with_indices_backward(...args: unknown[]): unknown { return op_max_pool3d_with_indices_backward(args); }
 
 const op_max_unpool2d = defineOp('aten::max_unpool2d', [
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 0],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
 export function max_unpool2d(self: Tensor, indices: Tensor, outputSize: number | number[]): Tensor;
 export function max_unpool2d(...args: unknown[]): unknown { return op_max_unpool2d(args); }
 
 const op_max_unpool3d = defineOp('aten::max_unpool3d', [
-  ["", ["T","T","n[]","n[]","n[]"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","T","n[]","n[]","n[]"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
 export function max_unpool3d(self: Tensor, indices: Tensor, outputSize: number | number[], stride: number | number[], padding: number | number[]): Tensor;
 export function max_unpool3d(...args: unknown[]): unknown { return op_max_unpool3d(args); }
 
 const op_maximum = defineOp('aten::maximum', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `maximum(Tensor self, Tensor other) -> Tensor` */
 export function maximum(self: Tensor, other: Tensor): Tensor;
@@ -4893,35 +5547,36 @@ export function maximum(...args: unknown[]): unknown { return op_maximum(args); 
 export function _method_maximum(self: Tensor, args: unknown[]): unknown { return op_maximum.method(self, args); }
 
 const op_mean = defineOp('aten::mean', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0],
-  ["dim", ["T","n[]?"], [0,1], {"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0, 1],
+  ["dim", ["T","n[]?","b"], [0,1,2], {"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0, 2],
 ]);
 /** `mean(Tensor self, *, ScalarType? dtype=None) -> Tensor` */
 export function mean(self: Tensor, options?: { dtype?: DType | null }): Tensor;
 /** `mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function mean(self: Tensor, dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function mean(self: Tensor, dim: number | number[] | null, keepdim: boolean, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function mean(...args: unknown[]): unknown { return op_mean(args); }
 
 export function _method_mean(self: Tensor, args: unknown[]): unknown { return op_mean.method(self, args); }
 
 const op_median = defineOp('aten::median', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["dim", ["T","n"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
-  ["dim_values", ["T","n"], [0,1], {"keepdim":[2,"b"],"values":[3,"T"],"indices":[4,"T"]}, 5, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["dim", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
 ]);
 /** `median(Tensor self) -> Tensor` */
 export function median(self: Tensor): Tensor;
 /** `median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
 export function median(self: Tensor, dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
-/** `median.dim_values(Tensor self, int dim, bool keepdim=False, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function median(self: Tensor, dim: number, options?: { keepdim?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
+/** `median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function median(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
 export function median(...args: unknown[]): unknown { return op_median(args); }
 
 export function _method_median(self: Tensor, args: unknown[]): unknown { return op_median.method(self, args); }
 
 const op_meshgrid = defineOp('aten::meshgrid', [
-  ["", ["L"], [0], {}, 1, -1],
-  ["indexing", ["L"], [0], {"indexing":[1,"str"]}, 2, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
+  ["indexing", ["L"], [0], {"indexing":[1,"str"]}, 2, -1, 1],
 ]);
 /** `meshgrid(Tensor[] tensors) -> Tensor[]` */
 export function meshgrid(tensors: Tensor[]): Tensor[];
@@ -4930,20 +5585,19 @@ export function meshgrid(tensors: Tensor[], options?: { indexing?: string }): Te
 export function meshgrid(...args: unknown[]): unknown { return op_meshgrid(args); }
 
 const op_mH = defineOp('aten::mH', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_mH(self: Tensor, args: unknown[]): unknown { return op_mH.method(self, args); }
 
 const op_min = defineOp('aten::min', [
-  ["dim", ["T","n"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
-  ["dim_min", ["T","n"], [0,1], {"keepdim":[2,"b"],"min":[3,"T"],"minIndices":[4,"T"]}, 5, 0],
-  ["", ["T"], [0], {}, 1, 0],
-  ["other", ["T","T"], [0,1], {}, 2, 0],
+  ["dim", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["other", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
 export function min(self: Tensor, dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
-/** `min.dim_min(Tensor self, int dim, bool keepdim=False, *, Tensor(a!) min, Tensor(b!) min_indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function min(self: Tensor, dim: number, options?: { keepdim?: boolean; min?: Tensor; minIndices?: Tensor }): [Tensor, Tensor];
+/** `min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function min(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
 /** `min(Tensor self) -> Tensor` */
 export function min(self: Tensor): Tensor;
 /** `min.other(Tensor self, Tensor other) -> Tensor` */
@@ -4953,7 +5607,7 @@ export function min(...args: unknown[]): unknown { return op_min(args); }
 export function _method_min(self: Tensor, args: unknown[]): unknown { return op_min.method(self, args); }
 
 const op_minimum = defineOp('aten::minimum', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `minimum(Tensor self, Tensor other) -> Tensor` */
 export function minimum(self: Tensor, other: Tensor): Tensor;
@@ -4962,182 +5616,232 @@ export function minimum(...args: unknown[]): unknown { return op_minimum(args); 
 export function _method_minimum(self: Tensor, args: unknown[]): unknown { return op_minimum.method(self, args); }
 
 const op_miopen_batch_norm = defineOp('aten::miopen_batch_norm', [
-  ["", ["T","T","T?","T?","T?","b","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T?","T?","T?","b","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)` */
 export function miopen_batch_norm(input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number): [Tensor, Tensor, Tensor];
 export function miopen_batch_norm(...args: unknown[]): unknown { return op_miopen_batch_norm(args); }
 
 const op_miopen_batch_norm_backward = defineOp('aten::miopen_batch_norm_backward', [
-  ["", ["T","T","T","T?","T?","T?","T?","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","T","T?","T?","T?","T?","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `miopen_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon) -> (Tensor, Tensor, Tensor)` */
 export function miopen_batch_norm_backward(input: Tensor, gradOutput: Tensor, weight: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, saveMean: Tensor | null, saveVar: Tensor | null, epsilon: number): [Tensor, Tensor, Tensor];
 export function miopen_batch_norm_backward(...args: unknown[]): unknown { return op_miopen_batch_norm_backward(args); }
 
 const op_miopen_convolution = defineOp('aten::miopen_convolution', [
-  ["", ["T","T","T?","n[]","n[]","n[]","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, 0],
+  ["", ["T","T","T?","n[]","n[]","n[]","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, 0, 9],
 ]);
 /** `miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
 export function miopen_convolution(self: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
 export function miopen_convolution(...args: unknown[]): unknown { return op_miopen_convolution(args); }
 
 const op_miopen_convolution_add_relu = defineOp('aten::miopen_convolution_add_relu', [
-  ["", ["T","T","T","s?","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, 0],
+  ["", ["T","T","T","s?","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6,7,8], {}, 9, 0, 9],
 ]);
 /** `miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
 export function miopen_convolution_add_relu(self: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number): Tensor;
 export function miopen_convolution_add_relu(...args: unknown[]): unknown { return op_miopen_convolution_add_relu(args); }
 
 const op_miopen_convolution_relu = defineOp('aten::miopen_convolution_relu', [
-  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {}, 7, 0],
+  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {}, 7, 0, 7],
 ]);
 /** `miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
 export function miopen_convolution_relu(self: Tensor, weight: Tensor, bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number): Tensor;
 export function miopen_convolution_relu(...args: unknown[]): unknown { return op_miopen_convolution_relu(args); }
 
 const op_miopen_convolution_transpose = defineOp('aten::miopen_convolution_transpose', [
-  ["", ["T","T","T?","n[]","n[]","n[]","n[]","n","b","b"], [0,1,2,3,4,5,6,7,8,9], {}, 10, 0],
+  ["", ["T","T","T?","n[]","n[]","n[]","n[]","n","b","b"], [0,1,2,3,4,5,6,7,8,9], {}, 10, 0, 10],
 ]);
 /** `miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
 export function miopen_convolution_transpose(self: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], outputPadding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
 export function miopen_convolution_transpose(...args: unknown[]): unknown { return op_miopen_convolution_transpose(args); }
 
 const op_miopen_depthwise_convolution = defineOp('aten::miopen_depthwise_convolution', [
-  ["", ["T","T","T?","n[]","n[]","n[]","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, 0],
+  ["", ["T","T","T?","n[]","n[]","n[]","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, 0, 9],
 ]);
 /** `miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
 export function miopen_depthwise_convolution(self: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
 export function miopen_depthwise_convolution(...args: unknown[]): unknown { return op_miopen_depthwise_convolution(args); }
 
 const op_miopen_rnn = defineOp('aten::miopen_rnn', [
-  ["", ["T","L","n","T","T?","n","n","n","b","n","b","b","n[]","T?"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1],
+  ["", ["T","L","n","T","T?","n","n","n","b","n","b","b","n[]","T?"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1, 14],
 ]);
 /** `miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)` */
 export function miopen_rnn(input: Tensor, weight: Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number | number[], dropoutState: Tensor | null): [Tensor, Tensor, Tensor, Tensor, Tensor];
 export function miopen_rnn(...args: unknown[]): unknown { return op_miopen_rnn(args); }
 
 const op_miopen_rnn_backward = defineOp('aten::miopen_rnn_backward', [
-  ["", ["T","L","n","T","T","T?","T","T?","T?","T?","n","n","n","b","n","b","b","n[]","T?","T","b[]"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20], {}, 21, -1],
+  ["", ["T","L","n","T","T","T?","T","T?","T?","T?","n","n","n","b","n","b","b","n[]","T?","T","b[]"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20], {}, 21, -1, 21],
 ]);
 /** `miopen_rnn_backward(Tensor input, Tensor[] weight, int weight_stride0, Tensor weight_buf, Tensor hx, Tensor? cx, Tensor output, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state, Tensor reserve, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor[])` */
 export function miopen_rnn_backward(input: Tensor, weight: Tensor[], weightStride0: number, weightBuf: Tensor, hx: Tensor, cx: Tensor | null, output: Tensor, gradOutput: Tensor | null, gradHy: Tensor | null, gradCy: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number | number[], dropoutState: Tensor | null, reserve: Tensor, outputMask: boolean[]): [Tensor, Tensor, Tensor, Tensor[]];
 export function miopen_rnn_backward(...args: unknown[]): unknown { return op_miopen_rnn_backward(args); }
 
 const op_mish = defineOp('aten::mish', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `mish(Tensor self) -> Tensor` */
 export function mish(self: Tensor): Tensor;
 export function mish(...args: unknown[]): unknown { return op_mish(args); }
 
 const op_mish_ = defineOp('aten::mish_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `mish_(Tensor(a!) self) -> Tensor(a!)` */
 export function mish_(self: Tensor): Tensor;
 export function mish_(...args: unknown[]): unknown { return op_mish_(args); }
 
 const op_mish_backward = defineOp('aten::mish_backward', [
-  ["", ["T","T"], [0,1], {}, 2, 1],
+  ["", ["T","T"], [0,1], {}, 2, 1, 2],
 ]);
 /** `mish_backward(Tensor grad_output, Tensor self) -> Tensor` */
 export function mish_backward(gradOutput: Tensor, self: Tensor): Tensor;
 export function mish_backward(...args: unknown[]): unknown { return op_mish_backward(args); }
 
 const op_mkldnn_adaptive_avg_pool2d = defineOp('aten::mkldnn_adaptive_avg_pool2d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `mkldnn_adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor` */
 export function mkldnn_adaptive_avg_pool2d(self: Tensor, outputSize: number | number[]): Tensor;
 export function mkldnn_adaptive_avg_pool2d(...args: unknown[]): unknown { return op_mkldnn_adaptive_avg_pool2d(args); }
 
 const op_mkldnn_adaptive_avg_pool2d_backward = defineOp('aten::mkldnn_adaptive_avg_pool2d_backward', [
-  ["", ["T","T"], [0,1], {}, 2, 1],
+  ["", ["T","T"], [0,1], {}, 2, 1, 2],
 ]);
 /** `mkldnn_adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor` */
 export function mkldnn_adaptive_avg_pool2d_backward(gradOutput: Tensor, self: Tensor): Tensor;
 export function mkldnn_adaptive_avg_pool2d_backward(...args: unknown[]): unknown { return op_mkldnn_adaptive_avg_pool2d_backward(args); }
 
 const op_mkldnn_convolution = defineOp('aten::mkldnn_convolution', [
-  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {}, 7, 0],
+  ["", ["T","T","T?","n[]","n[]","n[]","n"], [0,1,2,3,4,5,6], {}, 7, 0, 7],
 ]);
 /** `mkldnn_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups) -> Tensor` */
 export function mkldnn_convolution(self: Tensor, weight: Tensor, bias: Tensor | null, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number): Tensor;
 export function mkldnn_convolution(...args: unknown[]): unknown { return op_mkldnn_convolution(args); }
 
 const op_mkldnn_linear = defineOp('aten::mkldnn_linear', [
-  ["", ["T","T"], [0,1], {"bias":[2,"T?"]}, 3, 0],
+  ["", ["T","T","T?"], [0,1,2], {"bias":[2,"T?"]}, 3, 0, 2],
 ]);
 /** `mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor` */
 export function mkldnn_linear(self: Tensor, weight: Tensor, options?: { bias?: Tensor | null }): Tensor;
+/** `mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor` */
+export function mkldnn_linear(self: Tensor, weight: Tensor, bias: Tensor | null, options?: { bias?: Tensor | null }): Tensor;
 export function mkldnn_linear(...args: unknown[]): unknown { return op_mkldnn_linear(args); }
 
 const op_mkldnn_linear_backward = defineOp('aten::mkldnn_linear_backward', [
-  ["", ["T","T","T","b[]"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","T","T","b[]"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `mkldnn_linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function mkldnn_linear_backward(self: Tensor, gradOutput: Tensor, weight: Tensor, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function mkldnn_linear_backward(...args: unknown[]): unknown { return op_mkldnn_linear_backward(args); }
 
 const op_mkldnn_linear_backward_input = defineOp('aten::mkldnn_linear_backward_input', [
-  ["", ["n[]","T","T"], [0,1,2], {}, 3, -1],
+  ["", ["n[]","T","T"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `mkldnn_linear_backward_input(int[] input_size, Tensor grad_output, Tensor weight) -> Tensor` */
 export function mkldnn_linear_backward_input(inputSize: number | number[], gradOutput: Tensor, weight: Tensor): Tensor;
 export function mkldnn_linear_backward_input(...args: unknown[]): unknown { return op_mkldnn_linear_backward_input(args); }
 
 const op_mkldnn_linear_backward_weights = defineOp('aten::mkldnn_linear_backward_weights', [
-  ["", ["T","T","T","b"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","T","T","b"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `mkldnn_linear_backward_weights(Tensor grad_output, Tensor input, Tensor weight, bool bias_defined) -> (Tensor, Tensor)` */
 export function mkldnn_linear_backward_weights(gradOutput: Tensor, input: Tensor, weight: Tensor, biasDefined: boolean): [Tensor, Tensor];
 export function mkldnn_linear_backward_weights(...args: unknown[]): unknown { return op_mkldnn_linear_backward_weights(args); }
 
 const op_mkldnn_max_pool2d = defineOp('aten::mkldnn_max_pool2d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function mkldnn_max_pool2d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnn_max_pool2d(...args: unknown[]): unknown { return op_mkldnn_max_pool2d(args); }
 
 const op_mkldnn_max_pool2d_backward = defineOp('aten::mkldnn_max_pool2d_backward', [
-  ["", ["T","T","T","n[]"], [0,1,2,3], {"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"],"ceilMode":[7,"b"]}, 8, -1],
+  ["", ["T","T","T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5,6,7], {"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"],"ceilMode":[7,"b"]}, 8, -1, 4],
 ]);
 /** `mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function mkldnn_max_pool2d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool2d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnn_max_pool2d_backward(...args: unknown[]): unknown { return op_mkldnn_max_pool2d_backward(args); }
 
 const op_mkldnn_max_pool3d = defineOp('aten::mkldnn_max_pool3d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function mkldnn_max_pool3d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnn_max_pool3d(...args: unknown[]): unknown { return op_mkldnn_max_pool3d(args); }
 
 const op_mkldnn_max_pool3d_backward = defineOp('aten::mkldnn_max_pool3d_backward', [
-  ["", ["T","T","T","n[]"], [0,1,2,3], {"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"],"ceilMode":[7,"b"]}, 8, -1],
+  ["", ["T","T","T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5,6,7], {"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"],"ceilMode":[7,"b"]}, 8, -1, 4],
 ]);
 /** `mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function mkldnn_max_pool3d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mkldnn_max_pool3d_backward(gradOutput: Tensor, output: Tensor, input: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mkldnn_max_pool3d_backward(...args: unknown[]): unknown { return op_mkldnn_max_pool3d_backward(args); }
 
 const op_mkldnn_reorder_conv2d_weight = defineOp('aten::mkldnn_reorder_conv2d_weight', [
-  ["", ["T"], [0], {"padding":[1,"n[]"],"stride":[2,"n[]"],"dilation":[3,"n[]"],"groups":[4,"n"]}, 5, 0],
+  ["", ["T","n[]","n[]","n[]","n"], [0,1,2,3,4], {"padding":[1,"n[]"],"stride":[2,"n[]"],"dilation":[3,"n[]"],"groups":[4,"n"]}, 5, 0, 1],
 ]);
 /** `mkldnn_reorder_conv2d_weight(Tensor self, int[2] padding=0, int[2] stride=1, int[2] dilation=1, int groups=1) -> Tensor` */
 export function mkldnn_reorder_conv2d_weight(self: Tensor, options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv2d_weight(Tensor self, int[2] padding=0, int[2] stride=1, int[2] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv2d_weight(self: Tensor, padding: number | number[], options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv2d_weight(Tensor self, int[2] padding=0, int[2] stride=1, int[2] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv2d_weight(self: Tensor, padding: number | number[], stride: number | number[], options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv2d_weight(Tensor self, int[2] padding=0, int[2] stride=1, int[2] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv2d_weight(self: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv2d_weight(Tensor self, int[2] padding=0, int[2] stride=1, int[2] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv2d_weight(self: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 export function mkldnn_reorder_conv2d_weight(...args: unknown[]): unknown { return op_mkldnn_reorder_conv2d_weight(args); }
 
 const op_mkldnn_reorder_conv3d_weight = defineOp('aten::mkldnn_reorder_conv3d_weight', [
-  ["", ["T"], [0], {"padding":[1,"n[]"],"stride":[2,"n[]"],"dilation":[3,"n[]"],"groups":[4,"n"]}, 5, 0],
+  ["", ["T","n[]","n[]","n[]","n"], [0,1,2,3,4], {"padding":[1,"n[]"],"stride":[2,"n[]"],"dilation":[3,"n[]"],"groups":[4,"n"]}, 5, 0, 1],
 ]);
 /** `mkldnn_reorder_conv3d_weight(Tensor self, int[3] padding=0, int[3] stride=1, int[3] dilation=1, int groups=1) -> Tensor` */
 export function mkldnn_reorder_conv3d_weight(self: Tensor, options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv3d_weight(Tensor self, int[3] padding=0, int[3] stride=1, int[3] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv3d_weight(self: Tensor, padding: number | number[], options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv3d_weight(Tensor self, int[3] padding=0, int[3] stride=1, int[3] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv3d_weight(self: Tensor, padding: number | number[], stride: number | number[], options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv3d_weight(Tensor self, int[3] padding=0, int[3] stride=1, int[3] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv3d_weight(self: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
+/** `mkldnn_reorder_conv3d_weight(Tensor self, int[3] padding=0, int[3] stride=1, int[3] dilation=1, int groups=1) -> Tensor` */
+export function mkldnn_reorder_conv3d_weight(self: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, options?: { padding?: number | number[]; stride?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
 export function mkldnn_reorder_conv3d_weight(...args: unknown[]): unknown { return op_mkldnn_reorder_conv3d_weight(args); }
 
 const op_mm = defineOp('aten::mm', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `mm(Tensor self, Tensor mat2) -> Tensor` */
 export function mm(self: Tensor, mat2: Tensor): Tensor;
@@ -5146,20 +5850,21 @@ export function mm(...args: unknown[]): unknown { return op_mm(args); }
 export function _method_mm(self: Tensor, args: unknown[]): unknown { return op_mm.method(self, args); }
 
 const op_mode = defineOp('aten::mode', [
-  ["", ["T"], [0], {"dim":[1,"n"],"keepdim":[2,"b"]}, 3, 0],
-  ["values", ["T"], [0], {"dim":[1,"n"],"keepdim":[2,"b"],"values":[3,"T"],"indices":[4,"T"]}, 5, 0],
+  ["", ["T","n","b"], [0,1,2], {"dim":[1,"n"],"keepdim":[2,"b"]}, 3, 0, 1],
 ]);
 /** `mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
 export function mode(self: Tensor, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
-/** `mode.values(Tensor self, int dim=-1, bool keepdim=False, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function mode(self: Tensor, options?: { dim?: number; keepdim?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
+/** `mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function mode(self: Tensor, dim: number, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
+/** `mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function mode(self: Tensor, dim: number, keepdim: boolean, options?: { dim?: number; keepdim?: boolean }): [Tensor, Tensor];
 export function mode(...args: unknown[]): unknown { return op_mode(args); }
 
 export function _method_mode(self: Tensor, args: unknown[]): unknown { return op_mode.method(self, args); }
 
 const op_moveaxis = defineOp('aten::moveaxis', [
-  ["intlist", ["T","n[]","n[]"], [0,1,2], {}, 3, 0],
-  ["int", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["intlist", ["T","n[]","n[]"], [0,1,2], {}, 3, 0, 3],
+  ["int", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
 export function moveaxis(self: Tensor, source: number | number[], destination: number | number[]): Tensor;
@@ -5170,8 +5875,8 @@ export function moveaxis(...args: unknown[]): unknown { return op_moveaxis(args)
 export function _method_moveaxis(self: Tensor, args: unknown[]): unknown { return op_moveaxis.method(self, args); }
 
 const op_movedim = defineOp('aten::movedim', [
-  ["intlist", ["T","n[]","n[]"], [0,1,2], {}, 3, 0],
-  ["int", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["intlist", ["T","n[]","n[]"], [0,1,2], {}, 3, 0, 3],
+  ["int", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
 export function movedim(self: Tensor, source: number | number[], destination: number | number[]): Tensor;
@@ -5182,45 +5887,52 @@ export function movedim(...args: unknown[]): unknown { return op_movedim(args); 
 export function _method_movedim(self: Tensor, args: unknown[]): unknown { return op_movedim.method(self, args); }
 
 const op_mps_convolution_backward = defineOp('aten::mps_convolution_backward', [
-  ["", ["T","T","T","n[]","n[]","n[]","n","b[]"], [0,1,2,3,4,5,6,7], {}, 8, 0],
+  ["", ["T","T","T","n[]","n[]","n[]","n","b[]"], [0,1,2,3,4,5,6,7], {}, 8, 0, 8],
 ]);
 /** `mps_convolution_backward(Tensor self, Tensor grad_output, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function mps_convolution_backward(self: Tensor, gradOutput: Tensor, weight: Tensor, padding: number | number[], stride: number | number[], dilation: number | number[], groups: number, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function mps_convolution_backward(...args: unknown[]): unknown { return op_mps_convolution_backward(args); }
 
 const op_mps_convolution_transpose_backward = defineOp('aten::mps_convolution_transpose_backward', [
-  ["", ["T","T","T","n[]","n[]","n[]","n[]","n","b[]"], [0,1,2,3,4,5,6,7,8], {}, 9, 0],
+  ["", ["T","T","T","n[]","n[]","n[]","n[]","n","b[]"], [0,1,2,3,4,5,6,7,8], {}, 9, 0, 9],
 ]);
 /** `mps_convolution_transpose_backward(Tensor self, Tensor grad_output, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool[2] output_mask) -> (Tensor, Tensor)` */
 export function mps_convolution_transpose_backward(self: Tensor, gradOutput: Tensor, weight: Tensor, padding: number | number[], outputPadding: number | number[], stride: number | number[], dilation: number | number[], groups: number, outputMask: boolean[]): [Tensor, Tensor];
 export function mps_convolution_transpose_backward(...args: unknown[]): unknown { return op_mps_convolution_transpose_backward(args); }
 
 const op_mps_max_pool2d_backward = defineOp('aten::mps_max_pool2d_backward', [
-  ["", ["T","T","n[]"], [0,1,2], {"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"ceilMode":[6,"b"]}, 7, 1],
+  ["", ["T","T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5,6], {"stride":[3,"n[]"],"padding":[4,"n[]"],"dilation":[5,"n[]"],"ceilMode":[6,"b"]}, 7, 1, 3],
 ]);
 /** `mps_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function mps_max_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mps_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mps_max_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mps_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mps_max_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mps_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mps_max_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `mps_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function mps_max_pool2d_backward(gradOutput: Tensor, self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function mps_max_pool2d_backward(...args: unknown[]): unknown { return op_mps_max_pool2d_backward(args); }
 
 const op_mse_loss = defineOp('aten::mse_loss', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"]}, 3, 0],
+  ["", ["T","T","n"], [0,1,2], {"reduction":[2,"n"]}, 3, 0, 2],
 ]);
 /** `mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
 export function mse_loss(self: Tensor, target: Tensor, options?: { reduction?: number }): Tensor;
+/** `mse_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
+export function mse_loss(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number }): Tensor;
 export function mse_loss(...args: unknown[]): unknown { return op_mse_loss(args); }
 
 const op_mse_loss_backward = defineOp('aten::mse_loss_backward', [
-  ["grad_input", ["T","T","T","n"], [0,1,2,3], {"gradInput":[4,"T"]}, 5, 1],
-  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, 1],
+  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, 1, 4],
 ]);
-/** `mse_loss_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, int reduction, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function mse_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, options?: { gradInput?: Tensor }): Tensor;
 /** `mse_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor` */
 export function mse_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number): Tensor;
 export function mse_loss_backward(...args: unknown[]): unknown { return op_mse_loss_backward(args); }
 
 const op_msort = defineOp('aten::msort', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `msort(Tensor self) -> Tensor` */
 export function msort(self: Tensor): Tensor;
@@ -5229,13 +5941,13 @@ export function msort(...args: unknown[]): unknown { return op_msort(args); }
 export function _method_msort(self: Tensor, args: unknown[]): unknown { return op_msort.method(self, args); }
 
 const op_mT = defineOp('aten::mT', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_mT(self: Tensor, args: unknown[]): unknown { return op_mT.method(self, args); }
 
 const op_mul = defineOp('aten::mul', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `mul.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function mul(self: Tensor, other: Tensor): Tensor;
@@ -5246,64 +5958,74 @@ export function mul(...args: unknown[]): unknown { return op_mul(args); }
 export function _method_mul(self: Tensor, args: unknown[]): unknown { return op_mul.method(self, args); }
 
 const op_mul_ = defineOp('aten::mul_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_mul_(self: Tensor, args: unknown[]): unknown { return op_mul_.method(self, args); }
 
 const op_multi_margin_loss = defineOp('aten::multi_margin_loss', [
-  ["", ["T","T"], [0,1], {"p":[2,"s"],"margin":[3,"s"],"weight":[4,"T?"],"reduction":[5,"n"]}, 6, 0],
+  ["", ["T","T","s","s","T?","n"], [0,1,2,3,4,5], {"p":[2,"s"],"margin":[3,"s"],"weight":[4,"T?"],"reduction":[5,"n"]}, 6, 0, 2],
 ]);
 /** `multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor` */
 export function multi_margin_loss(self: Tensor, target: Tensor, options?: { p?: number | boolean; margin?: number | boolean; weight?: Tensor | null; reduction?: number }): Tensor;
+/** `multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function multi_margin_loss(self: Tensor, target: Tensor, p: number | boolean, options?: { p?: number | boolean; margin?: number | boolean; weight?: Tensor | null; reduction?: number }): Tensor;
+/** `multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function multi_margin_loss(self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, options?: { p?: number | boolean; margin?: number | boolean; weight?: Tensor | null; reduction?: number }): Tensor;
+/** `multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function multi_margin_loss(self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, weight: Tensor | null, options?: { p?: number | boolean; margin?: number | boolean; weight?: Tensor | null; reduction?: number }): Tensor;
+/** `multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function multi_margin_loss(self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, weight: Tensor | null, reduction: number, options?: { p?: number | boolean; margin?: number | boolean; weight?: Tensor | null; reduction?: number }): Tensor;
 export function multi_margin_loss(...args: unknown[]): unknown { return op_multi_margin_loss(args); }
 
 const op_multi_margin_loss_backward = defineOp('aten::multi_margin_loss_backward', [
-  ["grad_input", ["T","T","T","s","s"], [0,1,2,3,4], {"weight":[5,"T?"],"reduction":[6,"n"],"gradInput":[7,"T"]}, 8, 1],
-  ["", ["T","T","T","s","s"], [0,1,2,3,4], {"weight":[5,"T?"],"reduction":[6,"n"]}, 7, 1],
+  ["", ["T","T","T","s","s","T?","n"], [0,1,2,3,4,5,6], {"weight":[5,"T?"],"reduction":[6,"n"]}, 7, 1, 5],
 ]);
-/** `multi_margin_loss_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function multi_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, options?: { weight?: Tensor | null; reduction?: number; gradInput?: Tensor }): Tensor;
 /** `multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor` */
 export function multi_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** `multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function multi_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
+/** `multi_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, Scalar p, Scalar margin, Tensor? weight=None, int reduction=Mean) -> Tensor` */
+export function multi_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, p: number | boolean, margin: number | boolean, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number }): Tensor;
 export function multi_margin_loss_backward(...args: unknown[]): unknown { return op_multi_margin_loss_backward(args); }
 
 const op_multilabel_margin_loss = defineOp('aten::multilabel_margin_loss', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"]}, 3, 0],
+  ["", ["T","T","n"], [0,1,2], {"reduction":[2,"n"]}, 3, 0, 2],
 ]);
 /** `multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
 export function multilabel_margin_loss(self: Tensor, target: Tensor, options?: { reduction?: number }): Tensor;
+/** `multilabel_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
+export function multilabel_margin_loss(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number }): Tensor;
 export function multilabel_margin_loss(...args: unknown[]): unknown { return op_multilabel_margin_loss(args); }
 
 const op_multilabel_margin_loss_backward = defineOp('aten::multilabel_margin_loss_backward', [
-  ["grad_input", ["T","T","T","n","T"], [0,1,2,3,4], {"gradInput":[5,"T"]}, 6, 1],
-  ["", ["T","T","T","n","T"], [0,1,2,3,4], {}, 5, 1],
+  ["", ["T","T","T","n","T"], [0,1,2,3,4], {}, 5, 1, 5],
 ]);
-/** `multilabel_margin_loss_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, int reduction, Tensor is_target, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function multilabel_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, isTarget: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `multilabel_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, Tensor is_target) -> Tensor` */
 export function multilabel_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, isTarget: Tensor): Tensor;
 export function multilabel_margin_loss_backward(...args: unknown[]): unknown { return op_multilabel_margin_loss_backward(args); }
 
 const op_multilabel_margin_loss_forward = defineOp('aten::multilabel_margin_loss_forward', [
-  ["", ["T","T","n"], [0,1,2], {}, 3, 0],
+  ["", ["T","T","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
 export function multilabel_margin_loss_forward(self: Tensor, target: Tensor, reduction: number): [Tensor, Tensor];
 export function multilabel_margin_loss_forward(...args: unknown[]): unknown { return op_multilabel_margin_loss_forward(args); }
 
 const op_multinomial = defineOp('aten::multinomial', [
-  ["", ["T","n"], [0,1], {"replacement":[2,"b"],"generator":[3,"gen?"]}, 4, 0],
+  ["", ["T","n","b"], [0,1,2], {"replacement":[2,"b"],"generator":[3,"gen?"]}, 4, 0, 2],
 ]);
 /** `multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
 export function multinomial(self: Tensor, numSamples: number, options?: { replacement?: boolean; generator?: null | null }): Tensor;
+/** `multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
+export function multinomial(self: Tensor, numSamples: number, replacement: boolean, options?: { replacement?: boolean; generator?: null | null }): Tensor;
 export function multinomial(...args: unknown[]): unknown { return op_multinomial(args); }
 
 export function _method_multinomial(self: Tensor, args: unknown[]): unknown { return op_multinomial.method(self, args); }
 
 const op_multiply = defineOp('aten::multiply', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function multiply(self: Tensor, other: Tensor): Tensor;
@@ -5314,13 +6036,13 @@ export function multiply(...args: unknown[]): unknown { return op_multiply(args)
 export function _method_multiply(self: Tensor, args: unknown[]): unknown { return op_multiply.method(self, args); }
 
 const op_multiply_ = defineOp('aten::multiply_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_multiply_(self: Tensor, args: unknown[]): unknown { return op_multiply_.method(self, args); }
 
 const op_mv = defineOp('aten::mv', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `mv(Tensor self, Tensor vec) -> Tensor` */
 export function mv(self: Tensor, vec: Tensor): Tensor;
@@ -5329,7 +6051,7 @@ export function mv(...args: unknown[]): unknown { return op_mv(args); }
 export function _method_mv(self: Tensor, args: unknown[]): unknown { return op_mv.method(self, args); }
 
 const op_mvlgamma = defineOp('aten::mvlgamma', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `mvlgamma(Tensor self, int p) -> Tensor` */
 export function mvlgamma(self: Tensor, p: number): Tensor;
@@ -5338,76 +6060,103 @@ export function mvlgamma(...args: unknown[]): unknown { return op_mvlgamma(args)
 export function _method_mvlgamma(self: Tensor, args: unknown[]): unknown { return op_mvlgamma.method(self, args); }
 
 const op_mvlgamma_ = defineOp('aten::mvlgamma_', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_mvlgamma_(self: Tensor, args: unknown[]): unknown { return op_mvlgamma_.method(self, args); }
 
 const op_nan_to_num = defineOp('aten::nan_to_num', [
-  ["", ["T"], [0], {"nan":[1,"n?"],"posinf":[2,"n?"],"neginf":[3,"n?"]}, 4, 0],
+  ["", ["T","n?","n?","n?"], [0,1,2,3], {"nan":[1,"n?"],"posinf":[2,"n?"],"neginf":[3,"n?"]}, 4, 0, 1],
 ]);
 /** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
 export function nan_to_num(self: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+export function nan_to_num(self: Tensor, nan: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+export function nan_to_num(self: Tensor, nan: number | null, posinf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** `nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+export function nan_to_num(self: Tensor, nan: number | null, posinf: number | null, neginf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
 export function nan_to_num(...args: unknown[]): unknown { return op_nan_to_num(args); }
 
 export function _method_nan_to_num(self: Tensor, args: unknown[]): unknown { return op_nan_to_num.method(self, args); }
 
 const op_nan_to_num_ = defineOp('aten::nan_to_num_', [
-  ["", ["T"], [0], {"nan":[1,"n?"],"posinf":[2,"n?"],"neginf":[3,"n?"]}, 4, 0],
+  ["", ["T","n?","n?","n?"], [0,1,2,3], {"nan":[1,"n?"],"posinf":[2,"n?"],"neginf":[3,"n?"]}, 4, 0, 1],
 ]);
 /** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
 export function nan_to_num_(self: Tensor, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+export function nan_to_num_(self: Tensor, nan: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+export function nan_to_num_(self: Tensor, nan: number | null, posinf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
+/** `nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+export function nan_to_num_(self: Tensor, nan: number | null, posinf: number | null, neginf: number | null, options?: { nan?: number | null; posinf?: number | null; neginf?: number | null }): Tensor;
 export function nan_to_num_(...args: unknown[]): unknown { return op_nan_to_num_(args); }
 
 export function _method_nan_to_num_(self: Tensor, args: unknown[]): unknown { return op_nan_to_num_.method(self, args); }
 
 const op_nanmean = defineOp('aten::nanmean', [
-  ["", ["T"], [0], {"dim":[1,"n[]?"],"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0],
+  ["", ["T","n[]?","b"], [0,1,2], {"dim":[1,"n[]?"],"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0, 1],
 ]);
 /** `nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function nanmean(self: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function nanmean(self: Tensor, dim: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function nanmean(self: Tensor, dim: number | number[] | null, keepdim: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function nanmean(...args: unknown[]): unknown { return op_nanmean(args); }
 
 export function _method_nanmean(self: Tensor, args: unknown[]): unknown { return op_nanmean.method(self, args); }
 
 const op_nanmedian = defineOp('aten::nanmedian', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["dim", ["T","n"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
-  ["dim_values", ["T","n"], [0,1], {"keepdim":[2,"b"],"values":[3,"T"],"indices":[4,"T"]}, 5, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["dim", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
 ]);
 /** `nanmedian(Tensor self) -> Tensor` */
 export function nanmedian(self: Tensor): Tensor;
 /** `nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
 export function nanmedian(self: Tensor, dim: number, options?: { keepdim?: boolean }): [Tensor, Tensor];
-/** `nanmedian.dim_values(Tensor self, int dim, bool keepdim=False, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function nanmedian(self: Tensor, dim: number, options?: { keepdim?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
+/** `nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+export function nanmedian(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean }): [Tensor, Tensor];
 export function nanmedian(...args: unknown[]): unknown { return op_nanmedian(args); }
 
 export function _method_nanmedian(self: Tensor, args: unknown[]): unknown { return op_nanmedian.method(self, args); }
 
 const op_nanquantile = defineOp('aten::nanquantile', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0],
-  ["scalar", ["T","n"], [0,1], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0],
+  ["", ["T","T","n?","b"], [0,1,2,3], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0, 2],
+  ["scalar", ["T","n","n?","b"], [0,1,2,3], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0, 2],
 ]);
 /** `nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
 export function nanquantile(self: Tensor, q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function nanquantile(self: Tensor, q: Tensor, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function nanquantile(self: Tensor, q: Tensor, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 /** `nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
 export function nanquantile(self: Tensor, q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function nanquantile(self: Tensor, q: number, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function nanquantile(self: Tensor, q: number, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 export function nanquantile(...args: unknown[]): unknown { return op_nanquantile(args); }
 
 export function _method_nanquantile(self: Tensor, args: unknown[]): unknown { return op_nanquantile.method(self, args); }
 
 const op_nansum = defineOp('aten::nansum', [
-  ["", ["T"], [0], {"dim":[1,"n[]?"],"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0],
+  ["", ["T","n[]?","b"], [0,1,2], {"dim":[1,"n[]?"],"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0, 1],
 ]);
 /** `nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function nansum(self: Tensor, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function nansum(self: Tensor, dim: number | number[] | null, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function nansum(self: Tensor, dim: number | number[] | null, keepdim: boolean, options?: { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function nansum(...args: unknown[]): unknown { return op_nansum(args); }
 
 export function _method_nansum(self: Tensor, args: unknown[]): unknown { return op_nansum.method(self, args); }
 
 const op_narrow = defineOp('aten::narrow', [
-  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0],
-  ["Tensor", ["T","n","T","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0, 4],
+  ["Tensor", ["T","n","T","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)` */
 export function narrow(self: Tensor, dim: number, start: number, length: number): Tensor;
@@ -5418,7 +6167,7 @@ export function narrow(...args: unknown[]): unknown { return op_narrow(args); }
 export function _method_narrow(self: Tensor, args: unknown[]): unknown { return op_narrow.method(self, args); }
 
 const op_narrow_copy = defineOp('aten::narrow_copy', [
-  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
 export function narrow_copy(self: Tensor, dim: number, start: number, length: number): Tensor;
@@ -5427,81 +6176,83 @@ export function narrow_copy(...args: unknown[]): unknown { return op_narrow_copy
 export function _method_narrow_copy(self: Tensor, args: unknown[]): unknown { return op_narrow_copy.method(self, args); }
 
 const op_native_batch_norm = defineOp('aten::native_batch_norm', [
-  ["", ["T","T?","T?","T?","T?","b","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T?","T?","T?","T?","b","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps) -> (Tensor, Tensor, Tensor)` */
 export function native_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number): [Tensor, Tensor, Tensor];
 export function native_batch_norm(...args: unknown[]): unknown { return op_native_batch_norm(args); }
 
 const op_native_batch_norm_backward = defineOp('aten::native_batch_norm_backward', [
-  ["", ["T","T","T?","T?","T?","T?","T?","b","n","b[]"], [0,1,2,3,4,5,6,7,8,9], {}, 10, -1],
+  ["", ["T","T","T?","T?","T?","T?","T?","b","n","b[]"], [0,1,2,3,4,5,6,7,8,9], {}, 10, -1, 10],
 ]);
 /** `native_batch_norm_backward(Tensor grad_out, Tensor input, Tensor? weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_invstd, bool train, float eps, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function native_batch_norm_backward(gradOut: Tensor, input: Tensor, weight: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, saveMean: Tensor | null, saveInvstd: Tensor | null, train: boolean, eps: number, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function native_batch_norm_backward(...args: unknown[]): unknown { return op_native_batch_norm_backward(args); }
 
 const op_native_channel_shuffle = defineOp('aten::native_channel_shuffle', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `native_channel_shuffle(Tensor self, int groups) -> Tensor` */
 export function native_channel_shuffle(self: Tensor, groups: number): Tensor;
 export function native_channel_shuffle(...args: unknown[]): unknown { return op_native_channel_shuffle(args); }
 
 const op_native_dropout = defineOp('aten::native_dropout', [
-  ["", ["T","n","b?"], [0,1,2], {}, 3, -1],
+  ["", ["T","n","b?"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `native_dropout(Tensor input, float p, bool? train) -> (Tensor, Tensor)` */
 export function native_dropout(input: Tensor, p: number, train: boolean | null): [Tensor, Tensor];
 export function native_dropout(...args: unknown[]): unknown { return op_native_dropout(args); }
 
 const op_native_dropout_backward = defineOp('aten::native_dropout_backward', [
-  ["", ["T","T","n"], [0,1,2], {}, 3, -1],
+  ["", ["T","T","n"], [0,1,2], {}, 3, -1, 3],
 ]);
 /** `native_dropout_backward(Tensor grad_output, Tensor mask, float scale) -> Tensor` */
 export function native_dropout_backward(gradOutput: Tensor, mask: Tensor, scale: number): Tensor;
 export function native_dropout_backward(...args: unknown[]): unknown { return op_native_dropout_backward(args); }
 
 const op_native_group_norm = defineOp('aten::native_group_norm', [
-  ["", ["T","T?","T?","n","n","n","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T?","T?","n","n","n","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `native_group_norm(Tensor input, Tensor? weight, Tensor? bias, SymInt N, SymInt C, SymInt HxW, int group, float eps) -> (Tensor, Tensor, Tensor)` */
 export function native_group_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, N: number, C: number, HxW: number, group: number, eps: number): [Tensor, Tensor, Tensor];
 export function native_group_norm(...args: unknown[]): unknown { return op_native_group_norm(args); }
 
 const op_native_group_norm_backward = defineOp('aten::native_group_norm_backward', [
-  ["", ["T","T","T","T","T?","n","n","n","n","b[]"], [0,1,2,3,4,5,6,7,8,9], {}, 10, -1],
+  ["", ["T","T","T","T","T?","n","n","n","n","b[]"], [0,1,2,3,4,5,6,7,8,9], {}, 10, -1, 10],
 ]);
 /** `native_group_norm_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor rstd, Tensor? weight, SymInt N, SymInt C, SymInt HxW, int group, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function native_group_norm_backward(gradOut: Tensor, input: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null, N: number, C: number, HxW: number, group: number, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function native_group_norm_backward(...args: unknown[]): unknown { return op_native_group_norm_backward(args); }
 
 const op_native_layer_norm = defineOp('aten::native_layer_norm', [
-  ["", ["T","n[]","T?","T?","n"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n[]","T?","T?","n"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor)` */
 export function native_layer_norm(input: Tensor, normalizedShape: number | number[], weight: Tensor | null, bias: Tensor | null, eps: number): [Tensor, Tensor, Tensor];
 export function native_layer_norm(...args: unknown[]): unknown { return op_native_layer_norm(args); }
 
 const op_native_layer_norm_backward = defineOp('aten::native_layer_norm_backward', [
-  ["", ["T","T","n[]","T","T","T?","T?","b[]"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T","n[]","T","T","T?","T?","b[]"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `native_layer_norm_backward(Tensor grad_out, Tensor input, SymInt[] normalized_shape, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> (Tensor, Tensor, Tensor)` */
 export function native_layer_norm_backward(gradOut: Tensor, input: Tensor, normalizedShape: number | number[], mean: Tensor, rstd: Tensor, weight: Tensor | null, bias: Tensor | null, outputMask: boolean[]): [Tensor, Tensor, Tensor];
 export function native_layer_norm_backward(...args: unknown[]): unknown { return op_native_layer_norm_backward(args); }
 
 const op_native_norm = defineOp('aten::native_norm', [
-  ["", ["T"], [0], {"p":[1,"s"]}, 2, 0],
-  ["ScalarOpt_dim_dtype", ["T","s?","n[]","b","dtype?"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","s"], [0,1], {"p":[1,"s"]}, 2, 0, 1],
+  ["ScalarOpt_dim_dtype", ["T","s?","n[]","b","dtype?"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `native_norm(Tensor self, Scalar p=2) -> Tensor` */
 export function native_norm(self: Tensor, options?: { p?: number | boolean }): Tensor;
+/** `native_norm(Tensor self, Scalar p=2) -> Tensor` */
+export function native_norm(self: Tensor, p: number | boolean, options?: { p?: number | boolean }): Tensor;
 /** `native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor` */
 export function native_norm(self: Tensor, p: number | boolean | null, dim: number | number[], keepdim: boolean, dtype: DType | null): Tensor;
 export function native_norm(...args: unknown[]): unknown { return op_native_norm(args); }
 
 const op_ne = defineOp('aten::ne', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `ne.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function ne(self: Tensor, other: number | boolean): Tensor;
@@ -5512,13 +6263,13 @@ export function ne(...args: unknown[]): unknown { return op_ne(args); }
 export function _method_ne(self: Tensor, args: unknown[]): unknown { return op_ne.method(self, args); }
 
 const op_ne_ = defineOp('aten::ne_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_ne_(self: Tensor, args: unknown[]): unknown { return op_ne_.method(self, args); }
 
 const op_neg = defineOp('aten::neg', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `neg(Tensor self) -> Tensor` */
 export function neg(self: Tensor): Tensor;
@@ -5527,7 +6278,7 @@ export function neg(...args: unknown[]): unknown { return op_neg(args); }
 export function _method_neg(self: Tensor, args: unknown[]): unknown { return op_neg.method(self, args); }
 
 const op_neg_ = defineOp('aten::neg_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `neg_(Tensor(a!) self) -> Tensor(a!)` */
 export function neg_(self: Tensor): Tensor;
@@ -5536,7 +6287,7 @@ export function neg_(...args: unknown[]): unknown { return op_neg_(args); }
 export function _method_neg_(self: Tensor, args: unknown[]): unknown { return op_neg_.method(self, args); }
 
 const op_negative = defineOp('aten::negative', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `negative(Tensor self) -> Tensor` */
 export function negative(self: Tensor): Tensor;
@@ -5545,7 +6296,7 @@ export function negative(...args: unknown[]): unknown { return op_negative(args)
 export function _method_negative(self: Tensor, args: unknown[]): unknown { return op_negative.method(self, args); }
 
 const op_negative_ = defineOp('aten::negative_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `negative_(Tensor(a!) self) -> Tensor(a!)` */
 export function negative_(self: Tensor): Tensor;
@@ -5554,39 +6305,41 @@ export function negative_(...args: unknown[]): unknown { return op_negative_(arg
 export function _method_negative_(self: Tensor, args: unknown[]): unknown { return op_negative_.method(self, args); }
 
 const op_nested_to_padded_tensor = defineOp('aten::nested_to_padded_tensor', [
-  ["", ["T","n"], [0,1], {"outputSize":[2,"n[]?"]}, 3, 0],
+  ["", ["T","n","n[]?"], [0,1,2], {"outputSize":[2,"n[]?"]}, 3, 0, 2],
 ]);
 /** `nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor` */
 export function nested_to_padded_tensor(self: Tensor, padding: number, options?: { outputSize?: number | number[] | null }): Tensor;
+/** `nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor` */
+export function nested_to_padded_tensor(self: Tensor, padding: number, outputSize: number | number[] | null, options?: { outputSize?: number | number[] | null }): Tensor;
 export function nested_to_padded_tensor(...args: unknown[]): unknown { return op_nested_to_padded_tensor(args); }
 
 const op_new_empty = defineOp('aten::new_empty', [
-  ["", ["T","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, 0],
+  ["", ["T","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, 0, 2],
 ]);
 export function _method_new_empty(self: Tensor, args: unknown[]): unknown { return op_new_empty.method(self, args); }
 
 const op_new_empty_strided = defineOp('aten::new_empty_strided', [
-  ["", ["T","n[]","n[]"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, 0],
+  ["", ["T","n[]","n[]"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, 0, 3],
 ]);
 export function _method_new_empty_strided(self: Tensor, args: unknown[]): unknown { return op_new_empty_strided.method(self, args); }
 
 const op_new_full = defineOp('aten::new_full', [
-  ["", ["T","n[]","s"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, 0],
+  ["", ["T","n[]","s"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, 0, 3],
 ]);
 export function _method_new_full(self: Tensor, args: unknown[]): unknown { return op_new_full.method(self, args); }
 
 const op_new_ones = defineOp('aten::new_ones', [
-  ["", ["T","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, 0],
+  ["", ["T","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, 0, 2],
 ]);
 export function _method_new_ones(self: Tensor, args: unknown[]): unknown { return op_new_ones.method(self, args); }
 
 const op_new_zeros = defineOp('aten::new_zeros', [
-  ["", ["T","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, 0],
+  ["", ["T","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, 0, 2],
 ]);
 export function _method_new_zeros(self: Tensor, args: unknown[]): unknown { return op_new_zeros.method(self, args); }
 
 const op_nextafter = defineOp('aten::nextafter', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `nextafter(Tensor self, Tensor other) -> Tensor` */
 export function nextafter(self: Tensor, other: Tensor): Tensor;
@@ -5595,67 +6348,79 @@ export function nextafter(...args: unknown[]): unknown { return op_nextafter(arg
 export function _method_nextafter(self: Tensor, args: unknown[]): unknown { return op_nextafter.method(self, args); }
 
 const op_nextafter_ = defineOp('aten::nextafter_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_nextafter_(self: Tensor, args: unknown[]): unknown { return op_nextafter_.method(self, args); }
 
 const op_nll_loss = defineOp('aten::nll_loss', [
-  ["", ["T","T"], [0,1], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"]}, 5, 0],
+  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"]}, 5, 0, 2],
 ]);
 /** `nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
 export function nll_loss(self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss(self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 export function nll_loss(...args: unknown[]): unknown { return op_nll_loss(args); }
 
 const op_nll_loss_backward = defineOp('aten::nll_loss_backward', [
-  ["grad_input", ["T","T","T","T?","n","n","T"], [0,1,2,3,4,5,6], {"gradInput":[7,"T"]}, 8, 1],
-  ["", ["T","T","T","T?","n","n","T"], [0,1,2,3,4,5,6], {}, 7, 1],
+  ["", ["T","T","T","T?","n","n","T"], [0,1,2,3,4,5,6], {}, 7, 1, 7],
 ]);
-/** `nll_loss_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index, Tensor total_weight, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function nll_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, totalWeight: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `nll_loss_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index, Tensor total_weight) -> Tensor` */
 export function nll_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, totalWeight: Tensor): Tensor;
 export function nll_loss_backward(...args: unknown[]): unknown { return op_nll_loss_backward(args); }
 
 const op_nll_loss_forward = defineOp('aten::nll_loss_forward', [
-  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
 export function nll_loss_forward(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number): [Tensor, Tensor];
 export function nll_loss_forward(...args: unknown[]): unknown { return op_nll_loss_forward(args); }
 
 const op_nll_loss_nd = defineOp('aten::nll_loss_nd', [
-  ["", ["T","T"], [0,1], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"]}, 5, 0],
+  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"]}, 5, 0, 2],
 ]);
 /** `nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
 export function nll_loss_nd(self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss_nd(self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss_nd(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss_nd(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 export function nll_loss_nd(...args: unknown[]): unknown { return op_nll_loss_nd(args); }
 
 const op_nll_loss2d = defineOp('aten::nll_loss2d', [
-  ["", ["T","T"], [0,1], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"]}, 5, 0],
+  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {"weight":[2,"T?"],"reduction":[3,"n"],"ignoreIndex":[4,"n"]}, 5, 0, 2],
 ]);
 /** `nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
 export function nll_loss2d(self: Tensor, target: Tensor, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss2d(self: Tensor, target: Tensor, weight: Tensor | null, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss2d(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
+/** `nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=Mean, int ignore_index=-100) -> Tensor` */
+export function nll_loss2d(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, options?: { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 export function nll_loss2d(...args: unknown[]): unknown { return op_nll_loss2d(args); }
 
 const op_nll_loss2d_backward = defineOp('aten::nll_loss2d_backward', [
-  ["grad_input", ["T","T","T","T?","n","n","T"], [0,1,2,3,4,5,6], {"gradInput":[7,"T"]}, 8, 1],
-  ["", ["T","T","T","T?","n","n","T"], [0,1,2,3,4,5,6], {}, 7, 1],
+  ["", ["T","T","T","T?","n","n","T"], [0,1,2,3,4,5,6], {}, 7, 1, 7],
 ]);
-/** `nll_loss2d_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index, Tensor total_weight, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function nll_loss2d_backward(gradOutput: Tensor, self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, totalWeight: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `nll_loss2d_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index, Tensor total_weight) -> Tensor` */
 export function nll_loss2d_backward(gradOutput: Tensor, self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number, totalWeight: Tensor): Tensor;
 export function nll_loss2d_backward(...args: unknown[]): unknown { return op_nll_loss2d_backward(args); }
 
 const op_nll_loss2d_forward = defineOp('aten::nll_loss2d_forward', [
-  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","T","T?","n","n"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
 export function nll_loss2d_forward(self: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number): [Tensor, Tensor];
 export function nll_loss2d_forward(...args: unknown[]): unknown { return op_nll_loss2d_forward(args); }
 
 const op_nonzero = defineOp('aten::nonzero', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `nonzero(Tensor self) -> Tensor` */
 export function nonzero(self: Tensor): Tensor;
@@ -5664,7 +6429,7 @@ export function nonzero(...args: unknown[]): unknown { return op_nonzero(args); 
 export function _method_nonzero(self: Tensor, args: unknown[]): unknown { return op_nonzero.method(self, args); }
 
 const op_nonzero_numpy = defineOp('aten::nonzero_numpy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `nonzero_numpy(Tensor self) -> Tensor[]` */
 export function nonzero_numpy(self: Tensor): Tensor[];
@@ -5673,38 +6438,48 @@ export function nonzero_numpy(...args: unknown[]): unknown { return op_nonzero_n
 export function _method_nonzero_numpy(self: Tensor, args: unknown[]): unknown { return op_nonzero_numpy.method(self, args); }
 
 const op_norm = defineOp('aten::norm', [
-  ["ScalarOpt_dtype", ["T","s?"], [0,1], {"dtype":[2,"dtype"]}, 3, 0],
-  ["Scalar", ["T"], [0], {"p":[1,"s"]}, 2, 0],
-  ["ScalarOpt_dim_dtype", ["T","s?","n[]","b"], [0,1,2,3], {"dtype":[4,"dtype"]}, 5, 0],
-  ["ScalarOpt_dim", ["T","s?","n[]"], [0,1,2], {"keepdim":[3,"b"]}, 4, 0],
+  ["ScalarOpt_dtype", ["T","s?"], [0,1], {"dtype":[2,"dtype"]}, 3, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {"p":[1,"s"]}, 2, 0, 1],
+  ["ScalarOpt_dim_dtype", ["T","s?","n[]","b"], [0,1,2,3], {"dtype":[4,"dtype"]}, 5, 0, 4],
+  ["ScalarOpt_dim", ["T","s?","n[]","b"], [0,1,2,3], {"keepdim":[3,"b"]}, 4, 0, 3],
 ]);
 /** `norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
 export function norm(self: Tensor, p: number | boolean | null, options?: { dtype?: DType }): Tensor;
 /** `norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
 export function norm(self: Tensor, options?: { p?: number | boolean }): Tensor;
+/** `norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
+export function norm(self: Tensor, p: number | boolean, options?: { p?: number | boolean }): Tensor;
 /** `norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
 export function norm(self: Tensor, p: number | boolean | null, dim: number | number[], keepdim: boolean, options?: { dtype?: DType }): Tensor;
 /** `norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
 export function norm(self: Tensor, p: number | boolean | null, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+/** `norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
+export function norm(self: Tensor, p: number | boolean | null, dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 export function norm(...args: unknown[]): unknown { return op_norm(args); }
 
 export function _method_norm(self: Tensor, args: unknown[]): unknown { return op_norm.method(self, args); }
 
 const op_norm_except_dim = defineOp('aten::norm_except_dim', [
-  ["", ["T"], [0], {"pow":[1,"n"],"dim":[2,"n"]}, 3, -1],
+  ["", ["T","n","n"], [0,1,2], {"pow":[1,"n"],"dim":[2,"n"]}, 3, -1, 1],
 ]);
 /** `norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
 export function norm_except_dim(v: Tensor, options?: { pow?: number; dim?: number }): Tensor;
+/** `norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
+export function norm_except_dim(v: Tensor, pow: number, options?: { pow?: number; dim?: number }): Tensor;
+/** `norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
+export function norm_except_dim(v: Tensor, pow: number, dim: number, options?: { pow?: number; dim?: number }): Tensor;
 export function norm_except_dim(...args: unknown[]): unknown { return op_norm_except_dim(args); }
 
 const op_normal = defineOp('aten::normal', [
-  ["Tensor_float", ["T"], [0], {"std":[1,"n"],"generator":[2,"gen?"]}, 3, -1],
-  ["float_Tensor", ["n","T"], [0,1], {"generator":[2,"gen?"]}, 3, -1],
-  ["Tensor_Tensor", ["T","T"], [0,1], {"generator":[2,"gen?"]}, 3, -1],
-  ["float_float", ["n","n","n[]"], [0,1,2], {"generator":[3,"gen?"],"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
+  ["Tensor_float", ["T","n"], [0,1], {"std":[1,"n"],"generator":[2,"gen?"]}, 3, -1, 1],
+  ["float_Tensor", ["n","T"], [0,1], {"generator":[2,"gen?"]}, 3, -1, 2],
+  ["Tensor_Tensor", ["T","T"], [0,1], {"generator":[2,"gen?"]}, 3, -1, 2],
+  ["float_float", ["n","n","n[]"], [0,1,2], {"generator":[3,"gen?"],"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 3],
 ]);
 /** `normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor` */
 export function normal(mean: Tensor, options?: { std?: number; generator?: null | null }): Tensor;
+/** `normal.Tensor_float(Tensor mean, float std=1, *, Generator? generator=None) -> Tensor` */
+export function normal(mean: Tensor, std: number, options?: { std?: number; generator?: null | null }): Tensor;
 /** `normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor` */
 export function normal(mean: number, std: Tensor, options?: { generator?: null | null }): Tensor;
 /** `normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor` */
@@ -5714,20 +6489,24 @@ export function normal(mean: number, std: number, size: number | number[], optio
 export function normal(...args: unknown[]): unknown { return op_normal(args); }
 
 const op_normal_ = defineOp('aten::normal_', [
-  ["", ["T"], [0], {"mean":[1,"n"],"std":[2,"n"],"generator":[3,"gen?"]}, 4, 0],
+  ["", ["T","n","n"], [0,1,2], {"mean":[1,"n"],"std":[2,"n"],"generator":[3,"gen?"]}, 4, 0, 1],
 ]);
 export function _method_normal_(self: Tensor, args: unknown[]): unknown { return op_normal_.method(self, args); }
 
 const op_normal_functional = defineOp('aten::normal_functional', [
-  ["", ["T"], [0], {"mean":[1,"n"],"std":[2,"n"],"generator":[3,"gen?"]}, 4, 0],
+  ["", ["T","n","n"], [0,1,2], {"mean":[1,"n"],"std":[2,"n"],"generator":[3,"gen?"]}, 4, 0, 1],
 ]);
 /** `normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor` */
 export function normal_functional(self: Tensor, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
+/** `normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor` */
+export function normal_functional(self: Tensor, mean: number, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
+/** `normal_functional(Tensor self, float mean=0, float std=1, *, Generator? generator=None) -> Tensor` */
+export function normal_functional(self: Tensor, mean: number, std: number, options?: { mean?: number; std?: number; generator?: null | null }): Tensor;
 export function normal_functional(...args: unknown[]): unknown { return op_normal_functional(args); }
 
 const op_not_equal = defineOp('aten::not_equal', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function not_equal(self: Tensor, other: number | boolean): Tensor;
@@ -5738,49 +6517,55 @@ export function not_equal(...args: unknown[]): unknown { return op_not_equal(arg
 export function _method_not_equal(self: Tensor, args: unknown[]): unknown { return op_not_equal.method(self, args); }
 
 const op_not_equal_ = defineOp('aten::not_equal_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_not_equal_(self: Tensor, args: unknown[]): unknown { return op_not_equal_.method(self, args); }
 
 const op_nuclear_norm = defineOp('aten::nuclear_norm', [
-  ["", ["T"], [0], {"keepdim":[1,"b"]}, 2, 0],
-  ["dim", ["T","n[]"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","b"], [0,1], {"keepdim":[1,"b"]}, 2, 0, 1],
+  ["dim", ["T","n[]","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
 ]);
 /** `nuclear_norm(Tensor self, bool keepdim=False) -> Tensor` */
 export function nuclear_norm(self: Tensor, options?: { keepdim?: boolean }): Tensor;
+/** `nuclear_norm(Tensor self, bool keepdim=False) -> Tensor` */
+export function nuclear_norm(self: Tensor, keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 /** `nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
 export function nuclear_norm(self: Tensor, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+/** `nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
+export function nuclear_norm(self: Tensor, dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 export function nuclear_norm(...args: unknown[]): unknown { return op_nuclear_norm(args); }
 
 const op_numpy_T = defineOp('aten::numpy_T', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_numpy_T(self: Tensor, args: unknown[]): unknown { return op_numpy_T.method(self, args); }
 
 const op_one_hot = defineOp('aten::one_hot', [
-  ["", ["T"], [0], {"numClasses":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"numClasses":[1,"n"]}, 2, 0, 1],
 ]);
 /** `one_hot(Tensor self, int num_classes=-1) -> Tensor` */
 export function one_hot(self: Tensor, options?: { numClasses?: number }): Tensor;
+/** `one_hot(Tensor self, int num_classes=-1) -> Tensor` */
+export function one_hot(self: Tensor, numClasses: number, options?: { numClasses?: number }): Tensor;
 export function one_hot(...args: unknown[]): unknown { return op_one_hot(args); }
 
 const op_ones = defineOp('aten::ones', [
-  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
+  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
 ]);
 /** `ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function ones(size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function ones(...args: unknown[]): unknown { return op_ones(args); }
 
 const op_ones_like = defineOp('aten::ones_like', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0, 1],
 ]);
 /** `ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function ones_like(self: Tensor, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function ones_like(...args: unknown[]): unknown { return op_ones_like(args); }
 
 const op_orgqr = defineOp('aten::orgqr', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `orgqr(Tensor self, Tensor input2) -> Tensor` */
 export function orgqr(self: Tensor, input2: Tensor): Tensor;
@@ -5789,16 +6574,20 @@ export function orgqr(...args: unknown[]): unknown { return op_orgqr(args); }
 export function _method_orgqr(self: Tensor, args: unknown[]): unknown { return op_orgqr.method(self, args); }
 
 const op_ormqr = defineOp('aten::ormqr', [
-  ["", ["T","T","T"], [0,1,2], {"left":[3,"b"],"transpose":[4,"b"]}, 5, 0],
+  ["", ["T","T","T","b","b"], [0,1,2,3,4], {"left":[3,"b"],"transpose":[4,"b"]}, 5, 0, 3],
 ]);
 /** `ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
 export function ormqr(self: Tensor, input2: Tensor, input3: Tensor, options?: { left?: boolean; transpose?: boolean }): Tensor;
+/** `ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+export function ormqr(self: Tensor, input2: Tensor, input3: Tensor, left: boolean, options?: { left?: boolean; transpose?: boolean }): Tensor;
+/** `ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+export function ormqr(self: Tensor, input2: Tensor, input3: Tensor, left: boolean, transpose: boolean, options?: { left?: boolean; transpose?: boolean }): Tensor;
 export function ormqr(...args: unknown[]): unknown { return op_ormqr(args); }
 
 export function _method_ormqr(self: Tensor, args: unknown[]): unknown { return op_ormqr.method(self, args); }
 
 const op_outer = defineOp('aten::outer', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `outer(Tensor self, Tensor vec2) -> Tensor` */
 export function outer(self: Tensor, vec2: Tensor): Tensor;
@@ -5807,35 +6596,51 @@ export function outer(...args: unknown[]): unknown { return op_outer(args); }
 export function _method_outer(self: Tensor, args: unknown[]): unknown { return op_outer.method(self, args); }
 
 const op_pad = defineOp('aten::pad', [
-  ["", ["T","n[]"], [0,1], {"mode":[2,"str"],"value":[3,"n?"]}, 4, 0],
+  ["", ["T","n[]","str","n?"], [0,1,2,3], {"mode":[2,"str"],"value":[3,"n?"]}, 4, 0, 2],
 ]);
 /** `pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
 export function pad(self: Tensor, pad: number | number[], options?: { mode?: string; value?: number | null }): Tensor;
+/** `pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
+export function pad(self: Tensor, pad: number | number[], mode: string, options?: { mode?: string; value?: number | null }): Tensor;
+/** `pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
+export function pad(self: Tensor, pad: number | number[], mode: string, value: number | null, options?: { mode?: string; value?: number | null }): Tensor;
 export function pad(...args: unknown[]): unknown { return op_pad(args); }
 
 const op_pad_sequence = defineOp('aten::pad_sequence', [
-  ["", ["L"], [0], {"batchFirst":[1,"b"],"paddingValue":[2,"n"]}, 3, -1],
+  ["", ["L","b","n"], [0,1,2], {"batchFirst":[1,"b"],"paddingValue":[2,"n"]}, 3, -1, 1],
 ]);
 /** `pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0) -> Tensor` */
 export function pad_sequence(sequences: Tensor[], options?: { batchFirst?: boolean; paddingValue?: number }): Tensor;
+/** `pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0) -> Tensor` */
+export function pad_sequence(sequences: Tensor[], batchFirst: boolean, options?: { batchFirst?: boolean; paddingValue?: number }): Tensor;
+/** `pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.0) -> Tensor` */
+export function pad_sequence(sequences: Tensor[], batchFirst: boolean, paddingValue: number, options?: { batchFirst?: boolean; paddingValue?: number }): Tensor;
 export function pad_sequence(...args: unknown[]): unknown { return op_pad_sequence(args); }
 
 const op_pairwise_distance = defineOp('aten::pairwise_distance', [
-  ["", ["T","T"], [0,1], {"p":[2,"n"],"eps":[3,"n"],"keepdim":[4,"b"]}, 5, -1],
+  ["", ["T","T","n","n","b"], [0,1,2,3,4], {"p":[2,"n"],"eps":[3,"n"],"keepdim":[4,"b"]}, 5, -1, 2],
 ]);
 /** `pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor` */
 export function pairwise_distance(x1: Tensor, x2: Tensor, options?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
+/** `pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor` */
+export function pairwise_distance(x1: Tensor, x2: Tensor, p: number, options?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
+/** `pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor` */
+export function pairwise_distance(x1: Tensor, x2: Tensor, p: number, eps: number, options?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
+/** `pairwise_distance(Tensor x1, Tensor x2, float p=2, float eps=1e-06, bool keepdim=False) -> Tensor` */
+export function pairwise_distance(x1: Tensor, x2: Tensor, p: number, eps: number, keepdim: boolean, options?: { p?: number; eps?: number; keepdim?: boolean }): Tensor;
 export function pairwise_distance(...args: unknown[]): unknown { return op_pairwise_distance(args); }
 
 const op_pdist = defineOp('aten::pdist', [
-  ["", ["T"], [0], {"p":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"p":[1,"n"]}, 2, 0, 1],
 ]);
 /** `pdist(Tensor self, float p=2) -> Tensor` */
 export function pdist(self: Tensor, options?: { p?: number }): Tensor;
+/** `pdist(Tensor self, float p=2) -> Tensor` */
+export function pdist(self: Tensor, p: number, options?: { p?: number }): Tensor;
 export function pdist(...args: unknown[]): unknown { return op_pdist(args); }
 
 const op_permute = defineOp('aten::permute', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `permute(Tensor(a) self, int[] dims) -> Tensor(a)` */
 export function permute(self: Tensor, dims: number | number[]): Tensor;
@@ -5844,63 +6649,67 @@ export function permute(...args: unknown[]): unknown { return op_permute(args); 
 export function _method_permute(self: Tensor, args: unknown[]): unknown { return op_permute.method(self, args); }
 
 const op_permute_copy = defineOp('aten::permute_copy', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `permute_copy(Tensor self, int[] dims) -> Tensor` */
 export function permute_copy(self: Tensor, dims: number | number[]): Tensor;
 export function permute_copy(...args: unknown[]): unknown { return op_permute_copy(args); }
 
 const op_pin_memory = defineOp('aten::pin_memory', [
-  ["", ["T"], [0], {"device":[1,"str?"]}, 2, 0],
+  ["", ["T","str?"], [0,1], {"device":[1,"str?"]}, 2, 0, 1],
 ]);
 export function _method_pin_memory(self: Tensor, args: unknown[]): unknown { return op_pin_memory.method(self, args); }
 
 const op_pinverse = defineOp('aten::pinverse', [
-  ["", ["T"], [0], {"rcond":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"rcond":[1,"n"]}, 2, 0, 1],
 ]);
 /** `pinverse(Tensor self, float rcond=1e-15) -> Tensor` */
 export function pinverse(self: Tensor, options?: { rcond?: number }): Tensor;
+/** `pinverse(Tensor self, float rcond=1e-15) -> Tensor` */
+export function pinverse(self: Tensor, rcond: number, options?: { rcond?: number }): Tensor;
 export function pinverse(...args: unknown[]): unknown { return op_pinverse(args); }
 
 export function _method_pinverse(self: Tensor, args: unknown[]): unknown { return op_pinverse.method(self, args); }
 
 const op_pixel_shuffle = defineOp('aten::pixel_shuffle', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
 export function pixel_shuffle(self: Tensor, upscaleFactor: number): Tensor;
 export function pixel_shuffle(...args: unknown[]): unknown { return op_pixel_shuffle(args); }
 
 const op_pixel_unshuffle = defineOp('aten::pixel_unshuffle', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
 export function pixel_unshuffle(self: Tensor, downscaleFactor: number): Tensor;
 export function pixel_unshuffle(...args: unknown[]): unknown { return op_pixel_unshuffle(args); }
 
 const op_poisson = defineOp('aten::poisson', [
-  ["", ["T"], [0], {"generator":[1,"gen?"]}, 2, 0],
+  ["", ["T","gen?"], [0,1], {"generator":[1,"gen?"]}, 2, 0, 1],
 ]);
 /** `poisson(Tensor self, Generator? generator=None) -> Tensor` */
 export function poisson(self: Tensor, options?: { generator?: null | null }): Tensor;
+/** `poisson(Tensor self, Generator? generator=None) -> Tensor` */
+export function poisson(self: Tensor, generator: null | null, options?: { generator?: null | null }): Tensor;
 export function poisson(...args: unknown[]): unknown { return op_poisson(args); }
 
 const op_poisson_nll_loss = defineOp('aten::poisson_nll_loss', [
-  ["", ["T","T","b","b","n","n"], [0,1,2,3,4,5], {}, 6, -1],
+  ["", ["T","T","b","b","n","n"], [0,1,2,3,4,5], {}, 6, -1, 6],
 ]);
 /** `poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor` */
 export function poisson_nll_loss(input: Tensor, target: Tensor, logInput: boolean, full: boolean, eps: number, reduction: number): Tensor;
 export function poisson_nll_loss(...args: unknown[]): unknown { return op_poisson_nll_loss(args); }
 
 const op_polar = defineOp('aten::polar', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `polar(Tensor abs, Tensor angle) -> Tensor` */
 export function polar(abs: Tensor, angle: Tensor): Tensor;
 export function polar(...args: unknown[]): unknown { return op_polar(args); }
 
 const op_polygamma = defineOp('aten::polygamma', [
-  ["", ["n","T"], [0,1], {}, 2, 1],
+  ["", ["n","T"], [0,1], {}, 2, 1, 2],
 ]);
 /** `polygamma(int n, Tensor self) -> Tensor` */
 export function polygamma(n: number, self: Tensor): Tensor;
@@ -5909,12 +6718,12 @@ export function polygamma(...args: unknown[]): unknown { return op_polygamma(arg
 export function _method_polygamma(self: Tensor, args: unknown[]): unknown { return op_polygamma.method(self, args); }
 
 const op_polygamma_ = defineOp('aten::polygamma_', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_polygamma_(self: Tensor, args: unknown[]): unknown { return op_polygamma_.method(self, args); }
 
 const op_positive = defineOp('aten::positive', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `positive(Tensor(a) self) -> Tensor(a)` */
 export function positive(self: Tensor): Tensor;
@@ -5923,9 +6732,9 @@ export function positive(...args: unknown[]): unknown { return op_positive(args)
 export function _method_positive(self: Tensor, args: unknown[]): unknown { return op_positive.method(self, args); }
 
 const op_pow = defineOp('aten::pow', [
-  ["Tensor_Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor_Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Tensor_Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
 export function pow(self: Tensor, exponent: Tensor): Tensor;
@@ -5938,13 +6747,13 @@ export function pow(...args: unknown[]): unknown { return op_pow(args); }
 export function _method_pow(self: Tensor, args: unknown[]): unknown { return op_pow.method(self, args); }
 
 const op_pow_ = defineOp('aten::pow_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_pow_(self: Tensor, args: unknown[]): unknown { return op_pow_.method(self, args); }
 
 const op_prelu = defineOp('aten::prelu', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `prelu(Tensor self, Tensor weight) -> Tensor` */
 export function prelu(self: Tensor, weight: Tensor): Tensor;
@@ -5953,7 +6762,7 @@ export function prelu(...args: unknown[]): unknown { return op_prelu(args); }
 export function _method_prelu(self: Tensor, args: unknown[]): unknown { return op_prelu.method(self, args); }
 
 const op_prelu_backward = defineOp('aten::prelu_backward', [
-  ["", ["T","T","T"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","T"], [0,1,2], {}, 3, 1, 3],
 ]);
 /** `prelu_backward(Tensor grad_output, Tensor self, Tensor weight) -> (Tensor, Tensor)` */
 export function prelu_backward(gradOutput: Tensor, self: Tensor, weight: Tensor): [Tensor, Tensor];
@@ -5962,40 +6771,44 @@ export function prelu_backward(...args: unknown[]): unknown { return op_prelu_ba
 export function _method_prelu_backward(self: Tensor, args: unknown[]): unknown { return op_prelu_backward.method(self, args); }
 
 const op_prod = defineOp('aten::prod', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0],
-  ["dim_int", ["T","n"], [0,1], {"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0, 1],
+  ["dim_int", ["T","n","b"], [0,1,2], {"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0, 2],
 ]);
 /** `prod(Tensor self, *, ScalarType? dtype=None) -> Tensor` */
 export function prod(self: Tensor, options?: { dtype?: DType | null }): Tensor;
 /** `prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function prod(self: Tensor, dim: number, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function prod(self: Tensor, dim: number, keepdim: boolean, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function prod(...args: unknown[]): unknown { return op_prod(args); }
 
 export function _method_prod(self: Tensor, args: unknown[]): unknown { return op_prod.method(self, args); }
 
 const op_promote_types = defineOp('aten::promote_types', [
-  ["", ["dtype","dtype"], [0,1], {}, 2, -1],
+  ["", ["dtype","dtype"], [0,1], {}, 2, -1, 2],
 ]);
 /** `promote_types(ScalarType type1, ScalarType type2) -> ScalarType` */
 export function promote_types(type1: DType, type2: DType): number;
 export function promote_types(...args: unknown[]): unknown { return op_promote_types(args); }
 
 const op_put = defineOp('aten::put', [
-  ["", ["T","T","T"], [0,1,2], {"accumulate":[3,"b"]}, 4, 0],
+  ["", ["T","T","T","b"], [0,1,2,3], {"accumulate":[3,"b"]}, 4, 0, 3],
 ]);
 /** `put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
 export function put(self: Tensor, index: Tensor, source: Tensor, options?: { accumulate?: boolean }): Tensor;
+/** `put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
+export function put(self: Tensor, index: Tensor, source: Tensor, accumulate: boolean, options?: { accumulate?: boolean }): Tensor;
 export function put(...args: unknown[]): unknown { return op_put(args); }
 
 export function _method_put(self: Tensor, args: unknown[]): unknown { return op_put.method(self, args); }
 
 const op_put_ = defineOp('aten::put_', [
-  ["", ["T","T","T"], [0,1,2], {"accumulate":[3,"b"]}, 4, 0],
+  ["", ["T","T","T","b"], [0,1,2,3], {"accumulate":[3,"b"]}, 4, 0, 3],
 ]);
 export function _method_put_(self: Tensor, args: unknown[]): unknown { return op_put_.method(self, args); }
 
 const op_q_per_channel_axis = defineOp('aten::q_per_channel_axis', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `q_per_channel_axis(Tensor self) -> int` */
 export function q_per_channel_axis(self: Tensor): number;
@@ -6004,7 +6817,7 @@ export function q_per_channel_axis(...args: unknown[]): unknown { return op_q_pe
 export function _method_q_per_channel_axis(self: Tensor, args: unknown[]): unknown { return op_q_per_channel_axis.method(self, args); }
 
 const op_q_per_channel_scales = defineOp('aten::q_per_channel_scales', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `q_per_channel_scales(Tensor self) -> Tensor` */
 export function q_per_channel_scales(self: Tensor): Tensor;
@@ -6013,7 +6826,7 @@ export function q_per_channel_scales(...args: unknown[]): unknown { return op_q_
 export function _method_q_per_channel_scales(self: Tensor, args: unknown[]): unknown { return op_q_per_channel_scales.method(self, args); }
 
 const op_q_per_channel_zero_points = defineOp('aten::q_per_channel_zero_points', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `q_per_channel_zero_points(Tensor self) -> Tensor` */
 export function q_per_channel_zero_points(self: Tensor): Tensor;
@@ -6022,7 +6835,7 @@ export function q_per_channel_zero_points(...args: unknown[]): unknown { return 
 export function _method_q_per_channel_zero_points(self: Tensor, args: unknown[]): unknown { return op_q_per_channel_zero_points.method(self, args); }
 
 const op_q_scale = defineOp('aten::q_scale', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `q_scale(Tensor self) -> float` */
 export function q_scale(self: Tensor): number;
@@ -6031,7 +6844,7 @@ export function q_scale(...args: unknown[]): unknown { return op_q_scale(args); 
 export function _method_q_scale(self: Tensor, args: unknown[]): unknown { return op_q_scale.method(self, args); }
 
 const op_q_zero_point = defineOp('aten::q_zero_point', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `q_zero_point(Tensor self) -> int` */
 export function q_zero_point(self: Tensor): number;
@@ -6040,40 +6853,47 @@ export function q_zero_point(...args: unknown[]): unknown { return op_q_zero_poi
 export function _method_q_zero_point(self: Tensor, args: unknown[]): unknown { return op_q_zero_point.method(self, args); }
 
 const op_qr = defineOp('aten::qr', [
-  ["Q", ["T"], [0], {"some":[1,"b"],"Q":[2,"T"],"R":[3,"T"]}, 4, 0],
-  ["", ["T"], [0], {"some":[1,"b"]}, 2, 0],
+  ["", ["T","b"], [0,1], {"some":[1,"b"]}, 2, 0, 1],
 ]);
-/** `qr.Q(Tensor self, bool some=True, *, Tensor(a!) Q, Tensor(b!) R) -> (Tensor(a!) Q, Tensor(b!) R)` */
-export function qr(self: Tensor, options?: { some?: boolean; Q?: Tensor; R?: Tensor }): [Tensor, Tensor];
 /** `qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
 export function qr(self: Tensor, options?: { some?: boolean }): [Tensor, Tensor];
+/** `qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
+export function qr(self: Tensor, some: boolean, options?: { some?: boolean }): [Tensor, Tensor];
 export function qr(...args: unknown[]): unknown { return op_qr(args); }
 
 export function _method_qr(self: Tensor, args: unknown[]): unknown { return op_qr.method(self, args); }
 
 const op_quantile = defineOp('aten::quantile', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0],
-  ["scalar", ["T","n"], [0,1], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0],
+  ["", ["T","T","n?","b"], [0,1,2,3], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0, 2],
+  ["scalar", ["T","n","n?","b"], [0,1,2,3], {"dim":[2,"n?"],"keepdim":[3,"b"],"interpolation":[4,"str"]}, 5, 0, 2],
 ]);
 /** `quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
 export function quantile(self: Tensor, q: Tensor, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function quantile(self: Tensor, q: Tensor, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function quantile(self: Tensor, q: Tensor, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 /** `quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
 export function quantile(self: Tensor, q: number, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function quantile(self: Tensor, q: number, dim: number | null, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
+/** `quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation='linear') -> Tensor` */
+export function quantile(self: Tensor, q: number, dim: number | null, keepdim: boolean, options?: { dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 export function quantile(...args: unknown[]): unknown { return op_quantile(args); }
 
 export function _method_quantile(self: Tensor, args: unknown[]): unknown { return op_quantile.method(self, args); }
 
 const op_quantize_per_channel = defineOp('aten::quantize_per_channel', [
-  ["", ["T","T","T","n","dtype"], [0,1,2,3,4], {}, 5, 0],
+  ["", ["T","T","T","n","dtype"], [0,1,2,3,4], {}, 5, 0, 5],
 ]);
 /** `quantize_per_channel(Tensor self, Tensor scales, Tensor zero_points, int axis, ScalarType dtype) -> Tensor` */
 export function quantize_per_channel(self: Tensor, scales: Tensor, zeroPoints: Tensor, axis: number, dtype: DType): Tensor;
 export function quantize_per_channel(...args: unknown[]): unknown { return op_quantize_per_channel(args); }
 
 const op_quantize_per_tensor = defineOp('aten::quantize_per_tensor', [
-  ["", ["T","n","n","dtype"], [0,1,2,3], {}, 4, 0],
-  ["tensor_qparams", ["T","T","T","dtype"], [0,1,2,3], {}, 4, 0],
-  ["tensors", ["L","T","T","dtype"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","n","n","dtype"], [0,1,2,3], {}, 4, 0, 4],
+  ["tensor_qparams", ["T","T","T","dtype"], [0,1,2,3], {}, 4, 0, 4],
+  ["tensors", ["L","T","T","dtype"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `quantize_per_tensor(Tensor self, float scale, int zero_point, ScalarType dtype) -> Tensor` */
 export function quantize_per_tensor(self: Tensor, scale: number, zeroPoint: number, dtype: DType): Tensor;
@@ -6084,63 +6904,79 @@ export function quantize_per_tensor(tensors: Tensor[], scales: Tensor, zeroPoint
 export function quantize_per_tensor(...args: unknown[]): unknown { return op_quantize_per_tensor(args); }
 
 const op_quantize_per_tensor_dynamic = defineOp('aten::quantize_per_tensor_dynamic', [
-  ["", ["T","dtype","b"], [0,1,2], {}, 3, 0],
+  ["", ["T","dtype","b"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `quantize_per_tensor_dynamic(Tensor self, ScalarType dtype, bool reduce_range) -> Tensor` */
 export function quantize_per_tensor_dynamic(self: Tensor, dtype: DType, reduceRange: boolean): Tensor;
 export function quantize_per_tensor_dynamic(...args: unknown[]): unknown { return op_quantize_per_tensor_dynamic(args); }
 
 const op_quantized_batch_norm = defineOp('aten::quantized_batch_norm', [
-  ["", ["T","T?","T?","T","T","n","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1],
+  ["", ["T","T?","T?","T","T","n","n","n"], [0,1,2,3,4,5,6,7], {}, 8, -1, 8],
 ]);
 /** `quantized_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor var, float eps, float output_scale, int output_zero_point) -> Tensor` */
 export function quantized_batch_norm(input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, var_: Tensor, eps: number, outputScale: number, outputZeroPoint: number): Tensor;
 export function quantized_batch_norm(...args: unknown[]): unknown { return op_quantized_batch_norm(args); }
 
 const op_quantized_gru_cell = defineOp('aten::quantized_gru_cell', [
-  ["", ["T","T","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1],
+  ["", ["T","T","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1, 14],
 ]);
 /** `quantized_gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor` */
 export function quantized_gru_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: number | boolean, scaleHh: number | boolean, zeroPointIh: number | boolean, zeroPointHh: number | boolean): Tensor;
 export function quantized_gru_cell(...args: unknown[]): unknown { return op_quantized_gru_cell(args); }
 
 const op_quantized_lstm_cell = defineOp('aten::quantized_lstm_cell', [
-  ["", ["T","L","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1],
+  ["", ["T","L","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1, 14],
 ]);
 /** `quantized_lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> (Tensor, Tensor)` */
 export function quantized_lstm_cell(input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: number | boolean, scaleHh: number | boolean, zeroPointIh: number | boolean, zeroPointHh: number | boolean): [Tensor, Tensor];
 export function quantized_lstm_cell(...args: unknown[]): unknown { return op_quantized_lstm_cell(args); }
 
 const op_quantized_max_pool1d = defineOp('aten::quantized_max_pool1d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function quantized_max_pool1d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=0, int[1] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool1d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function quantized_max_pool1d(...args: unknown[]): unknown { return op_quantized_max_pool1d(args); }
 
 const op_quantized_max_pool2d = defineOp('aten::quantized_max_pool2d', [
-  ["", ["T","n[]"], [0,1], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0],
+  ["", ["T","n[]","n[]","n[]","n[]","b"], [0,1,2,3,4,5], {"stride":[2,"n[]"],"padding":[3,"n[]"],"dilation":[4,"n[]"],"ceilMode":[5,"b"]}, 6, 0, 2],
 ]);
 /** `quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
 export function quantized_max_pool2d(self: Tensor, kernelSize: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
+/** `quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+export function quantized_max_pool2d(self: Tensor, kernelSize: number | number[], stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean, options?: { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 export function quantized_max_pool2d(...args: unknown[]): unknown { return op_quantized_max_pool2d(args); }
 
 const op_quantized_rnn_relu_cell = defineOp('aten::quantized_rnn_relu_cell', [
-  ["", ["T","T","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1],
+  ["", ["T","T","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1, 14],
 ]);
 /** `quantized_rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor` */
 export function quantized_rnn_relu_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: number | boolean, scaleHh: number | boolean, zeroPointIh: number | boolean, zeroPointHh: number | boolean): Tensor;
 export function quantized_rnn_relu_cell(...args: unknown[]): unknown { return op_quantized_rnn_relu_cell(args); }
 
 const op_quantized_rnn_tanh_cell = defineOp('aten::quantized_rnn_tanh_cell', [
-  ["", ["T","T","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1],
+  ["", ["T","T","T","T","T","T","T","T","T","T","s","s","s","s"], [0,1,2,3,4,5,6,7,8,9,10,11,12,13], {}, 14, -1, 14],
 ]);
 /** `quantized_rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor` */
 export function quantized_rnn_tanh_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor, bHh: Tensor, packedIh: Tensor, packedHh: Tensor, colOffsetsIh: Tensor, colOffsetsHh: Tensor, scaleIh: number | boolean, scaleHh: number | boolean, zeroPointIh: number | boolean, zeroPointHh: number | boolean): Tensor;
 export function quantized_rnn_tanh_cell(...args: unknown[]): unknown { return op_quantized_rnn_tanh_cell(args); }
 
 const op_rad2deg = defineOp('aten::rad2deg', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `rad2deg(Tensor self) -> Tensor` */
 export function rad2deg(self: Tensor): Tensor;
@@ -6149,7 +6985,7 @@ export function rad2deg(...args: unknown[]): unknown { return op_rad2deg(args); 
 export function _method_rad2deg(self: Tensor, args: unknown[]): unknown { return op_rad2deg.method(self, args); }
 
 const op_rad2deg_ = defineOp('aten::rad2deg_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `rad2deg_(Tensor(a!) self) -> Tensor(a!)` */
 export function rad2deg_(self: Tensor): Tensor;
@@ -6158,8 +6994,8 @@ export function rad2deg_(...args: unknown[]): unknown { return op_rad2deg_(args)
 export function _method_rad2deg_(self: Tensor, args: unknown[]): unknown { return op_rad2deg_.method(self, args); }
 
 const op_rand = defineOp('aten::rand', [
-  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["generator", ["n[]"], [0], {"generator":[1,"gen?"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["generator", ["n[]"], [0], {"generator":[1,"gen?"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 1],
 ]);
 /** `rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function rand(size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -6168,17 +7004,17 @@ export function rand(size: number | number[], options?: { generator?: null | nul
 export function rand(...args: unknown[]): unknown { return op_rand(args); }
 
 const op_rand_like = defineOp('aten::rand_like', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0, 1],
 ]);
 /** `rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function rand_like(self: Tensor, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function rand_like(...args: unknown[]): unknown { return op_rand_like(args); }
 
 const op_randint = defineOp('aten::randint', [
-  ["", ["n","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
-  ["generator", ["n","n[]"], [0,1], {"generator":[2,"gen?"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
-  ["low", ["n","n","n[]"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
-  ["low_generator", ["n","n","n[]"], [0,1,2], {"generator":[3,"gen?"],"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
+  ["", ["n","n[]"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
+  ["generator", ["n","n[]"], [0,1], {"generator":[2,"gen?"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 2],
+  ["low", ["n","n","n[]"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
+  ["low_generator", ["n","n","n[]"], [0,1,2], {"generator":[3,"gen?"],"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 3],
 ]);
 /** `randint(int high, int[] size, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function randint(high: number, size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -6191,8 +7027,8 @@ export function randint(low: number, high: number, size: number | number[], opti
 export function randint(...args: unknown[]): unknown { return op_randint(args); }
 
 const op_randint_like = defineOp('aten::randint_like', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"],"memoryFormat":[6,"mf?"]}, 7, 0],
-  ["low_dtype", ["T","n","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"],"memoryFormat":[7,"mf?"]}, 8, 0],
+  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"],"memoryFormat":[6,"mf?"]}, 7, 0, 2],
+  ["low_dtype", ["T","n","n"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"],"memoryFormat":[7,"mf?"]}, 8, 0, 3],
 ]);
 /** `randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function randint_like(self: Tensor, high: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
@@ -6201,8 +7037,8 @@ export function randint_like(self: Tensor, low: number, high: number, options?: 
 export function randint_like(...args: unknown[]): unknown { return op_randint_like(args); }
 
 const op_randn = defineOp('aten::randn', [
-  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["generator", ["n[]"], [0], {"generator":[1,"gen?"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["generator", ["n[]"], [0], {"generator":[1,"gen?"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 1],
 ]);
 /** `randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function randn(size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -6211,22 +7047,22 @@ export function randn(size: number | number[], options?: { generator?: null | nu
 export function randn(...args: unknown[]): unknown { return op_randn(args); }
 
 const op_randn_like = defineOp('aten::randn_like', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0, 1],
 ]);
 /** `randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function randn_like(self: Tensor, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function randn_like(...args: unknown[]): unknown { return op_randn_like(args); }
 
 const op_random_ = defineOp('aten::random_', [
-  ["from", ["T","n","n?"], [0,1,2], {"generator":[3,"gen?"]}, 4, 0],
-  ["to", ["T","n"], [0,1], {"generator":[2,"gen?"]}, 3, 0],
-  ["", ["T"], [0], {"generator":[1,"gen?"]}, 2, 0],
+  ["from", ["T","n","n?"], [0,1,2], {"generator":[3,"gen?"]}, 4, 0, 3],
+  ["to", ["T","n"], [0,1], {"generator":[2,"gen?"]}, 3, 0, 2],
+  ["", ["T"], [0], {"generator":[1,"gen?"]}, 2, 0, 1],
 ]);
 export function _method_random_(self: Tensor, args: unknown[]): unknown { return op_random_.method(self, args); }
 
 const op_randperm = defineOp('aten::randperm', [
-  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["generator", ["n"], [0], {"generator":[1,"gen?"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["", ["n"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["generator", ["n"], [0], {"generator":[1,"gen?"],"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 1],
 ]);
 /** `randperm(int n, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function randperm(n: number, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -6235,17 +7071,19 @@ export function randperm(n: number, options?: { generator?: null | null; dtype?:
 export function randperm(...args: unknown[]): unknown { return op_randperm(args); }
 
 const op_range = defineOp('aten::range', [
-  ["step", ["s","s"], [0,1], {"step":[2,"s"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
-  ["", ["s","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
+  ["step", ["s","s","s"], [0,1,2], {"step":[2,"s"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 2],
+  ["", ["s","s"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
 ]);
 /** `range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function range(start: number | boolean, end: number | boolean, options?: { step?: number | boolean; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function range(start: number | boolean, end: number | boolean, step: number | boolean, options?: { step?: number | boolean; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 /** `range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function range(start: number | boolean, end: number | boolean, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function range(...args: unknown[]): unknown { return op_range(args); }
 
 const op_ravel = defineOp('aten::ravel', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `ravel(Tensor(a) self) -> Tensor(a)` */
 export function ravel(self: Tensor): Tensor;
@@ -6254,14 +7092,14 @@ export function ravel(...args: unknown[]): unknown { return op_ravel(args); }
 export function _method_ravel(self: Tensor, args: unknown[]): unknown { return op_ravel.method(self, args); }
 
 const op_real = defineOp('aten::real', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `real(Tensor(a) self) -> Tensor(a)` */
 export function real(self: Tensor): Tensor;
 export function real(...args: unknown[]): unknown { return op_real(args); }
 
 const op_reciprocal = defineOp('aten::reciprocal', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `reciprocal(Tensor self) -> Tensor` */
 export function reciprocal(self: Tensor): Tensor;
@@ -6270,7 +7108,7 @@ export function reciprocal(...args: unknown[]): unknown { return op_reciprocal(a
 export function _method_reciprocal(self: Tensor, args: unknown[]): unknown { return op_reciprocal.method(self, args); }
 
 const op_reciprocal_ = defineOp('aten::reciprocal_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `reciprocal_(Tensor(a!) self) -> Tensor(a!)` */
 export function reciprocal_(self: Tensor): Tensor;
@@ -6279,58 +7117,49 @@ export function reciprocal_(...args: unknown[]): unknown { return op_reciprocal_
 export function _method_reciprocal_(self: Tensor, args: unknown[]): unknown { return op_reciprocal_.method(self, args); }
 
 const op_reflection_pad1d = defineOp('aten::reflection_pad1d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
 export function reflection_pad1d(self: Tensor, padding: number | number[]): Tensor;
 export function reflection_pad1d(...args: unknown[]): unknown { return op_reflection_pad1d(args); }
 
 const op_reflection_pad1d_backward = defineOp('aten::reflection_pad1d_backward', [
-  ["grad_input", ["T","T","n[]"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `reflection_pad1d_backward.grad_input(Tensor grad_output, Tensor self, int[2] padding, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function reflection_pad1d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[], options?: { gradInput?: Tensor }): Tensor;
 /** `reflection_pad1d_backward(Tensor grad_output, Tensor self, int[2] padding) -> Tensor` */
 export function reflection_pad1d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[]): Tensor;
 export function reflection_pad1d_backward(...args: unknown[]): unknown { return op_reflection_pad1d_backward(args); }
 
 const op_reflection_pad2d = defineOp('aten::reflection_pad2d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
 export function reflection_pad2d(self: Tensor, padding: number | number[]): Tensor;
 export function reflection_pad2d(...args: unknown[]): unknown { return op_reflection_pad2d(args); }
 
 const op_reflection_pad2d_backward = defineOp('aten::reflection_pad2d_backward', [
-  ["grad_input", ["T","T","n[]"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `reflection_pad2d_backward.grad_input(Tensor grad_output, Tensor self, int[4] padding, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function reflection_pad2d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[], options?: { gradInput?: Tensor }): Tensor;
 /** `reflection_pad2d_backward(Tensor grad_output, Tensor self, int[4] padding) -> Tensor` */
 export function reflection_pad2d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[]): Tensor;
 export function reflection_pad2d_backward(...args: unknown[]): unknown { return op_reflection_pad2d_backward(args); }
 
 const op_reflection_pad3d = defineOp('aten::reflection_pad3d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
 export function reflection_pad3d(self: Tensor, padding: number | number[]): Tensor;
 export function reflection_pad3d(...args: unknown[]): unknown { return op_reflection_pad3d(args); }
 
 const op_reflection_pad3d_backward = defineOp('aten::reflection_pad3d_backward', [
-  ["grad_input", ["T","T","n[]"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `reflection_pad3d_backward.grad_input(Tensor grad_output, Tensor self, int[6] padding, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function reflection_pad3d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[], options?: { gradInput?: Tensor }): Tensor;
 /** `reflection_pad3d_backward(Tensor grad_output, Tensor self, int[6] padding) -> Tensor` */
 export function reflection_pad3d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[]): Tensor;
 export function reflection_pad3d_backward(...args: unknown[]): unknown { return op_reflection_pad3d_backward(args); }
 
 const op_relu = defineOp('aten::relu', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `relu(Tensor self) -> Tensor` */
 export function relu(self: Tensor): Tensor;
@@ -6339,7 +7168,7 @@ export function relu(...args: unknown[]): unknown { return op_relu(args); }
 export function _method_relu(self: Tensor, args: unknown[]): unknown { return op_relu.method(self, args); }
 
 const op_relu_ = defineOp('aten::relu_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `relu_(Tensor(a!) self) -> Tensor(a!)` */
 export function relu_(self: Tensor): Tensor;
@@ -6348,23 +7177,23 @@ export function relu_(...args: unknown[]): unknown { return op_relu_(args); }
 export function _method_relu_(self: Tensor, args: unknown[]): unknown { return op_relu_.method(self, args); }
 
 const op_relu6 = defineOp('aten::relu6', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `relu6(Tensor self) -> Tensor` */
 export function relu6(self: Tensor): Tensor;
 export function relu6(...args: unknown[]): unknown { return op_relu6(args); }
 
 const op_relu6_ = defineOp('aten::relu6_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `relu6_(Tensor(a!) self) -> Tensor(a!)` */
 export function relu6_(self: Tensor): Tensor;
 export function relu6_(...args: unknown[]): unknown { return op_relu6_(args); }
 
 const op_remainder = defineOp('aten::remainder', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `remainder.Scalar(Tensor self, Scalar other) -> Tensor` */
 export function remainder(self: Tensor, other: number | boolean): Tensor;
@@ -6377,13 +7206,13 @@ export function remainder(...args: unknown[]): unknown { return op_remainder(arg
 export function _method_remainder(self: Tensor, args: unknown[]): unknown { return op_remainder.method(self, args); }
 
 const op_remainder_ = defineOp('aten::remainder_', [
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_remainder_(self: Tensor, args: unknown[]): unknown { return op_remainder_.method(self, args); }
 
 const op_renorm = defineOp('aten::renorm', [
-  ["", ["T","s","n","s"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","s","n","s"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
 export function renorm(self: Tensor, p: number | boolean, dim: number, maxnorm: number | boolean): Tensor;
@@ -6392,83 +7221,78 @@ export function renorm(...args: unknown[]): unknown { return op_renorm(args); }
 export function _method_renorm(self: Tensor, args: unknown[]): unknown { return op_renorm.method(self, args); }
 
 const op_renorm_ = defineOp('aten::renorm_', [
-  ["", ["T","s","n","s"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","s","n","s"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_renorm_(self: Tensor, args: unknown[]): unknown { return op_renorm_.method(self, args); }
 
 const op_repeat = defineOp('aten::repeat', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_repeat(self: Tensor, args: unknown[]): unknown { return op_repeat.method(self, args); }
 
 const op_repeat_interleave = defineOp('aten::repeat_interleave', [
-  ["Tensor", ["T"], [0], {"outputSize":[1,"n?"]}, 2, -1],
-  ["self_Tensor", ["T","T"], [0,1], {"dim":[2,"n?"],"outputSize":[3,"n?"]}, 4, 0],
-  ["self_int", ["T","n"], [0,1], {"dim":[2,"n?"],"outputSize":[3,"n?"]}, 4, 0],
+  ["Tensor", ["T"], [0], {"outputSize":[1,"n?"]}, 2, -1, 1],
+  ["self_Tensor", ["T","T","n?"], [0,1,2], {"dim":[2,"n?"],"outputSize":[3,"n?"]}, 4, 0, 2],
+  ["self_int", ["T","n","n?"], [0,1,2], {"dim":[2,"n?"],"outputSize":[3,"n?"]}, 4, 0, 2],
 ]);
 /** `repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor` */
 export function repeat_interleave(repeats: Tensor, options?: { outputSize?: number | null }): Tensor;
 /** `repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
 export function repeat_interleave(self: Tensor, repeats: Tensor, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
+/** `repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+export function repeat_interleave(self: Tensor, repeats: Tensor, dim: number | null, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
 /** `repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
 export function repeat_interleave(self: Tensor, repeats: number, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
+/** `repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+export function repeat_interleave(self: Tensor, repeats: number, dim: number | null, options?: { dim?: number | null; outputSize?: number | null }): Tensor;
 export function repeat_interleave(...args: unknown[]): unknown { return op_repeat_interleave(args); }
 
 export function _method_repeat_interleave(self: Tensor, args: unknown[]): unknown { return op_repeat_interleave.method(self, args); }
 
 const op_replication_pad1d = defineOp('aten::replication_pad1d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
 export function replication_pad1d(self: Tensor, padding: number | number[]): Tensor;
 export function replication_pad1d(...args: unknown[]): unknown { return op_replication_pad1d(args); }
 
 const op_replication_pad1d_backward = defineOp('aten::replication_pad1d_backward', [
-  ["grad_input", ["T","T","n[]"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `replication_pad1d_backward.grad_input(Tensor grad_output, Tensor self, int[2] padding, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function replication_pad1d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[], options?: { gradInput?: Tensor }): Tensor;
 /** `replication_pad1d_backward(Tensor grad_output, Tensor self, int[2] padding) -> Tensor` */
 export function replication_pad1d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[]): Tensor;
 export function replication_pad1d_backward(...args: unknown[]): unknown { return op_replication_pad1d_backward(args); }
 
 const op_replication_pad2d = defineOp('aten::replication_pad2d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
 export function replication_pad2d(self: Tensor, padding: number | number[]): Tensor;
 export function replication_pad2d(...args: unknown[]): unknown { return op_replication_pad2d(args); }
 
 const op_replication_pad2d_backward = defineOp('aten::replication_pad2d_backward', [
-  ["grad_input", ["T","T","n[]"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `replication_pad2d_backward.grad_input(Tensor grad_output, Tensor self, int[4] padding, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function replication_pad2d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[], options?: { gradInput?: Tensor }): Tensor;
 /** `replication_pad2d_backward(Tensor grad_output, Tensor self, int[4] padding) -> Tensor` */
 export function replication_pad2d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[]): Tensor;
 export function replication_pad2d_backward(...args: unknown[]): unknown { return op_replication_pad2d_backward(args); }
 
 const op_replication_pad3d = defineOp('aten::replication_pad3d', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
 export function replication_pad3d(self: Tensor, padding: number | number[]): Tensor;
 export function replication_pad3d(...args: unknown[]): unknown { return op_replication_pad3d(args); }
 
 const op_replication_pad3d_backward = defineOp('aten::replication_pad3d_backward', [
-  ["grad_input", ["T","T","n[]"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","n[]"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `replication_pad3d_backward.grad_input(Tensor grad_output, Tensor self, int[6] padding, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function replication_pad3d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[], options?: { gradInput?: Tensor }): Tensor;
 /** `replication_pad3d_backward(Tensor grad_output, Tensor self, int[6] padding) -> Tensor` */
 export function replication_pad3d_backward(gradOutput: Tensor, self: Tensor, padding: number | number[]): Tensor;
 export function replication_pad3d_backward(...args: unknown[]): unknown { return op_replication_pad3d_backward(args); }
 
 const op_reshape = defineOp('aten::reshape', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)` */
 export function reshape(self: Tensor, shape: number | number[]): Tensor;
@@ -6477,17 +7301,17 @@ export function reshape(...args: unknown[]): unknown { return op_reshape(args); 
 export function _method_reshape(self: Tensor, args: unknown[]): unknown { return op_reshape.method(self, args); }
 
 const op_reshape_as = defineOp('aten::reshape_as', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_reshape_as(self: Tensor, args: unknown[]): unknown { return op_reshape_as.method(self, args); }
 
 const op_resize_ = defineOp('aten::resize_', [
-  ["", ["T","n[]"], [0,1], {"memoryFormat":[2,"mf?"]}, 3, 0],
+  ["", ["T","n[]"], [0,1], {"memoryFormat":[2,"mf?"]}, 3, 0, 2],
 ]);
 export function _method_resize_(self: Tensor, args: unknown[]): unknown { return op_resize_.method(self, args); }
 
 const op_resize_as_ = defineOp('aten::resize_as_', [
-  ["", ["T","T"], [0,1], {"memoryFormat":[2,"mf?"]}, 3, 0],
+  ["", ["T","T"], [0,1], {"memoryFormat":[2,"mf?"]}, 3, 0, 2],
 ]);
 /** `resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
 export function resize_as_(self: Tensor, theTemplate: Tensor, options?: { memoryFormat?: MemoryFormat | null }): Tensor;
@@ -6496,7 +7320,7 @@ export function resize_as_(...args: unknown[]): unknown { return op_resize_as_(a
 export function _method_resize_as_(self: Tensor, args: unknown[]): unknown { return op_resize_as_.method(self, args); }
 
 const op_resize_as_sparse_ = defineOp('aten::resize_as_sparse_', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `resize_as_sparse_(Tensor(a!) self, Tensor the_template) -> Tensor(a!)` */
 export function resize_as_sparse_(self: Tensor, theTemplate: Tensor): Tensor;
@@ -6505,7 +7329,7 @@ export function resize_as_sparse_(...args: unknown[]): unknown { return op_resiz
 export function _method_resize_as_sparse_(self: Tensor, args: unknown[]): unknown { return op_resize_as_sparse_.method(self, args); }
 
 const op_resolve_conj = defineOp('aten::resolve_conj', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `resolve_conj(Tensor(a) self) -> Tensor(a)` */
 export function resolve_conj(self: Tensor): Tensor;
@@ -6514,7 +7338,7 @@ export function resolve_conj(...args: unknown[]): unknown { return op_resolve_co
 export function _method_resolve_conj(self: Tensor, args: unknown[]): unknown { return op_resolve_conj.method(self, args); }
 
 const op_resolve_neg = defineOp('aten::resolve_neg', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `resolve_neg(Tensor(a) self) -> Tensor(a)` */
 export function resolve_neg(self: Tensor): Tensor;
@@ -6523,10 +7347,10 @@ export function resolve_neg(...args: unknown[]): unknown { return op_resolve_neg
 export function _method_resolve_neg(self: Tensor, args: unknown[]): unknown { return op_resolve_neg.method(self, args); }
 
 const op_result_type = defineOp('aten::result_type', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, -1],
-  ["Scalar", ["T","s"], [0,1], {}, 2, -1],
-  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1],
-  ["Scalar_Scalar", ["s","s"], [0,1], {}, 2, -1],
+  ["Tensor", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, -1, 2],
+  ["Scalar_Tensor", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Scalar_Scalar", ["s","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType` */
 export function result_type(tensor: Tensor, other: Tensor): number;
@@ -6539,8 +7363,8 @@ export function result_type(scalar1: number | boolean, scalar2: number | boolean
 export function result_type(...args: unknown[]): unknown { return op_result_type(args); }
 
 const op_rnn_relu = defineOp('aten::rnn_relu', [
-  ["input", ["T","T","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
-  ["data", ["T","T","T","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["input", ["T","T","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
+  ["data", ["T","T","T","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
 export function rnn_relu(input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
@@ -6549,15 +7373,19 @@ export function rnn_relu(data: Tensor, batchSizes: Tensor, hx: Tensor, params: T
 export function rnn_relu(...args: unknown[]): unknown { return op_rnn_relu(args); }
 
 const op_rnn_relu_cell = defineOp('aten::rnn_relu_cell', [
-  ["", ["T","T","T","T"], [0,1,2,3], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1],
+  ["", ["T","T","T","T","T?","T?"], [0,1,2,3,4,5], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1, 4],
 ]);
 /** `rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
 export function rnn_relu_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** `rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+export function rnn_relu_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** `rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+export function rnn_relu_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor | null, bHh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 export function rnn_relu_cell(...args: unknown[]): unknown { return op_rnn_relu_cell(args); }
 
 const op_rnn_tanh = defineOp('aten::rnn_tanh', [
-  ["input", ["T","T","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
-  ["data", ["T","T","T","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1],
+  ["input", ["T","T","L","b","n","n","b","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
+  ["data", ["T","T","T","L","b","n","n","b","b"], [0,1,2,3,4,5,6,7,8], {}, 9, -1, 9],
 ]);
 /** `rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
 export function rnn_tanh(input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
@@ -6566,33 +7394,43 @@ export function rnn_tanh(data: Tensor, batchSizes: Tensor, hx: Tensor, params: T
 export function rnn_tanh(...args: unknown[]): unknown { return op_rnn_tanh(args); }
 
 const op_rnn_tanh_cell = defineOp('aten::rnn_tanh_cell', [
-  ["", ["T","T","T","T"], [0,1,2,3], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1],
+  ["", ["T","T","T","T","T?","T?"], [0,1,2,3,4,5], {"bIh":[4,"T?"],"bHh":[5,"T?"]}, 6, -1, 4],
 ]);
 /** `rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
 export function rnn_tanh_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** `rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+export function rnn_tanh_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
+/** `rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+export function rnn_tanh_cell(input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, bIh: Tensor | null, bHh: Tensor | null, options?: { bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 export function rnn_tanh_cell(...args: unknown[]): unknown { return op_rnn_tanh_cell(args); }
 
 const op_roll = defineOp('aten::roll', [
-  ["", ["T","n[]"], [0,1], {"dims":[2,"n[]"]}, 3, 0],
+  ["", ["T","n[]","n[]"], [0,1,2], {"dims":[2,"n[]"]}, 3, 0, 2],
 ]);
 /** `roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
 export function roll(self: Tensor, shifts: number | number[], options?: { dims?: number | number[] }): Tensor;
+/** `roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
+export function roll(self: Tensor, shifts: number | number[], dims: number | number[], options?: { dims?: number | number[] }): Tensor;
 export function roll(...args: unknown[]): unknown { return op_roll(args); }
 
 export function _method_roll(self: Tensor, args: unknown[]): unknown { return op_roll.method(self, args); }
 
 const op_rot90 = defineOp('aten::rot90', [
-  ["", ["T"], [0], {"k":[1,"n"],"dims":[2,"n[]"]}, 3, 0],
+  ["", ["T","n","n[]"], [0,1,2], {"k":[1,"n"],"dims":[2,"n[]"]}, 3, 0, 1],
 ]);
 /** `rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor` */
 export function rot90(self: Tensor, options?: { k?: number; dims?: number | number[] }): Tensor;
+/** `rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor` */
+export function rot90(self: Tensor, k: number, options?: { k?: number; dims?: number | number[] }): Tensor;
+/** `rot90(Tensor self, int k=1, int[] dims=[0,1]) -> Tensor` */
+export function rot90(self: Tensor, k: number, dims: number | number[], options?: { k?: number; dims?: number | number[] }): Tensor;
 export function rot90(...args: unknown[]): unknown { return op_rot90(args); }
 
 export function _method_rot90(self: Tensor, args: unknown[]): unknown { return op_rot90.method(self, args); }
 
 const op_round = defineOp('aten::round', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["decimals", ["T"], [0], {"decimals":[1,"n"]}, 2, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["decimals", ["T"], [0], {"decimals":[1,"n"]}, 2, 0, 1],
 ]);
 /** `round(Tensor self) -> Tensor` */
 export function round(self: Tensor): Tensor;
@@ -6603,8 +7441,8 @@ export function round(...args: unknown[]): unknown { return op_round(args); }
 export function _method_round(self: Tensor, args: unknown[]): unknown { return op_round.method(self, args); }
 
 const op_round_ = defineOp('aten::round_', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["decimals", ["T"], [0], {"decimals":[1,"n"]}, 2, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["decimals", ["T"], [0], {"decimals":[1,"n"]}, 2, 0, 1],
 ]);
 /** `round_(Tensor(a!) self) -> Tensor(a!)` */
 export function round_(self: Tensor): Tensor;
@@ -6615,61 +7453,93 @@ export function round_(...args: unknown[]): unknown { return op_round_(args); }
 export function _method_round_(self: Tensor, args: unknown[]): unknown { return op_round_.method(self, args); }
 
 const op_row_indices = defineOp('aten::row_indices', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_row_indices(self: Tensor, args: unknown[]): unknown { return op_row_indices.method(self, args); }
 
 const op_row_indices_copy = defineOp('aten::row_indices_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `row_indices_copy(Tensor self) -> Tensor` */
 export function row_indices_copy(self: Tensor): Tensor;
 export function row_indices_copy(...args: unknown[]): unknown { return op_row_indices_copy(args); }
 
 const op_row_stack = defineOp('aten::row_stack', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `row_stack(Tensor[] tensors) -> Tensor` */
 export function row_stack(tensors: Tensor[]): Tensor;
 export function row_stack(...args: unknown[]): unknown { return op_row_stack(args); }
 
 const op_rrelu = defineOp('aten::rrelu', [
-  ["", ["T"], [0], {"lower":[1,"s"],"upper":[2,"s"],"training":[3,"b"],"generator":[4,"gen?"]}, 5, 0],
+  ["", ["T","s","s","b","gen?"], [0,1,2,3,4], {"lower":[1,"s"],"upper":[2,"s"],"training":[3,"b"],"generator":[4,"gen?"]}, 5, 0, 1],
 ]);
 /** `rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
 export function rrelu(self: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu(self: Tensor, lower: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu(self: Tensor, lower: number | boolean, upper: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu(self: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu(self: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, generator: null | null, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
 export function rrelu(...args: unknown[]): unknown { return op_rrelu(args); }
 
 const op_rrelu_ = defineOp('aten::rrelu_', [
-  ["", ["T"], [0], {"lower":[1,"s"],"upper":[2,"s"],"training":[3,"b"],"generator":[4,"gen?"]}, 5, 0],
+  ["", ["T","s","s","b","gen?"], [0,1,2,3,4], {"lower":[1,"s"],"upper":[2,"s"],"training":[3,"b"],"generator":[4,"gen?"]}, 5, 0, 1],
 ]);
 /** `rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
 export function rrelu_(self: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_(self: Tensor, lower: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_(self: Tensor, lower: number | boolean, upper: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_(self: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_(self: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, generator: null | null, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
 export function rrelu_(...args: unknown[]): unknown { return op_rrelu_(args); }
 
 const op_rrelu_with_noise = defineOp('aten::rrelu_with_noise', [
-  ["", ["T","T"], [0,1], {"lower":[2,"s"],"upper":[3,"s"],"training":[4,"b"],"generator":[5,"gen?"]}, 6, 0],
+  ["", ["T","T","s","s","b","gen?"], [0,1,2,3,4,5], {"lower":[2,"s"],"upper":[3,"s"],"training":[4,"b"],"generator":[5,"gen?"]}, 6, 0, 2],
 ]);
 /** `rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
 export function rrelu_with_noise(self: Tensor, noise: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu_with_noise(self: Tensor, noise: Tensor, lower: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu_with_noise(self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu_with_noise(self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor` */
+export function rrelu_with_noise(self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, generator: null | null, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
 export function rrelu_with_noise(...args: unknown[]): unknown { return op_rrelu_with_noise(args); }
 
 const op_rrelu_with_noise_ = defineOp('aten::rrelu_with_noise_', [
-  ["", ["T","T"], [0,1], {"lower":[2,"s"],"upper":[3,"s"],"training":[4,"b"],"generator":[5,"gen?"]}, 6, 0],
+  ["", ["T","T","s","s","b","gen?"], [0,1,2,3,4,5], {"lower":[2,"s"],"upper":[3,"s"],"training":[4,"b"],"generator":[5,"gen?"]}, 6, 0, 2],
 ]);
 /** `rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
 export function rrelu_with_noise_(self: Tensor, noise: Tensor, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_with_noise_(self: Tensor, noise: Tensor, lower: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_with_noise_(self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_with_noise_(self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
+/** `rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+export function rrelu_with_noise_(self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, generator: null | null, options?: { lower?: number | boolean; upper?: number | boolean; training?: boolean; generator?: null | null }): Tensor;
 export function rrelu_with_noise_(...args: unknown[]): unknown { return op_rrelu_with_noise_(args); }
 
 const op_rrelu_with_noise_backward = defineOp('aten::rrelu_with_noise_backward', [
-  ["", ["T","T","T","s","s","b","b"], [0,1,2,3,4,5,6], {}, 7, 1],
+  ["", ["T","T","T","s","s","b","b"], [0,1,2,3,4,5,6], {}, 7, 1, 7],
 ]);
 /** `rrelu_with_noise_backward(Tensor grad_output, Tensor self, Tensor noise, Scalar lower, Scalar upper, bool training, bool self_is_result) -> Tensor` */
 export function rrelu_with_noise_backward(gradOutput: Tensor, self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, selfIsResult: boolean): Tensor;
 export function rrelu_with_noise_backward(...args: unknown[]): unknown { return op_rrelu_with_noise_backward(args); }
 
 const op_rsqrt = defineOp('aten::rsqrt', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `rsqrt(Tensor self) -> Tensor` */
 export function rsqrt(self: Tensor): Tensor;
@@ -6678,7 +7548,7 @@ export function rsqrt(...args: unknown[]): unknown { return op_rsqrt(args); }
 export function _method_rsqrt(self: Tensor, args: unknown[]): unknown { return op_rsqrt.method(self, args); }
 
 const op_rsqrt_ = defineOp('aten::rsqrt_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `rsqrt_(Tensor(a!) self) -> Tensor(a!)` */
 export function rsqrt_(self: Tensor): Tensor;
@@ -6687,27 +7557,29 @@ export function rsqrt_(...args: unknown[]): unknown { return op_rsqrt_(args); }
 export function _method_rsqrt_(self: Tensor, args: unknown[]): unknown { return op_rsqrt_.method(self, args); }
 
 const op_rsub = defineOp('aten::rsub', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 /** `rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
 export function rsub(self: Tensor, other: Tensor, options?: { alpha?: number | boolean }): Tensor;
 /** `rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
 export function rsub(self: Tensor, other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+/** `rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+export function rsub(self: Tensor, other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
 export function rsub(...args: unknown[]): unknown { return op_rsub(args); }
 
 const op_scalar_tensor = defineOp('aten::scalar_tensor', [
-  ["", ["s"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
+  ["", ["s"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
 ]);
 /** `scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function scalar_tensor(s: number | boolean, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function scalar_tensor(...args: unknown[]): unknown { return op_scalar_tensor(args); }
 
 const op_scatter = defineOp('aten::scatter', [
-  ["src", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
-  ["value", ["T","n","T","s"], [0,1,2,3], {}, 4, 0],
-  ["reduce", ["T","n","T","T"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0],
-  ["value_reduce", ["T","n","T","s"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0],
+  ["src", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
+  ["value", ["T","n","T","s"], [0,1,2,3], {}, 4, 0, 4],
+  ["reduce", ["T","n","T","T"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0, 4],
+  ["value_reduce", ["T","n","T","s"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0, 4],
 ]);
 /** `scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
 export function scatter(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
@@ -6722,15 +7594,15 @@ export function scatter(...args: unknown[]): unknown { return op_scatter(args); 
 export function _method_scatter(self: Tensor, args: unknown[]): unknown { return op_scatter.method(self, args); }
 
 const op_scatter_ = defineOp('aten::scatter_', [
-  ["src", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
-  ["value", ["T","n","T","s"], [0,1,2,3], {}, 4, 0],
-  ["reduce", ["T","n","T","T"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0],
-  ["value_reduce", ["T","n","T","s"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0],
+  ["src", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
+  ["value", ["T","n","T","s"], [0,1,2,3], {}, 4, 0, 4],
+  ["reduce", ["T","n","T","T"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0, 4],
+  ["value_reduce", ["T","n","T","s"], [0,1,2,3], {"reduce":[4,"str"]}, 5, 0, 4],
 ]);
 export function _method_scatter_(self: Tensor, args: unknown[]): unknown { return op_scatter_.method(self, args); }
 
 const op_scatter_add = defineOp('aten::scatter_add', [
-  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
 export function scatter_add(self: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
@@ -6739,12 +7611,12 @@ export function scatter_add(...args: unknown[]): unknown { return op_scatter_add
 export function _method_scatter_add(self: Tensor, args: unknown[]): unknown { return op_scatter_add.method(self, args); }
 
 const op_scatter_add_ = defineOp('aten::scatter_add_', [
-  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","T","T"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_scatter_add_(self: Tensor, args: unknown[]): unknown { return op_scatter_add_.method(self, args); }
 
 const op_scatter_reduce = defineOp('aten::scatter_reduce', [
-  ["two", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0],
+  ["two", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0, 5],
 ]);
 /** `scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
 export function scatter_reduce(self: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, options?: { includeSelf?: boolean }): Tensor;
@@ -6753,13 +7625,13 @@ export function scatter_reduce(...args: unknown[]): unknown { return op_scatter_
 export function _method_scatter_reduce(self: Tensor, args: unknown[]): unknown { return op_scatter_reduce.method(self, args); }
 
 const op_scatter_reduce_ = defineOp('aten::scatter_reduce_', [
-  ["two", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0],
+  ["two", ["T","n","T","T","str"], [0,1,2,3,4], {"includeSelf":[5,"b"]}, 6, 0, 5],
 ]);
 export function _method_scatter_reduce_(self: Tensor, args: unknown[]): unknown { return op_scatter_reduce_.method(self, args); }
 
 const op_searchsorted = defineOp('aten::searchsorted', [
-  ["Tensor", ["T","T"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"],"side":[4,"str?"],"sorter":[5,"T?"]}, 6, 1],
-  ["Scalar", ["T","s"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"],"side":[4,"str?"],"sorter":[5,"T?"]}, 6, -1],
+  ["Tensor", ["T","T"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"],"side":[4,"str?"],"sorter":[5,"T?"]}, 6, 1, 2],
+  ["Scalar", ["T","s"], [0,1], {"outInt32":[2,"b"],"right":[3,"b"],"side":[4,"str?"],"sorter":[5,"T?"]}, 6, -1, 2],
 ]);
 /** `searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
 export function searchsorted(sortedSequence: Tensor, self: Tensor, options?: { outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }): Tensor;
@@ -6768,14 +7640,14 @@ export function searchsorted(sortedSequence: Tensor, self: number | boolean, opt
 export function searchsorted(...args: unknown[]): unknown { return op_searchsorted(args); }
 
 const op_segment_reduce = defineOp('aten::segment_reduce', [
-  ["", ["T","str"], [0,1], {"lengths":[2,"T?"],"indices":[3,"T?"],"offsets":[4,"T?"],"axis":[5,"n"],"unsafe":[6,"b"],"initial":[7,"s?"]}, 8, -1],
+  ["", ["T","str"], [0,1], {"lengths":[2,"T?"],"indices":[3,"T?"],"offsets":[4,"T?"],"axis":[5,"n"],"unsafe":[6,"b"],"initial":[7,"s?"]}, 8, -1, 2],
 ]);
 /** `segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor` */
 export function segment_reduce(data: Tensor, reduce: string, options?: { lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: number | boolean | null }): Tensor;
 export function segment_reduce(...args: unknown[]): unknown { return op_segment_reduce(args); }
 
 const op_select = defineOp('aten::select', [
-  ["int", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["int", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `select.int(Tensor(a) self, int dim, int index) -> Tensor(a)` */
 export function select(self: Tensor, dim: number, index: number): Tensor;
@@ -6784,21 +7656,21 @@ export function select(...args: unknown[]): unknown { return op_select(args); }
 export function _method_select(self: Tensor, args: unknown[]): unknown { return op_select.method(self, args); }
 
 const op_select_backward = defineOp('aten::select_backward', [
-  ["", ["T","n[]","n","n"], [0,1,2,3], {}, 4, -1],
+  ["", ["T","n[]","n","n"], [0,1,2,3], {}, 4, -1, 4],
 ]);
 /** `select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, int index) -> Tensor` */
 export function select_backward(gradOutput: Tensor, inputSizes: number | number[], dim: number, index: number): Tensor;
 export function select_backward(...args: unknown[]): unknown { return op_select_backward(args); }
 
 const op_select_copy = defineOp('aten::select_copy', [
-  ["int", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["int", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `select_copy.int(Tensor self, int dim, int index) -> Tensor` */
 export function select_copy(self: Tensor, dim: number, index: number): Tensor;
 export function select_copy(...args: unknown[]): unknown { return op_select_copy(args); }
 
 const op_select_scatter = defineOp('aten::select_scatter', [
-  ["", ["T","T","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","T","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
 export function select_scatter(self: Tensor, src: Tensor, dim: number, index: number): Tensor;
@@ -6807,21 +7679,21 @@ export function select_scatter(...args: unknown[]): unknown { return op_select_s
 export function _method_select_scatter(self: Tensor, args: unknown[]): unknown { return op_select_scatter.method(self, args); }
 
 const op_selu = defineOp('aten::selu', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `selu(Tensor self) -> Tensor` */
 export function selu(self: Tensor): Tensor;
 export function selu(...args: unknown[]): unknown { return op_selu(args); }
 
 const op_selu_ = defineOp('aten::selu_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `selu_(Tensor(a!) self) -> Tensor(a!)` */
 export function selu_(self: Tensor): Tensor;
 export function selu_(...args: unknown[]): unknown { return op_selu_(args); }
 
 const op_sgn = defineOp('aten::sgn', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sgn(Tensor self) -> Tensor` */
 export function sgn(self: Tensor): Tensor;
@@ -6830,12 +7702,12 @@ export function sgn(...args: unknown[]): unknown { return op_sgn(args); }
 export function _method_sgn(self: Tensor, args: unknown[]): unknown { return op_sgn.method(self, args); }
 
 const op_sgn_ = defineOp('aten::sgn_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_sgn_(self: Tensor, args: unknown[]): unknown { return op_sgn_.method(self, args); }
 
 const op_sigmoid = defineOp('aten::sigmoid', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sigmoid(Tensor self) -> Tensor` */
 export function sigmoid(self: Tensor): Tensor;
@@ -6844,7 +7716,7 @@ export function sigmoid(...args: unknown[]): unknown { return op_sigmoid(args); 
 export function _method_sigmoid(self: Tensor, args: unknown[]): unknown { return op_sigmoid.method(self, args); }
 
 const op_sigmoid_ = defineOp('aten::sigmoid_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sigmoid_(Tensor(a!) self) -> Tensor(a!)` */
 export function sigmoid_(self: Tensor): Tensor;
@@ -6853,14 +7725,14 @@ export function sigmoid_(...args: unknown[]): unknown { return op_sigmoid_(args)
 export function _method_sigmoid_(self: Tensor, args: unknown[]): unknown { return op_sigmoid_.method(self, args); }
 
 const op_sigmoid_backward = defineOp('aten::sigmoid_backward', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor` */
 export function sigmoid_backward(gradOutput: Tensor, output: Tensor): Tensor;
 export function sigmoid_backward(...args: unknown[]): unknown { return op_sigmoid_backward(args); }
 
 const op_sign = defineOp('aten::sign', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sign(Tensor self) -> Tensor` */
 export function sign(self: Tensor): Tensor;
@@ -6869,12 +7741,12 @@ export function sign(...args: unknown[]): unknown { return op_sign(args); }
 export function _method_sign(self: Tensor, args: unknown[]): unknown { return op_sign.method(self, args); }
 
 const op_sign_ = defineOp('aten::sign_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_sign_(self: Tensor, args: unknown[]): unknown { return op_sign_.method(self, args); }
 
 const op_signbit = defineOp('aten::signbit', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `signbit(Tensor self) -> Tensor` */
 export function signbit(self: Tensor): Tensor;
@@ -6883,31 +7755,28 @@ export function signbit(...args: unknown[]): unknown { return op_signbit(args); 
 export function _method_signbit(self: Tensor, args: unknown[]): unknown { return op_signbit.method(self, args); }
 
 const op_silu = defineOp('aten::silu', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `silu(Tensor self) -> Tensor` */
 export function silu(self: Tensor): Tensor;
 export function silu(...args: unknown[]): unknown { return op_silu(args); }
 
 const op_silu_ = defineOp('aten::silu_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `silu_(Tensor(a!) self) -> Tensor(a!)` */
 export function silu_(self: Tensor): Tensor;
 export function silu_(...args: unknown[]): unknown { return op_silu_(args); }
 
 const op_silu_backward = defineOp('aten::silu_backward', [
-  ["grad_input", ["T","T"], [0,1], {"gradInput":[2,"T"]}, 3, 1],
-  ["", ["T","T"], [0,1], {}, 2, 1],
+  ["", ["T","T"], [0,1], {}, 2, 1, 2],
 ]);
-/** `silu_backward.grad_input(Tensor grad_output, Tensor self, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function silu_backward(gradOutput: Tensor, self: Tensor, options?: { gradInput?: Tensor }): Tensor;
 /** `silu_backward(Tensor grad_output, Tensor self) -> Tensor` */
 export function silu_backward(gradOutput: Tensor, self: Tensor): Tensor;
 export function silu_backward(...args: unknown[]): unknown { return op_silu_backward(args); }
 
 const op_sin = defineOp('aten::sin', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sin(Tensor self) -> Tensor` */
 export function sin(self: Tensor): Tensor;
@@ -6916,7 +7785,7 @@ export function sin(...args: unknown[]): unknown { return op_sin(args); }
 export function _method_sin(self: Tensor, args: unknown[]): unknown { return op_sin.method(self, args); }
 
 const op_sin_ = defineOp('aten::sin_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sin_(Tensor(a!) self) -> Tensor(a!)` */
 export function sin_(self: Tensor): Tensor;
@@ -6925,7 +7794,7 @@ export function sin_(...args: unknown[]): unknown { return op_sin_(args); }
 export function _method_sin_(self: Tensor, args: unknown[]): unknown { return op_sin_.method(self, args); }
 
 const op_sinc = defineOp('aten::sinc', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sinc(Tensor self) -> Tensor` */
 export function sinc(self: Tensor): Tensor;
@@ -6934,7 +7803,7 @@ export function sinc(...args: unknown[]): unknown { return op_sinc(args); }
 export function _method_sinc(self: Tensor, args: unknown[]): unknown { return op_sinc.method(self, args); }
 
 const op_sinc_ = defineOp('aten::sinc_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sinc_(Tensor(a!) self) -> Tensor(a!)` */
 export function sinc_(self: Tensor): Tensor;
@@ -6943,7 +7812,7 @@ export function sinc_(...args: unknown[]): unknown { return op_sinc_(args); }
 export function _method_sinc_(self: Tensor, args: unknown[]): unknown { return op_sinc_.method(self, args); }
 
 const op_sinh = defineOp('aten::sinh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sinh(Tensor self) -> Tensor` */
 export function sinh(self: Tensor): Tensor;
@@ -6952,7 +7821,7 @@ export function sinh(...args: unknown[]): unknown { return op_sinh(args); }
 export function _method_sinh(self: Tensor, args: unknown[]): unknown { return op_sinh.method(self, args); }
 
 const op_sinh_ = defineOp('aten::sinh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sinh_(Tensor(a!) self) -> Tensor(a!)` */
 export function sinh_(self: Tensor): Tensor;
@@ -6961,39 +7830,63 @@ export function sinh_(...args: unknown[]): unknown { return op_sinh_(args); }
 export function _method_sinh_(self: Tensor, args: unknown[]): unknown { return op_sinh_.method(self, args); }
 
 const op_slice = defineOp('aten::slice', [
-  ["Tensor", ["T"], [0], {"dim":[1,"n"],"start":[2,"n?"],"end":[3,"n?"],"step":[4,"n"]}, 5, 0],
+  ["Tensor", ["T","n","n?","n?","n"], [0,1,2,3,4], {"dim":[1,"n"],"start":[2,"n?"],"end":[3,"n?"],"step":[4,"n"]}, 5, 0, 1],
 ]);
 /** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
 export function slice(self: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+export function slice(self: Tensor, dim: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+export function slice(self: Tensor, dim: number, start: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+export function slice(self: Tensor, dim: number, start: number | null, end: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+export function slice(self: Tensor, dim: number, start: number | null, end: number | null, step: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function slice(...args: unknown[]): unknown { return op_slice(args); }
 
 export function _method_slice(self: Tensor, args: unknown[]): unknown { return op_slice.method(self, args); }
 
 const op_slice_backward = defineOp('aten::slice_backward', [
-  ["", ["T","n[]","n","n","n","n"], [0,1,2,3,4,5], {}, 6, -1],
+  ["", ["T","n[]","n","n","n","n"], [0,1,2,3,4,5], {}, 6, -1, 6],
 ]);
 /** `slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor` */
 export function slice_backward(gradOutput: Tensor, inputSizes: number | number[], dim: number, start: number, end: number, step: number): Tensor;
 export function slice_backward(...args: unknown[]): unknown { return op_slice_backward(args); }
 
 const op_slice_copy = defineOp('aten::slice_copy', [
-  ["Tensor", ["T"], [0], {"dim":[1,"n"],"start":[2,"n?"],"end":[3,"n?"],"step":[4,"n"]}, 5, 0],
+  ["Tensor", ["T","n","n?","n?","n"], [0,1,2,3,4], {"dim":[1,"n"],"start":[2,"n?"],"end":[3,"n?"],"step":[4,"n"]}, 5, 0, 1],
 ]);
 /** `slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
 export function slice_copy(self: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_copy(self: Tensor, dim: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_copy(self: Tensor, dim: number, start: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_copy(self: Tensor, dim: number, start: number | null, end: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_copy(self: Tensor, dim: number, start: number | null, end: number | null, step: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function slice_copy(...args: unknown[]): unknown { return op_slice_copy(args); }
 
 const op_slice_scatter = defineOp('aten::slice_scatter', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n"],"start":[3,"n?"],"end":[4,"n?"],"step":[5,"n"]}, 6, 0],
+  ["", ["T","T","n","n?","n?","n"], [0,1,2,3,4,5], {"dim":[2,"n"],"start":[3,"n?"],"end":[4,"n?"],"step":[5,"n"]}, 6, 0, 2],
 ]);
 /** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
 export function slice_scatter(self: Tensor, src: Tensor, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_scatter(self: Tensor, src: Tensor, dim: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_scatter(self: Tensor, src: Tensor, dim: number, start: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_scatter(self: Tensor, src: Tensor, dim: number, start: number | null, end: number | null, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
+/** `slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+export function slice_scatter(self: Tensor, src: Tensor, dim: number, start: number | null, end: number | null, step: number, options?: { dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 export function slice_scatter(...args: unknown[]): unknown { return op_slice_scatter(args); }
 
 export function _method_slice_scatter(self: Tensor, args: unknown[]): unknown { return op_slice_scatter.method(self, args); }
 
 const op_slogdet = defineOp('aten::slogdet', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)` */
 export function slogdet(self: Tensor): [Tensor, Tensor];
@@ -7002,49 +7895,91 @@ export function slogdet(...args: unknown[]): unknown { return op_slogdet(args); 
 export function _method_slogdet(self: Tensor, args: unknown[]): unknown { return op_slogdet.method(self, args); }
 
 const op_slow_conv_dilated2d = defineOp('aten::slow_conv_dilated2d', [
-  ["", ["T","T","n[]"], [0,1,2], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"]}, 7, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]","n[]"], [0,1,2,3,4,5,6], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"]}, 7, 0, 3],
 ]);
 /** `slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
 export function slow_conv_dilated2d(self: Tensor, weight: Tensor, kernelSize: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_dilated2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_dilated2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_dilated2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_dilated2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slow_conv_dilated2d(...args: unknown[]): unknown { return op_slow_conv_dilated2d(args); }
 
 const op_slow_conv_dilated3d = defineOp('aten::slow_conv_dilated3d', [
-  ["", ["T","T","n[]"], [0,1,2], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"]}, 7, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]","n[]"], [0,1,2,3,4,5,6], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"dilation":[6,"n[]"]}, 7, 0, 3],
 ]);
 /** `slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
 export function slow_conv_dilated3d(self: Tensor, weight: Tensor, kernelSize: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_dilated3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_dilated3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_dilated3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_dilated3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slow_conv_dilated3d(...args: unknown[]): unknown { return op_slow_conv_dilated3d(args); }
 
 const op_slow_conv_transpose2d = defineOp('aten::slow_conv_transpose2d', [
-  ["", ["T","T","n[]"], [0,1,2], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"outputPadding":[6,"n[]"],"dilation":[7,"n[]"]}, 8, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]","n[]","n[]"], [0,1,2,3,4,5,6,7], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"outputPadding":[6,"n[]"],"dilation":[7,"n[]"]}, 8, 0, 3],
 ]);
 /** `slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
 export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernelSize: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+export function slow_conv_transpose2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slow_conv_transpose2d(...args: unknown[]): unknown { return op_slow_conv_transpose2d(args); }
 
 const op_slow_conv_transpose3d = defineOp('aten::slow_conv_transpose3d', [
-  ["", ["T","T","n[]"], [0,1,2], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"outputPadding":[6,"n[]"],"dilation":[7,"n[]"]}, 8, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]","n[]","n[]"], [0,1,2,3,4,5,6,7], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"],"outputPadding":[6,"n[]"],"dilation":[7,"n[]"]}, 8, 0, 3],
 ]);
 /** `slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
 export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernelSize: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
+/** `slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+export function slow_conv_transpose3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], dilation: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
 export function slow_conv_transpose3d(...args: unknown[]): unknown { return op_slow_conv_transpose3d(args); }
 
 const op_slow_conv3d = defineOp('aten::slow_conv3d', [
-  ["", ["T","T","n[]"], [0,1,2], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"]}, 6, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]"], [0,1,2,3,4,5], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"]}, 6, 0, 3],
 ]);
 /** `slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
 export function slow_conv3d(self: Tensor, weight: Tensor, kernelSize: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** `slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+export function slow_conv3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** `slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+export function slow_conv3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** `slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+export function slow_conv3d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
 export function slow_conv3d(...args: unknown[]): unknown { return op_slow_conv3d(args); }
 
 const op_slow_conv3d_forward = defineOp('aten::slow_conv3d_forward', [
-  ["", ["T","T","n[]","T?","n[]","n[]"], [0,1,2,3,4,5], {}, 6, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]"], [0,1,2,3,4,5], {}, 6, 0, 6],
 ]);
 /** `slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
 export function slow_conv3d_forward(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[]): Tensor;
 export function slow_conv3d_forward(...args: unknown[]): unknown { return op_slow_conv3d_forward(args); }
 
 const op_smm = defineOp('aten::smm', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `smm(Tensor self, Tensor mat2) -> Tensor` */
 export function smm(self: Tensor, mat2: Tensor): Tensor;
@@ -7053,94 +7988,94 @@ export function smm(...args: unknown[]): unknown { return op_smm(args); }
 export function _method_smm(self: Tensor, args: unknown[]): unknown { return op_smm.method(self, args); }
 
 const op_smooth_l1_loss = defineOp('aten::smooth_l1_loss', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"],"beta":[3,"n"]}, 4, 0],
+  ["", ["T","T","n","n"], [0,1,2,3], {"reduction":[2,"n"],"beta":[3,"n"]}, 4, 0, 2],
 ]);
 /** `smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor` */
 export function smooth_l1_loss(self: Tensor, target: Tensor, options?: { reduction?: number; beta?: number }): Tensor;
+/** `smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor` */
+export function smooth_l1_loss(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number; beta?: number }): Tensor;
+/** `smooth_l1_loss(Tensor self, Tensor target, int reduction=Mean, float beta=1.0) -> Tensor` */
+export function smooth_l1_loss(self: Tensor, target: Tensor, reduction: number, beta: number, options?: { reduction?: number; beta?: number }): Tensor;
 export function smooth_l1_loss(...args: unknown[]): unknown { return op_smooth_l1_loss(args); }
 
 const op_smooth_l1_loss_backward = defineOp('aten::smooth_l1_loss_backward', [
-  ["grad_input", ["T","T","T","n","n"], [0,1,2,3,4], {"gradInput":[5,"T"]}, 6, 1],
-  ["", ["T","T","T","n","n"], [0,1,2,3,4], {}, 5, 1],
+  ["", ["T","T","T","n","n"], [0,1,2,3,4], {}, 5, 1, 5],
 ]);
-/** `smooth_l1_loss_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, int reduction, float beta, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function smooth_l1_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, beta: number, options?: { gradInput?: Tensor }): Tensor;
 /** `smooth_l1_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction, float beta) -> Tensor` */
 export function smooth_l1_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, beta: number): Tensor;
 export function smooth_l1_loss_backward(...args: unknown[]): unknown { return op_smooth_l1_loss_backward(args); }
 
 const op_soft_margin_loss = defineOp('aten::soft_margin_loss', [
-  ["", ["T","T"], [0,1], {"reduction":[2,"n"]}, 3, 0],
+  ["", ["T","T","n"], [0,1,2], {"reduction":[2,"n"]}, 3, 0, 2],
 ]);
 /** `soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
 export function soft_margin_loss(self: Tensor, target: Tensor, options?: { reduction?: number }): Tensor;
+/** `soft_margin_loss(Tensor self, Tensor target, int reduction=Mean) -> Tensor` */
+export function soft_margin_loss(self: Tensor, target: Tensor, reduction: number, options?: { reduction?: number }): Tensor;
 export function soft_margin_loss(...args: unknown[]): unknown { return op_soft_margin_loss(args); }
 
 const op_soft_margin_loss_backward = defineOp('aten::soft_margin_loss_backward', [
-  ["grad_input", ["T","T","T","n"], [0,1,2,3], {"gradInput":[4,"T"]}, 5, 1],
-  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, 1],
+  ["", ["T","T","T","n"], [0,1,2,3], {}, 4, 1, 4],
 ]);
-/** `soft_margin_loss_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, int reduction, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function soft_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number, options?: { gradInput?: Tensor }): Tensor;
 /** `soft_margin_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor` */
 export function soft_margin_loss_backward(gradOutput: Tensor, self: Tensor, target: Tensor, reduction: number): Tensor;
 export function soft_margin_loss_backward(...args: unknown[]): unknown { return op_soft_margin_loss_backward(args); }
 
 const op_softmax = defineOp('aten::softmax', [
-  ["int", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["int", ["T","n","dtype?"], [0,1,2], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 /** `softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
 export function softmax(self: Tensor, dim: number, options?: { dtype?: DType | null }): Tensor;
+/** `softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+export function softmax(self: Tensor, dim: number, dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
 export function softmax(...args: unknown[]): unknown { return op_softmax(args); }
 
 export function _method_softmax(self: Tensor, args: unknown[]): unknown { return op_softmax.method(self, args); }
 
 const op_softplus = defineOp('aten::softplus', [
-  ["", ["T"], [0], {"beta":[1,"s"],"threshold":[2,"s"]}, 3, 0],
+  ["", ["T","s","s"], [0,1,2], {"beta":[1,"s"],"threshold":[2,"s"]}, 3, 0, 1],
 ]);
 /** `softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
 export function softplus(self: Tensor, options?: { beta?: number | boolean; threshold?: number | boolean }): Tensor;
+/** `softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
+export function softplus(self: Tensor, beta: number | boolean, options?: { beta?: number | boolean; threshold?: number | boolean }): Tensor;
+/** `softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
+export function softplus(self: Tensor, beta: number | boolean, threshold: number | boolean, options?: { beta?: number | boolean; threshold?: number | boolean }): Tensor;
 export function softplus(...args: unknown[]): unknown { return op_softplus(args); }
 
 const op_softplus_backward = defineOp('aten::softplus_backward', [
-  ["grad_input", ["T","T","s","s"], [0,1,2,3], {"gradInput":[4,"T"]}, 5, 1],
-  ["", ["T","T","s","s"], [0,1,2,3], {}, 4, 1],
+  ["", ["T","T","s","s"], [0,1,2,3], {}, 4, 1, 4],
 ]);
-/** `softplus_backward.grad_input(Tensor grad_output, Tensor self, Scalar beta, Scalar threshold, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function softplus_backward(gradOutput: Tensor, self: Tensor, beta: number | boolean, threshold: number | boolean, options?: { gradInput?: Tensor }): Tensor;
 /** `softplus_backward(Tensor grad_output, Tensor self, Scalar beta, Scalar threshold) -> Tensor` */
 export function softplus_backward(gradOutput: Tensor, self: Tensor, beta: number | boolean, threshold: number | boolean): Tensor;
 export function softplus_backward(...args: unknown[]): unknown { return op_softplus_backward(args); }
 
 const op_softshrink = defineOp('aten::softshrink', [
-  ["", ["T"], [0], {"lambd":[1,"s"]}, 2, 0],
+  ["", ["T","s"], [0,1], {"lambd":[1,"s"]}, 2, 0, 1],
 ]);
 /** `softshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
 export function softshrink(self: Tensor, options?: { lambd?: number | boolean }): Tensor;
+/** `softshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+export function softshrink(self: Tensor, lambd: number | boolean, options?: { lambd?: number | boolean }): Tensor;
 export function softshrink(...args: unknown[]): unknown { return op_softshrink(args); }
 
 const op_softshrink_backward = defineOp('aten::softshrink_backward', [
-  ["grad_input", ["T","T","s"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","s"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","s"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `softshrink_backward.grad_input(Tensor grad_output, Tensor self, Scalar lambd, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function softshrink_backward(gradOutput: Tensor, self: Tensor, lambd: number | boolean, options?: { gradInput?: Tensor }): Tensor;
 /** `softshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor` */
 export function softshrink_backward(gradOutput: Tensor, self: Tensor, lambd: number | boolean): Tensor;
 export function softshrink_backward(...args: unknown[]): unknown { return op_softshrink_backward(args); }
 
 const op_sort = defineOp('aten::sort', [
-  ["values", ["T"], [0], {"dim":[1,"n"],"descending":[2,"b"],"values":[3,"T"],"indices":[4,"T"]}, 5, 0],
-  ["values_stable", ["T"], [0], {"stable":[1,"b?"],"dim":[2,"n"],"descending":[3,"b"],"values":[4,"T"],"indices":[5,"T"]}, 6, 0],
-  ["", ["T"], [0], {"dim":[1,"n"],"descending":[2,"b"]}, 3, 0],
-  ["stable", ["T"], [0], {"stable":[1,"b?"],"dim":[2,"n"],"descending":[3,"b"]}, 4, 0],
+  ["", ["T","n","b"], [0,1,2], {"dim":[1,"n"],"descending":[2,"b"]}, 3, 0, 1],
+  ["stable", ["T"], [0], {"stable":[1,"b?"],"dim":[2,"n"],"descending":[3,"b"]}, 4, 0, 1],
 ]);
-/** `sort.values(Tensor self, int dim=-1, bool descending=False, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function sort(self: Tensor, options?: { dim?: number; descending?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
-/** `sort.values_stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function sort(self: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
 /** `sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
 export function sort(self: Tensor, options?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+/** `sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+export function sort(self: Tensor, dim: number, options?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
+/** `sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+export function sort(self: Tensor, dim: number, descending: boolean, options?: { dim?: number; descending?: boolean }): [Tensor, Tensor];
 /** `sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
 export function sort(self: Tensor, options?: { stable?: boolean | null; dim?: number; descending?: boolean }): [Tensor, Tensor];
 export function sort(...args: unknown[]): unknown { return op_sort(args); }
@@ -7148,8 +8083,8 @@ export function sort(...args: unknown[]): unknown { return op_sort(args); }
 export function _method_sort(self: Tensor, args: unknown[]): unknown { return op_sort.method(self, args); }
 
 const op_sparse_bsc_tensor = defineOp('aten::sparse_bsc_tensor', [
-  ["ccol_row_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
-  ["ccol_row_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["ccol_row_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 4],
+  ["ccol_row_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `sparse_bsc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor` */
 export function sparse_bsc_tensor(ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -7158,8 +8093,8 @@ export function sparse_bsc_tensor(ccolIndices: Tensor, rowIndices: Tensor, value
 export function sparse_bsc_tensor(...args: unknown[]): unknown { return op_sparse_bsc_tensor(args); }
 
 const op_sparse_bsr_tensor = defineOp('aten::sparse_bsr_tensor', [
-  ["crow_col_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
-  ["crow_col_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["crow_col_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 4],
+  ["crow_col_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `sparse_bsr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor` */
 export function sparse_bsr_tensor(crowIndices: Tensor, colIndices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -7168,8 +8103,8 @@ export function sparse_bsr_tensor(crowIndices: Tensor, colIndices: Tensor, value
 export function sparse_bsr_tensor(...args: unknown[]): unknown { return op_sparse_bsr_tensor(args); }
 
 const op_sparse_compressed_tensor = defineOp('aten::sparse_compressed_tensor', [
-  ["comp_plain_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
-  ["comp_plain_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["comp_plain_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 4],
+  ["comp_plain_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `sparse_compressed_tensor.comp_plain_value_size(Tensor compressed_indices, Tensor plain_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor` */
 export function sparse_compressed_tensor(compressedIndices: Tensor, plainIndices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -7178,9 +8113,9 @@ export function sparse_compressed_tensor(compressedIndices: Tensor, plainIndices
 export function sparse_compressed_tensor(...args: unknown[]): unknown { return op_sparse_compressed_tensor(args); }
 
 const op_sparse_coo_tensor = defineOp('aten::sparse_coo_tensor', [
-  ["size", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
-  ["indices", ["T","T"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1],
-  ["indices_size", ["T","T","n[]"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["size", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
+  ["indices", ["T","T"], [0,1], {"dtype":[2,"dtype?"],"layout":[3,"layout?"],"device":[4,"str?"],"pinMemory":[5,"b?"]}, 6, -1, 2],
+  ["indices_size", ["T","T","n[]"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `sparse_coo_tensor.size(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor` */
 export function sparse_coo_tensor(size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -7191,8 +8126,8 @@ export function sparse_coo_tensor(indices: Tensor, values: Tensor, size: number 
 export function sparse_coo_tensor(...args: unknown[]): unknown { return op_sparse_coo_tensor(args); }
 
 const op_sparse_csc_tensor = defineOp('aten::sparse_csc_tensor', [
-  ["ccol_row_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
-  ["ccol_row_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["ccol_row_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 4],
+  ["ccol_row_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `sparse_csc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor` */
 export function sparse_csc_tensor(ccolIndices: Tensor, rowIndices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -7201,8 +8136,8 @@ export function sparse_csc_tensor(ccolIndices: Tensor, rowIndices: Tensor, value
 export function sparse_csc_tensor(...args: unknown[]): unknown { return op_sparse_csc_tensor(args); }
 
 const op_sparse_csr_tensor = defineOp('aten::sparse_csr_tensor', [
-  ["crow_col_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1],
-  ["crow_col_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["crow_col_value_size", ["T","T","T","n[]"], [0,1,2,3], {"dtype":[4,"dtype?"],"layout":[5,"layout?"],"device":[6,"str?"],"pinMemory":[7,"b?"]}, 8, -1, 4],
+  ["crow_col_value", ["T","T","T"], [0,1,2], {"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 3],
 ]);
 /** `sparse_csr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor` */
 export function sparse_csr_tensor(crowIndices: Tensor, colIndices: Tensor, values: Tensor, size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
@@ -7211,71 +8146,71 @@ export function sparse_csr_tensor(crowIndices: Tensor, colIndices: Tensor, value
 export function sparse_csr_tensor(...args: unknown[]): unknown { return op_sparse_csr_tensor(args); }
 
 const op_sparse_dim = defineOp('aten::sparse_dim', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_sparse_dim(self: Tensor, args: unknown[]): unknown { return op_sparse_dim.method(self, args); }
 
 const op_sparse_mask = defineOp('aten::sparse_mask', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_sparse_mask(self: Tensor, args: unknown[]): unknown { return op_sparse_mask.method(self, args); }
 
 const op_sparse_resize_ = defineOp('aten::sparse_resize_', [
-  ["", ["T","n[]","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n[]","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_sparse_resize_(self: Tensor, args: unknown[]): unknown { return op_sparse_resize_.method(self, args); }
 
 const op_sparse_resize_and_clear_ = defineOp('aten::sparse_resize_and_clear_', [
-  ["", ["T","n[]","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n[]","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_sparse_resize_and_clear_(self: Tensor, args: unknown[]): unknown { return op_sparse_resize_and_clear_.method(self, args); }
 
 const op_sparse_sampled_addmm = defineOp('aten::sparse_sampled_addmm', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `sparse_sampled_addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function sparse_sampled_addmm(self: Tensor, mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
 export function sparse_sampled_addmm(...args: unknown[]): unknown { return op_sparse_sampled_addmm(args); }
 
 const op_special_airy_ai = defineOp('aten::special_airy_ai', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `special_airy_ai(Tensor x) -> Tensor` */
 export function special_airy_ai(x: Tensor): Tensor;
 export function special_airy_ai(...args: unknown[]): unknown { return op_special_airy_ai(args); }
 
 const op_special_bessel_j0 = defineOp('aten::special_bessel_j0', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_bessel_j0(Tensor self) -> Tensor` */
 export function special_bessel_j0(self: Tensor): Tensor;
 export function special_bessel_j0(...args: unknown[]): unknown { return op_special_bessel_j0(args); }
 
 const op_special_bessel_j1 = defineOp('aten::special_bessel_j1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_bessel_j1(Tensor self) -> Tensor` */
 export function special_bessel_j1(self: Tensor): Tensor;
 export function special_bessel_j1(...args: unknown[]): unknown { return op_special_bessel_j1(args); }
 
 const op_special_bessel_y0 = defineOp('aten::special_bessel_y0', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_bessel_y0(Tensor self) -> Tensor` */
 export function special_bessel_y0(self: Tensor): Tensor;
 export function special_bessel_y0(...args: unknown[]): unknown { return op_special_bessel_y0(args); }
 
 const op_special_bessel_y1 = defineOp('aten::special_bessel_y1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_bessel_y1(Tensor self) -> Tensor` */
 export function special_bessel_y1(self: Tensor): Tensor;
 export function special_bessel_y1(...args: unknown[]): unknown { return op_special_bessel_y1(args); }
 
 const op_special_chebyshev_polynomial_t = defineOp('aten::special_chebyshev_polynomial_t', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
 export function special_chebyshev_polynomial_t(x: Tensor, n: Tensor): Tensor;
@@ -7286,9 +8221,9 @@ export function special_chebyshev_polynomial_t(x: Tensor, n: number | boolean): 
 export function special_chebyshev_polynomial_t(...args: unknown[]): unknown { return op_special_chebyshev_polynomial_t(args); }
 
 const op_special_chebyshev_polynomial_u = defineOp('aten::special_chebyshev_polynomial_u', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
 export function special_chebyshev_polynomial_u(x: Tensor, n: Tensor): Tensor;
@@ -7299,9 +8234,9 @@ export function special_chebyshev_polynomial_u(x: Tensor, n: number | boolean): 
 export function special_chebyshev_polynomial_u(...args: unknown[]): unknown { return op_special_chebyshev_polynomial_u(args); }
 
 const op_special_chebyshev_polynomial_v = defineOp('aten::special_chebyshev_polynomial_v', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
 export function special_chebyshev_polynomial_v(x: Tensor, n: Tensor): Tensor;
@@ -7312,9 +8247,9 @@ export function special_chebyshev_polynomial_v(x: Tensor, n: number | boolean): 
 export function special_chebyshev_polynomial_v(...args: unknown[]): unknown { return op_special_chebyshev_polynomial_v(args); }
 
 const op_special_chebyshev_polynomial_w = defineOp('aten::special_chebyshev_polynomial_w', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
 export function special_chebyshev_polynomial_w(x: Tensor, n: Tensor): Tensor;
@@ -7325,93 +8260,93 @@ export function special_chebyshev_polynomial_w(x: Tensor, n: number | boolean): 
 export function special_chebyshev_polynomial_w(...args: unknown[]): unknown { return op_special_chebyshev_polynomial_w(args); }
 
 const op_special_digamma = defineOp('aten::special_digamma', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_digamma(Tensor self) -> Tensor` */
 export function special_digamma(self: Tensor): Tensor;
 export function special_digamma(...args: unknown[]): unknown { return op_special_digamma(args); }
 
 const op_special_entr = defineOp('aten::special_entr', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_entr(Tensor self) -> Tensor` */
 export function special_entr(self: Tensor): Tensor;
 export function special_entr(...args: unknown[]): unknown { return op_special_entr(args); }
 
 const op_special_erf = defineOp('aten::special_erf', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_erf(Tensor self) -> Tensor` */
 export function special_erf(self: Tensor): Tensor;
 export function special_erf(...args: unknown[]): unknown { return op_special_erf(args); }
 
 const op_special_erfc = defineOp('aten::special_erfc', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_erfc(Tensor self) -> Tensor` */
 export function special_erfc(self: Tensor): Tensor;
 export function special_erfc(...args: unknown[]): unknown { return op_special_erfc(args); }
 
 const op_special_erfcx = defineOp('aten::special_erfcx', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_erfcx(Tensor self) -> Tensor` */
 export function special_erfcx(self: Tensor): Tensor;
 export function special_erfcx(...args: unknown[]): unknown { return op_special_erfcx(args); }
 
 const op_special_erfinv = defineOp('aten::special_erfinv', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_erfinv(Tensor self) -> Tensor` */
 export function special_erfinv(self: Tensor): Tensor;
 export function special_erfinv(...args: unknown[]): unknown { return op_special_erfinv(args); }
 
 const op_special_exp2 = defineOp('aten::special_exp2', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_exp2(Tensor self) -> Tensor` */
 export function special_exp2(self: Tensor): Tensor;
 export function special_exp2(...args: unknown[]): unknown { return op_special_exp2(args); }
 
 const op_special_expit = defineOp('aten::special_expit', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_expit(Tensor self) -> Tensor` */
 export function special_expit(self: Tensor): Tensor;
 export function special_expit(...args: unknown[]): unknown { return op_special_expit(args); }
 
 const op_special_expm1 = defineOp('aten::special_expm1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_expm1(Tensor self) -> Tensor` */
 export function special_expm1(self: Tensor): Tensor;
 export function special_expm1(...args: unknown[]): unknown { return op_special_expm1(args); }
 
 const op_special_gammainc = defineOp('aten::special_gammainc', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `special_gammainc(Tensor self, Tensor other) -> Tensor` */
 export function special_gammainc(self: Tensor, other: Tensor): Tensor;
 export function special_gammainc(...args: unknown[]): unknown { return op_special_gammainc(args); }
 
 const op_special_gammaincc = defineOp('aten::special_gammaincc', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `special_gammaincc(Tensor self, Tensor other) -> Tensor` */
 export function special_gammaincc(self: Tensor, other: Tensor): Tensor;
 export function special_gammaincc(...args: unknown[]): unknown { return op_special_gammaincc(args); }
 
 const op_special_gammaln = defineOp('aten::special_gammaln', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_gammaln(Tensor self) -> Tensor` */
 export function special_gammaln(self: Tensor): Tensor;
 export function special_gammaln(...args: unknown[]): unknown { return op_special_gammaln(args); }
 
 const op_special_hermite_polynomial_h = defineOp('aten::special_hermite_polynomial_h', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor` */
 export function special_hermite_polynomial_h(x: Tensor, n: Tensor): Tensor;
@@ -7422,9 +8357,9 @@ export function special_hermite_polynomial_h(x: Tensor, n: number | boolean): Te
 export function special_hermite_polynomial_h(...args: unknown[]): unknown { return op_special_hermite_polynomial_h(args); }
 
 const op_special_hermite_polynomial_he = defineOp('aten::special_hermite_polynomial_he', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor` */
 export function special_hermite_polynomial_he(x: Tensor, n: Tensor): Tensor;
@@ -7435,37 +8370,37 @@ export function special_hermite_polynomial_he(x: Tensor, n: number | boolean): T
 export function special_hermite_polynomial_he(...args: unknown[]): unknown { return op_special_hermite_polynomial_he(args); }
 
 const op_special_i0 = defineOp('aten::special_i0', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_i0(Tensor self) -> Tensor` */
 export function special_i0(self: Tensor): Tensor;
 export function special_i0(...args: unknown[]): unknown { return op_special_i0(args); }
 
 const op_special_i0e = defineOp('aten::special_i0e', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_i0e(Tensor self) -> Tensor` */
 export function special_i0e(self: Tensor): Tensor;
 export function special_i0e(...args: unknown[]): unknown { return op_special_i0e(args); }
 
 const op_special_i1 = defineOp('aten::special_i1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_i1(Tensor self) -> Tensor` */
 export function special_i1(self: Tensor): Tensor;
 export function special_i1(...args: unknown[]): unknown { return op_special_i1(args); }
 
 const op_special_i1e = defineOp('aten::special_i1e', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_i1e(Tensor self) -> Tensor` */
 export function special_i1e(self: Tensor): Tensor;
 export function special_i1e(...args: unknown[]): unknown { return op_special_i1e(args); }
 
 const op_special_laguerre_polynomial_l = defineOp('aten::special_laguerre_polynomial_l', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor` */
 export function special_laguerre_polynomial_l(x: Tensor, n: Tensor): Tensor;
@@ -7476,9 +8411,9 @@ export function special_laguerre_polynomial_l(x: Tensor, n: number | boolean): T
 export function special_laguerre_polynomial_l(...args: unknown[]): unknown { return op_special_laguerre_polynomial_l(args); }
 
 const op_special_legendre_polynomial_p = defineOp('aten::special_legendre_polynomial_p', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor` */
 export function special_legendre_polynomial_p(x: Tensor, n: Tensor): Tensor;
@@ -7489,128 +8424,132 @@ export function special_legendre_polynomial_p(x: Tensor, n: number | boolean): T
 export function special_legendre_polynomial_p(...args: unknown[]): unknown { return op_special_legendre_polynomial_p(args); }
 
 const op_special_log_ndtr = defineOp('aten::special_log_ndtr', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_log_ndtr(Tensor self) -> Tensor` */
 export function special_log_ndtr(self: Tensor): Tensor;
 export function special_log_ndtr(...args: unknown[]): unknown { return op_special_log_ndtr(args); }
 
 const op_special_log_softmax = defineOp('aten::special_log_softmax', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 /** `special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
 export function special_log_softmax(self: Tensor, dim: number, options?: { dtype?: DType | null }): Tensor;
 export function special_log_softmax(...args: unknown[]): unknown { return op_special_log_softmax(args); }
 
 const op_special_log1p = defineOp('aten::special_log1p', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_log1p(Tensor self) -> Tensor` */
 export function special_log1p(self: Tensor): Tensor;
 export function special_log1p(...args: unknown[]): unknown { return op_special_log1p(args); }
 
 const op_special_logit = defineOp('aten::special_logit', [
-  ["", ["T"], [0], {"eps":[1,"n?"]}, 2, 0],
+  ["", ["T","n?"], [0,1], {"eps":[1,"n?"]}, 2, 0, 1],
 ]);
 /** `special_logit(Tensor self, float? eps=None) -> Tensor` */
 export function special_logit(self: Tensor, options?: { eps?: number | null }): Tensor;
+/** `special_logit(Tensor self, float? eps=None) -> Tensor` */
+export function special_logit(self: Tensor, eps: number | null, options?: { eps?: number | null }): Tensor;
 export function special_logit(...args: unknown[]): unknown { return op_special_logit(args); }
 
 const op_special_logsumexp = defineOp('aten::special_logsumexp', [
-  ["", ["T","n[]"], [0,1], {"keepdim":[2,"b"]}, 3, 0],
+  ["", ["T","n[]","b"], [0,1,2], {"keepdim":[2,"b"]}, 3, 0, 2],
 ]);
 /** `special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
 export function special_logsumexp(self: Tensor, dim: number | number[], options?: { keepdim?: boolean }): Tensor;
+/** `special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+export function special_logsumexp(self: Tensor, dim: number | number[], keepdim: boolean, options?: { keepdim?: boolean }): Tensor;
 export function special_logsumexp(...args: unknown[]): unknown { return op_special_logsumexp(args); }
 
 const op_special_modified_bessel_i0 = defineOp('aten::special_modified_bessel_i0', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_modified_bessel_i0(Tensor self) -> Tensor` */
 export function special_modified_bessel_i0(self: Tensor): Tensor;
 export function special_modified_bessel_i0(...args: unknown[]): unknown { return op_special_modified_bessel_i0(args); }
 
 const op_special_modified_bessel_i1 = defineOp('aten::special_modified_bessel_i1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_modified_bessel_i1(Tensor self) -> Tensor` */
 export function special_modified_bessel_i1(self: Tensor): Tensor;
 export function special_modified_bessel_i1(...args: unknown[]): unknown { return op_special_modified_bessel_i1(args); }
 
 const op_special_modified_bessel_k0 = defineOp('aten::special_modified_bessel_k0', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_modified_bessel_k0(Tensor self) -> Tensor` */
 export function special_modified_bessel_k0(self: Tensor): Tensor;
 export function special_modified_bessel_k0(...args: unknown[]): unknown { return op_special_modified_bessel_k0(args); }
 
 const op_special_modified_bessel_k1 = defineOp('aten::special_modified_bessel_k1', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_modified_bessel_k1(Tensor self) -> Tensor` */
 export function special_modified_bessel_k1(self: Tensor): Tensor;
 export function special_modified_bessel_k1(...args: unknown[]): unknown { return op_special_modified_bessel_k1(args); }
 
 const op_special_multigammaln = defineOp('aten::special_multigammaln', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `special_multigammaln(Tensor self, int p) -> Tensor` */
 export function special_multigammaln(self: Tensor, p: number): Tensor;
 export function special_multigammaln(...args: unknown[]): unknown { return op_special_multigammaln(args); }
 
 const op_special_ndtr = defineOp('aten::special_ndtr', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_ndtr(Tensor self) -> Tensor` */
 export function special_ndtr(self: Tensor): Tensor;
 export function special_ndtr(...args: unknown[]): unknown { return op_special_ndtr(args); }
 
 const op_special_ndtri = defineOp('aten::special_ndtri', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_ndtri(Tensor self) -> Tensor` */
 export function special_ndtri(self: Tensor): Tensor;
 export function special_ndtri(...args: unknown[]): unknown { return op_special_ndtri(args); }
 
 const op_special_polygamma = defineOp('aten::special_polygamma', [
-  ["", ["n","T"], [0,1], {}, 2, 1],
+  ["", ["n","T"], [0,1], {}, 2, 1, 2],
 ]);
 /** `special_polygamma(int n, Tensor self) -> Tensor` */
 export function special_polygamma(n: number, self: Tensor): Tensor;
 export function special_polygamma(...args: unknown[]): unknown { return op_special_polygamma(args); }
 
 const op_special_psi = defineOp('aten::special_psi', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_psi(Tensor self) -> Tensor` */
 export function special_psi(self: Tensor): Tensor;
 export function special_psi(...args: unknown[]): unknown { return op_special_psi(args); }
 
 const op_special_round = defineOp('aten::special_round', [
-  ["", ["T"], [0], {"decimals":[1,"n"]}, 2, 0],
+  ["", ["T"], [0], {"decimals":[1,"n"]}, 2, 0, 1],
 ]);
 /** `special_round(Tensor self, *, int decimals=0) -> Tensor` */
 export function special_round(self: Tensor, options?: { decimals?: number }): Tensor;
 export function special_round(...args: unknown[]): unknown { return op_special_round(args); }
 
 const op_special_scaled_modified_bessel_k0 = defineOp('aten::special_scaled_modified_bessel_k0', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `special_scaled_modified_bessel_k0(Tensor x) -> Tensor` */
 export function special_scaled_modified_bessel_k0(x: Tensor): Tensor;
 export function special_scaled_modified_bessel_k0(...args: unknown[]): unknown { return op_special_scaled_modified_bessel_k0(args); }
 
 const op_special_scaled_modified_bessel_k1 = defineOp('aten::special_scaled_modified_bessel_k1', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `special_scaled_modified_bessel_k1(Tensor x) -> Tensor` */
 export function special_scaled_modified_bessel_k1(x: Tensor): Tensor;
 export function special_scaled_modified_bessel_k1(...args: unknown[]): unknown { return op_special_scaled_modified_bessel_k1(args); }
 
 const op_special_shifted_chebyshev_polynomial_t = defineOp('aten::special_shifted_chebyshev_polynomial_t', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
 export function special_shifted_chebyshev_polynomial_t(x: Tensor, n: Tensor): Tensor;
@@ -7621,9 +8560,9 @@ export function special_shifted_chebyshev_polynomial_t(x: Tensor, n: number | bo
 export function special_shifted_chebyshev_polynomial_t(...args: unknown[]): unknown { return op_special_shifted_chebyshev_polynomial_t(args); }
 
 const op_special_shifted_chebyshev_polynomial_u = defineOp('aten::special_shifted_chebyshev_polynomial_u', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
 export function special_shifted_chebyshev_polynomial_u(x: Tensor, n: Tensor): Tensor;
@@ -7634,9 +8573,9 @@ export function special_shifted_chebyshev_polynomial_u(x: Tensor, n: number | bo
 export function special_shifted_chebyshev_polynomial_u(...args: unknown[]): unknown { return op_special_shifted_chebyshev_polynomial_u(args); }
 
 const op_special_shifted_chebyshev_polynomial_v = defineOp('aten::special_shifted_chebyshev_polynomial_v', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
 export function special_shifted_chebyshev_polynomial_v(x: Tensor, n: Tensor): Tensor;
@@ -7647,9 +8586,9 @@ export function special_shifted_chebyshev_polynomial_v(x: Tensor, n: number | bo
 export function special_shifted_chebyshev_polynomial_v(...args: unknown[]): unknown { return op_special_shifted_chebyshev_polynomial_v(args); }
 
 const op_special_shifted_chebyshev_polynomial_w = defineOp('aten::special_shifted_chebyshev_polynomial_w', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
-  ["x_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["n_scalar", ["T","s"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
+  ["x_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["n_scalar", ["T","s"], [0,1], {}, 2, -1, 2],
 ]);
 /** `special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
 export function special_shifted_chebyshev_polynomial_w(x: Tensor, n: Tensor): Tensor;
@@ -7660,30 +8599,32 @@ export function special_shifted_chebyshev_polynomial_w(x: Tensor, n: number | bo
 export function special_shifted_chebyshev_polynomial_w(...args: unknown[]): unknown { return op_special_shifted_chebyshev_polynomial_w(args); }
 
 const op_special_sinc = defineOp('aten::special_sinc', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `special_sinc(Tensor self) -> Tensor` */
 export function special_sinc(self: Tensor): Tensor;
 export function special_sinc(...args: unknown[]): unknown { return op_special_sinc(args); }
 
 const op_special_softmax = defineOp('aten::special_softmax', [
-  ["", ["T","n"], [0,1], {"dtype":[2,"dtype?"]}, 3, 0],
+  ["", ["T","n","dtype?"], [0,1,2], {"dtype":[2,"dtype?"]}, 3, 0, 2],
 ]);
 /** `special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
 export function special_softmax(self: Tensor, dim: number, options?: { dtype?: DType | null }): Tensor;
+/** `special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+export function special_softmax(self: Tensor, dim: number, dtype: DType | null, options?: { dtype?: DType | null }): Tensor;
 export function special_softmax(...args: unknown[]): unknown { return op_special_softmax(args); }
 
 const op_special_spherical_bessel_j0 = defineOp('aten::special_spherical_bessel_j0', [
-  ["", ["T"], [0], {}, 1, -1],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `special_spherical_bessel_j0(Tensor x) -> Tensor` */
 export function special_spherical_bessel_j0(x: Tensor): Tensor;
 export function special_spherical_bessel_j0(...args: unknown[]): unknown { return op_special_spherical_bessel_j0(args); }
 
 const op_special_xlog1py = defineOp('aten::special_xlog1py', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
-  ["self_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["other_scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["self_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["other_scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `special_xlog1py(Tensor self, Tensor other) -> Tensor` */
 export function special_xlog1py(self: Tensor, other: Tensor): Tensor;
@@ -7694,9 +8635,9 @@ export function special_xlog1py(self: Tensor, other: number | boolean): Tensor;
 export function special_xlog1py(...args: unknown[]): unknown { return op_special_xlog1py(args); }
 
 const op_special_xlogy = defineOp('aten::special_xlogy', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
-  ["self_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["other_scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["self_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["other_scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `special_xlogy(Tensor self, Tensor other) -> Tensor` */
 export function special_xlogy(self: Tensor, other: Tensor): Tensor;
@@ -7707,9 +8648,9 @@ export function special_xlogy(self: Tensor, other: number | boolean): Tensor;
 export function special_xlogy(...args: unknown[]): unknown { return op_special_xlogy(args); }
 
 const op_special_zeta = defineOp('aten::special_zeta', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
-  ["self_scalar", ["s","T"], [0,1], {}, 2, -1],
-  ["other_scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["self_scalar", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["other_scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `special_zeta(Tensor self, Tensor other) -> Tensor` */
 export function special_zeta(self: Tensor, other: Tensor): Tensor;
@@ -7720,42 +8661,52 @@ export function special_zeta(self: Tensor, other: number | boolean): Tensor;
 export function special_zeta(...args: unknown[]): unknown { return op_special_zeta(args); }
 
 const op_split = defineOp('aten::split', [
-  ["Tensor", ["T","n"], [0,1], {"dim":[2,"n"]}, 3, 0],
-  ["sizes", ["T","n[]"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["Tensor", ["T","n","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
+  ["sizes", ["T","n[]","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]` */
 export function split(self: Tensor, splitSize: number, options?: { dim?: number }): Tensor[];
+/** `split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]` */
+export function split(self: Tensor, splitSize: number, dim: number, options?: { dim?: number }): Tensor[];
 /** `split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]` */
 export function split(self: Tensor, splitSize: number | number[], options?: { dim?: number }): Tensor[];
+/** `split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[]` */
+export function split(self: Tensor, splitSize: number | number[], dim: number, options?: { dim?: number }): Tensor[];
 export function split(...args: unknown[]): unknown { return op_split(args); }
 
 export function _method_split(self: Tensor, args: unknown[]): unknown { return op_split.method(self, args); }
 
 const op_split_copy = defineOp('aten::split_copy', [
-  ["Tensor", ["T","n"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["Tensor", ["T","n","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
 export function split_copy(self: Tensor, splitSize: number, options?: { dim?: number }): Tensor[];
+/** `split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+export function split_copy(self: Tensor, splitSize: number, dim: number, options?: { dim?: number }): Tensor[];
 export function split_copy(...args: unknown[]): unknown { return op_split_copy(args); }
 
 const op_split_with_sizes = defineOp('aten::split_with_sizes', [
-  ["", ["T","n[]"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["", ["T","n[]","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
 export function split_with_sizes(self: Tensor, splitSizes: number | number[], options?: { dim?: number }): Tensor[];
+/** `split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
+export function split_with_sizes(self: Tensor, splitSizes: number | number[], dim: number, options?: { dim?: number }): Tensor[];
 export function split_with_sizes(...args: unknown[]): unknown { return op_split_with_sizes(args); }
 
 export function _method_split_with_sizes(self: Tensor, args: unknown[]): unknown { return op_split_with_sizes.method(self, args); }
 
 const op_split_with_sizes_copy = defineOp('aten::split_with_sizes_copy', [
-  ["", ["T","n[]"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["", ["T","n[]","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
 export function split_with_sizes_copy(self: Tensor, splitSizes: number | number[], options?: { dim?: number }): Tensor[];
+/** `split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+export function split_with_sizes_copy(self: Tensor, splitSizes: number | number[], dim: number, options?: { dim?: number }): Tensor[];
 export function split_with_sizes_copy(...args: unknown[]): unknown { return op_split_with_sizes_copy(args); }
 
 const op_sqrt = defineOp('aten::sqrt', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sqrt(Tensor self) -> Tensor` */
 export function sqrt(self: Tensor): Tensor;
@@ -7764,7 +8715,7 @@ export function sqrt(...args: unknown[]): unknown { return op_sqrt(args); }
 export function _method_sqrt(self: Tensor, args: unknown[]): unknown { return op_sqrt.method(self, args); }
 
 const op_sqrt_ = defineOp('aten::sqrt_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `sqrt_(Tensor(a!) self) -> Tensor(a!)` */
 export function sqrt_(self: Tensor): Tensor;
@@ -7773,7 +8724,7 @@ export function sqrt_(...args: unknown[]): unknown { return op_sqrt_(args); }
 export function _method_sqrt_(self: Tensor, args: unknown[]): unknown { return op_sqrt_.method(self, args); }
 
 const op_square = defineOp('aten::square', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `square(Tensor self) -> Tensor` */
 export function square(self: Tensor): Tensor;
@@ -7782,7 +8733,7 @@ export function square(...args: unknown[]): unknown { return op_square(args); }
 export function _method_square(self: Tensor, args: unknown[]): unknown { return op_square.method(self, args); }
 
 const op_square_ = defineOp('aten::square_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `square_(Tensor(a!) self) -> Tensor(a!)` */
 export function square_(self: Tensor): Tensor;
@@ -7791,8 +8742,8 @@ export function square_(...args: unknown[]): unknown { return op_square_(args); 
 export function _method_square_(self: Tensor, args: unknown[]): unknown { return op_square_.method(self, args); }
 
 const op_squeeze = defineOp('aten::squeeze', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["dim", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["dim", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `squeeze(Tensor(a) self) -> Tensor(a)` */
 export function squeeze(self: Tensor): Tensor;
@@ -7803,14 +8754,14 @@ export function squeeze(...args: unknown[]): unknown { return op_squeeze(args); 
 export function _method_squeeze(self: Tensor, args: unknown[]): unknown { return op_squeeze.method(self, args); }
 
 const op_squeeze_ = defineOp('aten::squeeze_', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["dim", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["dim", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_squeeze_(self: Tensor, args: unknown[]): unknown { return op_squeeze_.method(self, args); }
 
 const op_squeeze_copy = defineOp('aten::squeeze_copy', [
-  ["", ["T"], [0], {}, 1, 0],
-  ["dim", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
+  ["dim", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `squeeze_copy(Tensor self) -> Tensor` */
 export function squeeze_copy(self: Tensor): Tensor;
@@ -7819,7 +8770,7 @@ export function squeeze_copy(self: Tensor, dim: number): Tensor;
 export function squeeze_copy(...args: unknown[]): unknown { return op_squeeze_copy(args); }
 
 const op_sspaddmm = defineOp('aten::sspaddmm', [
-  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0],
+  ["", ["T","T","T"], [0,1,2], {"beta":[3,"s"],"alpha":[4,"s"]}, 5, 0, 3],
 ]);
 /** `sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
 export function sspaddmm(self: Tensor, mat1: Tensor, mat2: Tensor, options?: { beta?: number | boolean; alpha?: number | boolean }): Tensor;
@@ -7828,21 +8779,29 @@ export function sspaddmm(...args: unknown[]): unknown { return op_sspaddmm(args)
 export function _method_sspaddmm(self: Tensor, args: unknown[]): unknown { return op_sspaddmm.method(self, args); }
 
 const op_stack = defineOp('aten::stack', [
-  ["", ["L"], [0], {"dim":[1,"n"]}, 2, -1],
+  ["", ["L","n"], [0,1], {"dim":[1,"n"]}, 2, -1, 1],
 ]);
 /** `stack(Tensor[] tensors, int dim=0) -> Tensor` */
 export function stack(tensors: Tensor[], options?: { dim?: number }): Tensor;
+/** `stack(Tensor[] tensors, int dim=0) -> Tensor` */
+export function stack(tensors: Tensor[], dim: number, options?: { dim?: number }): Tensor;
 export function stack(...args: unknown[]): unknown { return op_stack(args); }
 
 const op_std = defineOp('aten::std', [
-  ["", ["T"], [0], {"unbiased":[1,"b"]}, 2, 0],
-  ["dim", ["T","n[]?"], [0,1], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0],
-  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0],
+  ["", ["T","b"], [0,1], {"unbiased":[1,"b"]}, 2, 0, 1],
+  ["dim", ["T","n[]?","b","b"], [0,1,2,3], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0, 2],
+  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0, 2],
 ]);
 /** `std(Tensor self, bool unbiased=True) -> Tensor` */
 export function std(self: Tensor, options?: { unbiased?: boolean }): Tensor;
+/** `std(Tensor self, bool unbiased=True) -> Tensor` */
+export function std(self: Tensor, unbiased: boolean, options?: { unbiased?: boolean }): Tensor;
 /** `std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
 export function std(self: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+/** `std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+export function std(self: Tensor, dim: number | number[] | null, unbiased: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+/** `std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+export function std(self: Tensor, dim: number | number[] | null, unbiased: boolean, keepdim: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
 /** `std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor` */
 export function std(self: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
 export function std(...args: unknown[]): unknown { return op_std(args); }
@@ -7850,97 +8809,138 @@ export function std(...args: unknown[]): unknown { return op_std(args); }
 export function _method_std(self: Tensor, args: unknown[]): unknown { return op_std.method(self, args); }
 
 const op_std_mean = defineOp('aten::std_mean', [
-  ["", ["T"], [0], {"unbiased":[1,"b"]}, 2, 0],
-  ["dim", ["T","n[]?"], [0,1], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0],
-  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0],
+  ["", ["T","b"], [0,1], {"unbiased":[1,"b"]}, 2, 0, 1],
+  ["dim", ["T","n[]?","b","b"], [0,1,2,3], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0, 2],
+  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0, 2],
 ]);
 /** `std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
 export function std_mean(self: Tensor, options?: { unbiased?: boolean }): [Tensor, Tensor];
+/** `std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
+export function std_mean(self: Tensor, unbiased: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
 /** `std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
 export function std_mean(self: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+/** `std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+export function std_mean(self: Tensor, dim: number | number[] | null, unbiased: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+/** `std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+export function std_mean(self: Tensor, dim: number | number[] | null, unbiased: boolean, keepdim: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
 /** `std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
 export function std_mean(self: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 export function std_mean(...args: unknown[]): unknown { return op_std_mean(args); }
 
 const op_stft = defineOp('aten::stft', [
-  ["", ["T","n"], [0,1], {"hopLength":[2,"n?"],"winLength":[3,"n?"],"window":[4,"T?"],"normalized":[5,"b"],"onesided":[6,"b?"],"returnComplex":[7,"b?"]}, 8, 0],
-  ["center", ["T","n"], [0,1], {"hopLength":[2,"n?"],"winLength":[3,"n?"],"window":[4,"T?"],"center":[5,"b"],"padMode":[6,"str"],"normalized":[7,"b"],"onesided":[8,"b?"],"returnComplex":[9,"b?"]}, 10, 0],
+  ["", ["T","n","n?","n?","T?","b","b?","b?"], [0,1,2,3,4,5,6,7], {"hopLength":[2,"n?"],"winLength":[3,"n?"],"window":[4,"T?"],"normalized":[5,"b"],"onesided":[6,"b?"],"returnComplex":[7,"b?"]}, 8, 0, 2],
+  ["center", ["T","n","n?","n?","T?","b","str","b","b?","b?"], [0,1,2,3,4,5,6,7,8,9], {"hopLength":[2,"n?"],"winLength":[3,"n?"],"window":[4,"T?"],"center":[5,"b"],"padMode":[6,"str"],"normalized":[7,"b"],"onesided":[8,"b?"],"returnComplex":[9,"b?"]}, 10, 0, 2],
 ]);
 /** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
 export function stft(self: Tensor, nFft: number, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, onesided: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
 /** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
 export function stft(self: Tensor, nFft: number, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, onesided: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
+/** `stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+export function stft(self: Tensor, nFft: number, hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null, options?: { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
 export function stft(...args: unknown[]): unknown { return op_stft(args); }
 
 export function _method_stft(self: Tensor, args: unknown[]): unknown { return op_stft.method(self, args); }
 
 const op_sub = defineOp('aten::sub', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 /** `sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
 export function sub(self: Tensor, other: Tensor, options?: { alpha?: number | boolean }): Tensor;
 /** `sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
 export function sub(self: Tensor, other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+/** `sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+export function sub(self: Tensor, other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
 export function sub(...args: unknown[]): unknown { return op_sub(args); }
 
 export function _method_sub(self: Tensor, args: unknown[]): unknown { return op_sub.method(self, args); }
 
 const op_sub_ = defineOp('aten::sub_', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 export function _method_sub_(self: Tensor, args: unknown[]): unknown { return op_sub_.method(self, args); }
 
 const op_subtract = defineOp('aten::subtract', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 /** `subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
 export function subtract(self: Tensor, other: Tensor, options?: { alpha?: number | boolean }): Tensor;
 /** `subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
 export function subtract(self: Tensor, other: number | boolean, options?: { alpha?: number | boolean }): Tensor;
+/** `subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+export function subtract(self: Tensor, other: number | boolean, alpha: number | boolean, options?: { alpha?: number | boolean }): Tensor;
 export function subtract(...args: unknown[]): unknown { return op_subtract(args); }
 
 export function _method_subtract(self: Tensor, args: unknown[]): unknown { return op_subtract.method(self, args); }
 
 const op_subtract_ = defineOp('aten::subtract_', [
-  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0],
-  ["Scalar", ["T","s"], [0,1], {"alpha":[2,"s"]}, 3, 0],
+  ["Tensor", ["T","T"], [0,1], {"alpha":[2,"s"]}, 3, 0, 2],
+  ["Scalar", ["T","s","s"], [0,1,2], {"alpha":[2,"s"]}, 3, 0, 2],
 ]);
 export function _method_subtract_(self: Tensor, args: unknown[]): unknown { return op_subtract_.method(self, args); }
 
 const op_sum = defineOp('aten::sum', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0],
-  ["dim_IntList", ["T","n[]?"], [0,1], {"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0, 1],
+  ["dim_IntList", ["T","n[]?","b"], [0,1,2], {"keepdim":[2,"b"],"dtype":[3,"dtype?"]}, 4, 0, 2],
 ]);
 /** `sum(Tensor self, *, ScalarType? dtype=None) -> Tensor` */
 export function sum(self: Tensor, options?: { dtype?: DType | null }): Tensor;
 /** `sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
 export function sum(self: Tensor, dim: number | number[] | null, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
+/** `sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+export function sum(self: Tensor, dim: number | number[] | null, keepdim: boolean, options?: { keepdim?: boolean; dtype?: DType | null }): Tensor;
 export function sum(...args: unknown[]): unknown { return op_sum(args); }
 
 export function _method_sum(self: Tensor, args: unknown[]): unknown { return op_sum.method(self, args); }
 
 const op_sum_to_size = defineOp('aten::sum_to_size', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_sum_to_size(self: Tensor, args: unknown[]): unknown { return op_sum_to_size.method(self, args); }
 
 const op_svd = defineOp('aten::svd', [
-  ["U", ["T"], [0], {"some":[1,"b"],"computeUv":[2,"b"],"U":[3,"T"],"S":[4,"T"],"V":[5,"T"]}, 6, 0],
-  ["", ["T"], [0], {"some":[1,"b"],"computeUv":[2,"b"]}, 3, 0],
+  ["", ["T","b","b"], [0,1,2], {"some":[1,"b"],"computeUv":[2,"b"]}, 3, 0, 1],
 ]);
-/** `svd.U(Tensor self, bool some=True, bool compute_uv=True, *, Tensor(a!) U, Tensor(b!) S, Tensor(c!) V) -> (Tensor(a!) U, Tensor(b!) S, Tensor(c!) V)` */
-export function svd(self: Tensor, options?: { some?: boolean; computeUv?: boolean; U?: Tensor; S?: Tensor; V?: Tensor }): [Tensor, Tensor, Tensor];
 /** `svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
 export function svd(self: Tensor, options?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
+/** `svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
+export function svd(self: Tensor, some: boolean, options?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
+/** `svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
+export function svd(self: Tensor, some: boolean, computeUv: boolean, options?: { some?: boolean; computeUv?: boolean }): [Tensor, Tensor, Tensor];
 export function svd(...args: unknown[]): unknown { return op_svd(args); }
 
 export function _method_svd(self: Tensor, args: unknown[]): unknown { return op_svd.method(self, args); }
 
 const op_swapaxes = defineOp('aten::swapaxes', [
-  ["", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
 export function swapaxes(self: Tensor, axis0: number, axis1: number): Tensor;
@@ -7949,12 +8949,12 @@ export function swapaxes(...args: unknown[]): unknown { return op_swapaxes(args)
 export function _method_swapaxes(self: Tensor, args: unknown[]): unknown { return op_swapaxes.method(self, args); }
 
 const op_swapaxes_ = defineOp('aten::swapaxes_', [
-  ["", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 export function _method_swapaxes_(self: Tensor, args: unknown[]): unknown { return op_swapaxes_.method(self, args); }
 
 const op_swapdims = defineOp('aten::swapdims', [
-  ["", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
 export function swapdims(self: Tensor, dim0: number, dim1: number): Tensor;
@@ -7963,24 +8963,25 @@ export function swapdims(...args: unknown[]): unknown { return op_swapdims(args)
 export function _method_swapdims(self: Tensor, args: unknown[]): unknown { return op_swapdims.method(self, args); }
 
 const op_swapdims_ = defineOp('aten::swapdims_', [
-  ["", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 export function _method_swapdims_(self: Tensor, args: unknown[]): unknown { return op_swapdims_.method(self, args); }
 
 const op_symeig = defineOp('aten::symeig', [
-  ["e", ["T"], [0], {"eigenvectors":[1,"b"],"upper":[2,"b"],"e":[3,"T"],"V":[4,"T"]}, 5, 0],
-  ["", ["T"], [0], {"eigenvectors":[1,"b"],"upper":[2,"b"]}, 3, 0],
+  ["", ["T","b","b"], [0,1,2], {"eigenvectors":[1,"b"],"upper":[2,"b"]}, 3, 0, 1],
 ]);
-/** `symeig.e(Tensor self, bool eigenvectors=False, bool upper=True, *, Tensor(a!) e, Tensor(b!) V) -> (Tensor(a!) eigenvalues, Tensor(b!) eigenvectors)` */
-export function symeig(self: Tensor, options?: { eigenvectors?: boolean; upper?: boolean; e?: Tensor; V?: Tensor }): [Tensor, Tensor];
 /** `symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
 export function symeig(self: Tensor, options?: { eigenvectors?: boolean; upper?: boolean }): [Tensor, Tensor];
+/** `symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+export function symeig(self: Tensor, eigenvectors: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): [Tensor, Tensor];
+/** `symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+export function symeig(self: Tensor, eigenvectors: boolean, upper: boolean, options?: { eigenvectors?: boolean; upper?: boolean }): [Tensor, Tensor];
 export function symeig(...args: unknown[]): unknown { return op_symeig(args); }
 
 export function _method_symeig(self: Tensor, args: unknown[]): unknown { return op_symeig.method(self, args); }
 
 const op_t = defineOp('aten::t', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `t(Tensor(a) self) -> Tensor(a)` */
 export function t(self: Tensor): Tensor;
@@ -7989,19 +8990,19 @@ export function t(...args: unknown[]): unknown { return op_t(args); }
 export function _method_t(self: Tensor, args: unknown[]): unknown { return op_t.method(self, args); }
 
 const op_t_ = defineOp('aten::t_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_t_(self: Tensor, args: unknown[]): unknown { return op_t_.method(self, args); }
 
 const op_t_copy = defineOp('aten::t_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `t_copy(Tensor self) -> Tensor` */
 export function t_copy(self: Tensor): Tensor;
 export function t_copy(...args: unknown[]): unknown { return op_t_copy(args); }
 
 const op_take = defineOp('aten::take', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `take(Tensor self, Tensor index) -> Tensor` */
 export function take(self: Tensor, index: Tensor): Tensor;
@@ -8010,16 +9011,18 @@ export function take(...args: unknown[]): unknown { return op_take(args); }
 export function _method_take(self: Tensor, args: unknown[]): unknown { return op_take.method(self, args); }
 
 const op_take_along_dim = defineOp('aten::take_along_dim', [
-  ["", ["T","T"], [0,1], {"dim":[2,"n?"]}, 3, 0],
+  ["", ["T","T","n?"], [0,1,2], {"dim":[2,"n?"]}, 3, 0, 2],
 ]);
 /** `take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
 export function take_along_dim(self: Tensor, indices: Tensor, options?: { dim?: number | null }): Tensor;
+/** `take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
+export function take_along_dim(self: Tensor, indices: Tensor, dim: number | null, options?: { dim?: number | null }): Tensor;
 export function take_along_dim(...args: unknown[]): unknown { return op_take_along_dim(args); }
 
 export function _method_take_along_dim(self: Tensor, args: unknown[]): unknown { return op_take_along_dim.method(self, args); }
 
 const op_tan = defineOp('aten::tan', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `tan(Tensor self) -> Tensor` */
 export function tan(self: Tensor): Tensor;
@@ -8028,7 +9031,7 @@ export function tan(...args: unknown[]): unknown { return op_tan(args); }
 export function _method_tan(self: Tensor, args: unknown[]): unknown { return op_tan.method(self, args); }
 
 const op_tan_ = defineOp('aten::tan_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `tan_(Tensor(a!) self) -> Tensor(a!)` */
 export function tan_(self: Tensor): Tensor;
@@ -8037,7 +9040,7 @@ export function tan_(...args: unknown[]): unknown { return op_tan_(args); }
 export function _method_tan_(self: Tensor, args: unknown[]): unknown { return op_tan_.method(self, args); }
 
 const op_tanh = defineOp('aten::tanh', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `tanh(Tensor self) -> Tensor` */
 export function tanh(self: Tensor): Tensor;
@@ -8046,7 +9049,7 @@ export function tanh(...args: unknown[]): unknown { return op_tanh(args); }
 export function _method_tanh(self: Tensor, args: unknown[]): unknown { return op_tanh.method(self, args); }
 
 const op_tanh_ = defineOp('aten::tanh_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `tanh_(Tensor(a!) self) -> Tensor(a!)` */
 export function tanh_(self: Tensor): Tensor;
@@ -8055,67 +9058,76 @@ export function tanh_(...args: unknown[]): unknown { return op_tanh_(args); }
 export function _method_tanh_(self: Tensor, args: unknown[]): unknown { return op_tanh_.method(self, args); }
 
 const op_tanh_backward = defineOp('aten::tanh_backward', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `tanh_backward(Tensor grad_output, Tensor output) -> Tensor` */
 export function tanh_backward(gradOutput: Tensor, output: Tensor): Tensor;
 export function tanh_backward(...args: unknown[]): unknown { return op_tanh_backward(args); }
 
 const op_tensor_split = defineOp('aten::tensor_split', [
-  ["sections", ["T","n"], [0,1], {"dim":[2,"n"]}, 3, 0],
-  ["indices", ["T","n[]"], [0,1], {"dim":[2,"n"]}, 3, 0],
-  ["tensor_indices_or_sections", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["sections", ["T","n","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
+  ["indices", ["T","n[]","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
+  ["tensor_indices_or_sections", ["T","T","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
 export function tensor_split(self: Tensor, sections: number, options?: { dim?: number }): Tensor[];
+/** `tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
+export function tensor_split(self: Tensor, sections: number, dim: number, options?: { dim?: number }): Tensor[];
 /** `tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
 export function tensor_split(self: Tensor, indices: number | number[], options?: { dim?: number }): Tensor[];
+/** `tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
+export function tensor_split(self: Tensor, indices: number | number[], dim: number, options?: { dim?: number }): Tensor[];
 /** `tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
 export function tensor_split(self: Tensor, tensorIndicesOrSections: Tensor, options?: { dim?: number }): Tensor[];
+/** `tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
+export function tensor_split(self: Tensor, tensorIndicesOrSections: Tensor, dim: number, options?: { dim?: number }): Tensor[];
 export function tensor_split(...args: unknown[]): unknown { return op_tensor_split(args); }
 
 export function _method_tensor_split(self: Tensor, args: unknown[]): unknown { return op_tensor_split.method(self, args); }
 
 const op_tensordot = defineOp('aten::tensordot', [
-  ["", ["T","T","n[]","n[]"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","T","n[]","n[]"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
 export function tensordot(self: Tensor, other: Tensor, dimsSelf: number | number[], dimsOther: number | number[]): Tensor;
 export function tensordot(...args: unknown[]): unknown { return op_tensordot(args); }
 
 const op_thnn_conv2d = defineOp('aten::thnn_conv2d', [
-  ["", ["T","T","n[]"], [0,1,2], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"]}, 6, 0],
+  ["", ["T","T","n[]","T?","n[]","n[]"], [0,1,2,3,4,5], {"bias":[3,"T?"],"stride":[4,"n[]"],"padding":[5,"n[]"]}, 6, 0, 3],
 ]);
 /** `thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
 export function thnn_conv2d(self: Tensor, weight: Tensor, kernelSize: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** `thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+export function thnn_conv2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** `thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+export function thnn_conv2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
+/** `thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+export function thnn_conv2d(self: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], options?: { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
 export function thnn_conv2d(...args: unknown[]): unknown { return op_thnn_conv2d(args); }
 
 const op_threshold = defineOp('aten::threshold', [
-  ["", ["T","s","s"], [0,1,2], {}, 3, 0],
+  ["", ["T","s","s"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
 export function threshold(self: Tensor, threshold: number | boolean, value: number | boolean): Tensor;
 export function threshold(...args: unknown[]): unknown { return op_threshold(args); }
 
 const op_threshold_ = defineOp('aten::threshold_', [
-  ["", ["T","s","s"], [0,1,2], {}, 3, 0],
+  ["", ["T","s","s"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
 export function threshold_(self: Tensor, threshold: number | boolean, value: number | boolean): Tensor;
 export function threshold_(...args: unknown[]): unknown { return op_threshold_(args); }
 
 const op_threshold_backward = defineOp('aten::threshold_backward', [
-  ["grad_input", ["T","T","s"], [0,1,2], {"gradInput":[3,"T"]}, 4, 1],
-  ["", ["T","T","s"], [0,1,2], {}, 3, 1],
+  ["", ["T","T","s"], [0,1,2], {}, 3, 1, 3],
 ]);
-/** `threshold_backward.grad_input(Tensor grad_output, Tensor self, Scalar threshold, *, Tensor(a!) grad_input) -> Tensor(a!)` */
-export function threshold_backward(gradOutput: Tensor, self: Tensor, threshold: number | boolean, options?: { gradInput?: Tensor }): Tensor;
 /** `threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor` */
 export function threshold_backward(gradOutput: Tensor, self: Tensor, threshold: number | boolean): Tensor;
 export function threshold_backward(...args: unknown[]): unknown { return op_threshold_backward(args); }
 
 const op_tile = defineOp('aten::tile', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `tile(Tensor self, int[] dims) -> Tensor` */
 export function tile(self: Tensor, dims: number | number[]): Tensor;
@@ -8124,74 +9136,77 @@ export function tile(...args: unknown[]): unknown { return op_tile(args); }
 export function _method_tile(self: Tensor, args: unknown[]): unknown { return op_tile.method(self, args); }
 
 const op_to_dense = defineOp('aten::to_dense', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0],
+  ["", ["T","dtype?"], [0,1], {"dtype":[1,"dtype?"]}, 2, 0, 1],
 ]);
 export function _method_to_dense(self: Tensor, args: unknown[]): unknown { return op_to_dense.method(self, args); }
 
 const op_to_dense_backward = defineOp('aten::to_dense_backward', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `to_dense_backward(Tensor grad, Tensor input) -> Tensor` */
 export function to_dense_backward(grad: Tensor, input: Tensor): Tensor;
 export function to_dense_backward(...args: unknown[]): unknown { return op_to_dense_backward(args); }
 
 const op_to_mkldnn = defineOp('aten::to_mkldnn', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"]}, 2, 0],
+  ["", ["T","dtype?"], [0,1], {"dtype":[1,"dtype?"]}, 2, 0, 1],
 ]);
 export function _method_to_mkldnn(self: Tensor, args: unknown[]): unknown { return op_to_mkldnn.method(self, args); }
 
 const op_to_mkldnn_backward = defineOp('aten::to_mkldnn_backward', [
-  ["", ["T","T"], [0,1], {}, 2, -1],
+  ["", ["T","T"], [0,1], {}, 2, -1, 2],
 ]);
 /** `to_mkldnn_backward(Tensor grad, Tensor input) -> Tensor` */
 export function to_mkldnn_backward(grad: Tensor, input: Tensor): Tensor;
 export function to_mkldnn_backward(...args: unknown[]): unknown { return op_to_mkldnn_backward(args); }
 
 const op_to_padded_tensor = defineOp('aten::to_padded_tensor', [
-  ["", ["T","n"], [0,1], {"outputSize":[2,"n[]?"]}, 3, 0],
+  ["", ["T","n","n[]?"], [0,1,2], {"outputSize":[2,"n[]?"]}, 3, 0, 2],
 ]);
 export function _method_to_padded_tensor(self: Tensor, args: unknown[]): unknown { return op_to_padded_tensor.method(self, args); }
 
 const op_to_sparse = defineOp('aten::to_sparse', [
-  ["sparse_dim", ["T","n"], [0,1], {}, 2, 0],
-  ["", ["T"], [0], {}, 1, 0],
+  ["sparse_dim", ["T","n"], [0,1], {}, 2, 0, 2],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_to_sparse(self: Tensor, args: unknown[]): unknown { return op_to_sparse.method(self, args); }
 
 const op_to_sparse_bsc = defineOp('aten::to_sparse_bsc', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_to_sparse_bsc(self: Tensor, args: unknown[]): unknown { return op_to_sparse_bsc.method(self, args); }
 
 const op_to_sparse_bsr = defineOp('aten::to_sparse_bsr', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_to_sparse_bsr(self: Tensor, args: unknown[]): unknown { return op_to_sparse_bsr.method(self, args); }
 
 const op_to_sparse_csc = defineOp('aten::to_sparse_csc', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_to_sparse_csc(self: Tensor, args: unknown[]): unknown { return op_to_sparse_csc.method(self, args); }
 
 const op_to_sparse_csr = defineOp('aten::to_sparse_csr', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_to_sparse_csr(self: Tensor, args: unknown[]): unknown { return op_to_sparse_csr.method(self, args); }
 
 const op_topk = defineOp('aten::topk', [
-  ["values", ["T","n"], [0,1], {"dim":[2,"n"],"largest":[3,"b"],"sorted":[4,"b"],"values":[5,"T"],"indices":[6,"T"]}, 7, 0],
-  ["", ["T","n"], [0,1], {"dim":[2,"n"],"largest":[3,"b"],"sorted":[4,"b"]}, 5, 0],
+  ["", ["T","n","n","b","b"], [0,1,2,3,4], {"dim":[2,"n"],"largest":[3,"b"],"sorted":[4,"b"]}, 5, 0, 2],
 ]);
-/** `topk.values(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!) values, Tensor(b!) indices)` */
-export function topk(self: Tensor, k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean; values?: Tensor; indices?: Tensor }): [Tensor, Tensor];
 /** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
 export function topk(self: Tensor, k: number, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+/** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+export function topk(self: Tensor, k: number, dim: number, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+/** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+export function topk(self: Tensor, k: number, dim: number, largest: boolean, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
+/** `topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+export function topk(self: Tensor, k: number, dim: number, largest: boolean, sorted: boolean, options?: { dim?: number; largest?: boolean; sorted?: boolean }): [Tensor, Tensor];
 export function topk(...args: unknown[]): unknown { return op_topk(args); }
 
 export function _method_topk(self: Tensor, args: unknown[]): unknown { return op_topk.method(self, args); }
 
 const op_trace = defineOp('aten::trace', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `trace(Tensor self) -> Tensor` */
 export function trace(self: Tensor): Tensor;
@@ -8200,14 +9215,14 @@ export function trace(...args: unknown[]): unknown { return op_trace(args); }
 export function _method_trace(self: Tensor, args: unknown[]): unknown { return op_trace.method(self, args); }
 
 const op_trace_backward = defineOp('aten::trace_backward', [
-  ["", ["T","n[]"], [0,1], {}, 2, -1],
+  ["", ["T","n[]"], [0,1], {}, 2, -1, 2],
 ]);
 /** `trace_backward(Tensor grad, int[] sizes) -> Tensor` */
 export function trace_backward(grad: Tensor, sizes: number | number[]): Tensor;
 export function trace_backward(...args: unknown[]): unknown { return op_trace_backward(args); }
 
 const op_transpose = defineOp('aten::transpose', [
-  ["int", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["int", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
 export function transpose(self: Tensor, dim0: number, dim1: number): Tensor;
@@ -8216,20 +9231,20 @@ export function transpose(...args: unknown[]): unknown { return op_transpose(arg
 export function _method_transpose(self: Tensor, args: unknown[]): unknown { return op_transpose.method(self, args); }
 
 const op_transpose_ = defineOp('aten::transpose_', [
-  ["", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 export function _method_transpose_(self: Tensor, args: unknown[]): unknown { return op_transpose_.method(self, args); }
 
 const op_transpose_copy = defineOp('aten::transpose_copy', [
-  ["int", ["T","n","n"], [0,1,2], {}, 3, 0],
+  ["int", ["T","n","n"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
 export function transpose_copy(self: Tensor, dim0: number, dim1: number): Tensor;
 export function transpose_copy(...args: unknown[]): unknown { return op_transpose_copy(args); }
 
 const op_trapezoid = defineOp('aten::trapezoid', [
-  ["x", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1],
-  ["dx", ["T"], [0], {"dx":[1,"s"],"dim":[2,"n"]}, 3, -1],
+  ["x", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1, 2],
+  ["dx", ["T"], [0], {"dx":[1,"s"],"dim":[2,"n"]}, 3, -1, 1],
 ]);
 /** `trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
 export function trapezoid(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
@@ -8238,8 +9253,8 @@ export function trapezoid(y: Tensor, options?: { dx?: number | boolean; dim?: nu
 export function trapezoid(...args: unknown[]): unknown { return op_trapezoid(args); }
 
 const op_trapz = defineOp('aten::trapz', [
-  ["x", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1],
-  ["dx", ["T"], [0], {"dx":[1,"n"],"dim":[2,"n"]}, 3, -1],
+  ["x", ["T","T"], [0,1], {"dim":[2,"n"]}, 3, -1, 2],
+  ["dx", ["T"], [0], {"dx":[1,"n"],"dim":[2,"n"]}, 3, -1, 1],
 ]);
 /** `trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
 export function trapz(y: Tensor, x: Tensor, options?: { dim?: number }): Tensor;
@@ -8248,69 +9263,90 @@ export function trapz(y: Tensor, options?: { dx?: number; dim?: number }): Tenso
 export function trapz(...args: unknown[]): unknown { return op_trapz(args); }
 
 const op_triangular_solve = defineOp('aten::triangular_solve', [
-  ["X", ["T","T"], [0,1], {"upper":[2,"b"],"transpose":[3,"b"],"unitriangular":[4,"b"],"X":[5,"T"],"M":[6,"T"]}, 7, 0],
-  ["", ["T","T"], [0,1], {"upper":[2,"b"],"transpose":[3,"b"],"unitriangular":[4,"b"]}, 5, 0],
+  ["", ["T","T","b","b","b"], [0,1,2,3,4], {"upper":[2,"b"],"transpose":[3,"b"],"unitriangular":[4,"b"]}, 5, 0, 2],
 ]);
-/** `triangular_solve.X(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False, *, Tensor(a!) X, Tensor(b!) M) -> (Tensor(a!) solution, Tensor(b!) cloned_coefficient)` */
-export function triangular_solve(self: Tensor, A: Tensor, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean; X?: Tensor; M?: Tensor }): [Tensor, Tensor];
 /** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
 export function triangular_solve(self: Tensor, A: Tensor, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+/** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+export function triangular_solve(self: Tensor, A: Tensor, upper: boolean, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+/** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+export function triangular_solve(self: Tensor, A: Tensor, upper: boolean, transpose: boolean, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
+/** `triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+export function triangular_solve(self: Tensor, A: Tensor, upper: boolean, transpose: boolean, unitriangular: boolean, options?: { upper?: boolean; transpose?: boolean; unitriangular?: boolean }): [Tensor, Tensor];
 export function triangular_solve(...args: unknown[]): unknown { return op_triangular_solve(args); }
 
 export function _method_triangular_solve(self: Tensor, args: unknown[]): unknown { return op_triangular_solve.method(self, args); }
 
 const op_tril = defineOp('aten::tril', [
-  ["", ["T"], [0], {"diagonal":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"diagonal":[1,"n"]}, 2, 0, 1],
 ]);
 /** `tril(Tensor self, int diagonal=0) -> Tensor` */
 export function tril(self: Tensor, options?: { diagonal?: number }): Tensor;
+/** `tril(Tensor self, int diagonal=0) -> Tensor` */
+export function tril(self: Tensor, diagonal: number, options?: { diagonal?: number }): Tensor;
 export function tril(...args: unknown[]): unknown { return op_tril(args); }
 
 export function _method_tril(self: Tensor, args: unknown[]): unknown { return op_tril.method(self, args); }
 
 const op_tril_ = defineOp('aten::tril_', [
-  ["", ["T"], [0], {"diagonal":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"diagonal":[1,"n"]}, 2, 0, 1],
 ]);
 export function _method_tril_(self: Tensor, args: unknown[]): unknown { return op_tril_.method(self, args); }
 
 const op_tril_indices = defineOp('aten::tril_indices', [
-  ["", ["n","n"], [0,1], {"offset":[2,"n"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["", ["n","n","n"], [0,1,2], {"offset":[2,"n"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 2],
 ]);
 /** `tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function tril_indices(row: number, col: number, options?: { offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function tril_indices(row: number, col: number, offset: number, options?: { offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function tril_indices(...args: unknown[]): unknown { return op_tril_indices(args); }
 
 const op_triplet_margin_loss = defineOp('aten::triplet_margin_loss', [
-  ["", ["T","T","T"], [0,1,2], {"margin":[3,"n"],"p":[4,"n"],"eps":[5,"n"],"swap":[6,"b"],"reduction":[7,"n"]}, 8, -1],
+  ["", ["T","T","T","n","n","n","b","n"], [0,1,2,3,4,5,6,7], {"margin":[3,"n"],"p":[4,"n"],"eps":[5,"n"],"swap":[6,"b"],"reduction":[7,"n"]}, 8, -1, 3],
 ]);
 /** `triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor` */
 export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+/** `triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor` */
+export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: number, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+/** `triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor` */
+export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: number, p: number, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+/** `triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor` */
+export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: number, p: number, eps: number, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+/** `triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor` */
+export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: number, p: number, eps: number, swap: boolean, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
+/** `triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1.0, float p=2, float eps=1e-06, bool swap=False, int reduction=Mean) -> Tensor` */
+export function triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: number, p: number, eps: number, swap: boolean, reduction: number, options?: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
 export function triplet_margin_loss(...args: unknown[]): unknown { return op_triplet_margin_loss(args); }
 
 const op_triu = defineOp('aten::triu', [
-  ["", ["T"], [0], {"diagonal":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"diagonal":[1,"n"]}, 2, 0, 1],
 ]);
 /** `triu(Tensor self, int diagonal=0) -> Tensor` */
 export function triu(self: Tensor, options?: { diagonal?: number }): Tensor;
+/** `triu(Tensor self, int diagonal=0) -> Tensor` */
+export function triu(self: Tensor, diagonal: number, options?: { diagonal?: number }): Tensor;
 export function triu(...args: unknown[]): unknown { return op_triu(args); }
 
 export function _method_triu(self: Tensor, args: unknown[]): unknown { return op_triu.method(self, args); }
 
 const op_triu_ = defineOp('aten::triu_', [
-  ["", ["T"], [0], {"diagonal":[1,"n"]}, 2, 0],
+  ["", ["T","n"], [0,1], {"diagonal":[1,"n"]}, 2, 0, 1],
 ]);
 export function _method_triu_(self: Tensor, args: unknown[]): unknown { return op_triu_.method(self, args); }
 
 const op_triu_indices = defineOp('aten::triu_indices', [
-  ["", ["n","n"], [0,1], {"offset":[2,"n"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1],
+  ["", ["n","n","n"], [0,1,2], {"offset":[2,"n"],"dtype":[3,"dtype?"],"layout":[4,"layout?"],"device":[5,"str?"],"pinMemory":[6,"b?"]}, 7, -1, 2],
 ]);
 /** `triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function triu_indices(row: number, col: number, options?: { offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
+/** `triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=long, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+export function triu_indices(row: number, col: number, offset: number, options?: { offset?: number; dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function triu_indices(...args: unknown[]): unknown { return op_triu_indices(args); }
 
 const op_true_divide = defineOp('aten::true_divide', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function true_divide(self: Tensor, other: Tensor): Tensor;
@@ -8321,13 +9357,13 @@ export function true_divide(...args: unknown[]): unknown { return op_true_divide
 export function _method_true_divide(self: Tensor, args: unknown[]): unknown { return op_true_divide.method(self, args); }
 
 const op_true_divide_ = defineOp('aten::true_divide_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_true_divide_(self: Tensor, args: unknown[]): unknown { return op_true_divide_.method(self, args); }
 
 const op_trunc = defineOp('aten::trunc', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `trunc(Tensor self) -> Tensor` */
 export function trunc(self: Tensor): Tensor;
@@ -8336,7 +9372,7 @@ export function trunc(...args: unknown[]): unknown { return op_trunc(args); }
 export function _method_trunc(self: Tensor, args: unknown[]): unknown { return op_trunc.method(self, args); }
 
 const op_trunc_ = defineOp('aten::trunc_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `trunc_(Tensor(a!) self) -> Tensor(a!)` */
 export function trunc_(self: Tensor): Tensor;
@@ -8345,23 +9381,27 @@ export function trunc_(...args: unknown[]): unknown { return op_trunc_(args); }
 export function _method_trunc_(self: Tensor, args: unknown[]): unknown { return op_trunc_.method(self, args); }
 
 const op_unbind = defineOp('aten::unbind', [
-  ["int", ["T"], [0], {"dim":[1,"n"]}, 2, 0],
+  ["int", ["T","n"], [0,1], {"dim":[1,"n"]}, 2, 0, 1],
 ]);
 /** `unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
 export function unbind(self: Tensor, options?: { dim?: number }): Tensor[];
+/** `unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
+export function unbind(self: Tensor, dim: number, options?: { dim?: number }): Tensor[];
 export function unbind(...args: unknown[]): unknown { return op_unbind(args); }
 
 export function _method_unbind(self: Tensor, args: unknown[]): unknown { return op_unbind.method(self, args); }
 
 const op_unbind_copy = defineOp('aten::unbind_copy', [
-  ["int", ["T"], [0], {"dim":[1,"n"]}, 2, 0],
+  ["int", ["T","n"], [0,1], {"dim":[1,"n"]}, 2, 0, 1],
 ]);
 /** `unbind_copy.int(Tensor self, int dim=0) -> Tensor[]` */
 export function unbind_copy(self: Tensor, options?: { dim?: number }): Tensor[];
+/** `unbind_copy.int(Tensor self, int dim=0) -> Tensor[]` */
+export function unbind_copy(self: Tensor, dim: number, options?: { dim?: number }): Tensor[];
 export function unbind_copy(...args: unknown[]): unknown { return op_unbind_copy(args); }
 
 const op_unflatten = defineOp('aten::unflatten', [
-  ["int", ["T","n","n[]"], [0,1,2], {}, 3, 0],
+  ["int", ["T","n","n[]"], [0,1,2], {}, 3, 0, 3],
 ]);
 /** `unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
 export function unflatten(self: Tensor, dim: number, sizes: number | number[]): Tensor;
@@ -8370,86 +9410,108 @@ export function unflatten(...args: unknown[]): unknown { return op_unflatten(arg
 export function _method_unflatten(self: Tensor, args: unknown[]): unknown { return op_unflatten.method(self, args); }
 
 const op_unflatten_dense_tensors = defineOp('aten::unflatten_dense_tensors', [
-  ["", ["T","L"], [0,1], {}, 2, -1],
+  ["", ["T","L"], [0,1], {}, 2, -1, 2],
 ]);
 /** `unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
 export function unflatten_dense_tensors(flat: Tensor, tensors: Tensor[]): Tensor[];
 export function unflatten_dense_tensors(...args: unknown[]): unknown { return op_unflatten_dense_tensors(args); }
 
 const op_unfold = defineOp('aten::unfold', [
-  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 export function _method_unfold(self: Tensor, args: unknown[]): unknown { return op_unfold.method(self, args); }
 
 const op_unfold_backward = defineOp('aten::unfold_backward', [
-  ["", ["T","n[]","n","n","n"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n[]","n","n","n"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `unfold_backward(Tensor grad_in, int[] input_sizes, int dim, int size, int step) -> Tensor` */
 export function unfold_backward(gradIn: Tensor, inputSizes: number | number[], dim: number, size: number, step: number): Tensor;
 export function unfold_backward(...args: unknown[]): unknown { return op_unfold_backward(args); }
 
 const op_unfold_copy = defineOp('aten::unfold_copy', [
-  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0],
+  ["", ["T","n","n","n"], [0,1,2,3], {}, 4, 0, 4],
 ]);
 /** `unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
 export function unfold_copy(self: Tensor, dimension: number, size: number, step: number): Tensor;
 export function unfold_copy(...args: unknown[]): unknown { return op_unfold_copy(args); }
 
 const op_uniform_ = defineOp('aten::uniform_', [
-  ["", ["T"], [0], {"from":[1,"n"],"to":[2,"n"],"generator":[3,"gen?"]}, 4, 0],
+  ["", ["T","n","n"], [0,1,2], {"from":[1,"n"],"to":[2,"n"],"generator":[3,"gen?"]}, 4, 0, 1],
 ]);
 export function _method_uniform_(self: Tensor, args: unknown[]): unknown { return op_uniform_.method(self, args); }
 
 const op_unique_consecutive = defineOp('aten::unique_consecutive', [
-  ["", ["T"], [0], {"returnInverse":[1,"b"],"returnCounts":[2,"b"],"dim":[3,"n?"]}, 4, 0],
+  ["", ["T","b","b","n?"], [0,1,2,3], {"returnInverse":[1,"b"],"returnCounts":[2,"b"],"dim":[3,"n?"]}, 4, 0, 1],
 ]);
 /** `unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
 export function unique_consecutive(self: Tensor, options?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
+/** `unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
+export function unique_consecutive(self: Tensor, returnInverse: boolean, options?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
+/** `unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
+export function unique_consecutive(self: Tensor, returnInverse: boolean, returnCounts: boolean, options?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
+/** `unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
+export function unique_consecutive(self: Tensor, returnInverse: boolean, returnCounts: boolean, dim: number | null, options?: { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }): [Tensor, Tensor, Tensor];
 export function unique_consecutive(...args: unknown[]): unknown { return op_unique_consecutive(args); }
 
 const op_unique_dim = defineOp('aten::unique_dim', [
-  ["", ["T","n"], [0,1], {"sorted":[2,"b"],"returnInverse":[3,"b"],"returnCounts":[4,"b"]}, 5, 0],
+  ["", ["T","n","b","b","b"], [0,1,2,3,4], {"sorted":[2,"b"],"returnInverse":[3,"b"],"returnCounts":[4,"b"]}, 5, 0, 2],
 ]);
 /** `unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
 export function unique_dim(self: Tensor, dim: number, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function unique_dim(self: Tensor, dim: number, sorted: boolean, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function unique_dim(self: Tensor, dim: number, sorted: boolean, returnInverse: boolean, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function unique_dim(self: Tensor, dim: number, sorted: boolean, returnInverse: boolean, returnCounts: boolean, options?: { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 export function unique_dim(...args: unknown[]): unknown { return op_unique_dim(args); }
 
 const op_unique_dim_consecutive = defineOp('aten::unique_dim_consecutive', [
-  ["", ["T","n"], [0,1], {"returnInverse":[2,"b"],"returnCounts":[3,"b"]}, 4, 0],
+  ["", ["T","n","b","b"], [0,1,2,3], {"returnInverse":[2,"b"],"returnCounts":[3,"b"]}, 4, 0, 2],
 ]);
 /** `unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
 export function unique_dim_consecutive(self: Tensor, dim: number, options?: { returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function unique_dim_consecutive(self: Tensor, dim: number, returnInverse: boolean, options?: { returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
+/** `unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+export function unique_dim_consecutive(self: Tensor, dim: number, returnInverse: boolean, returnCounts: boolean, options?: { returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 export function unique_dim_consecutive(...args: unknown[]): unknown { return op_unique_dim_consecutive(args); }
 
 const op_unsafe_chunk = defineOp('aten::unsafe_chunk', [
-  ["", ["T","n"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["", ["T","n","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
 export function unsafe_chunk(self: Tensor, chunks: number, options?: { dim?: number }): Tensor[];
+/** `unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
+export function unsafe_chunk(self: Tensor, chunks: number, dim: number, options?: { dim?: number }): Tensor[];
 export function unsafe_chunk(...args: unknown[]): unknown { return op_unsafe_chunk(args); }
 
 export function _method_unsafe_chunk(self: Tensor, args: unknown[]): unknown { return op_unsafe_chunk.method(self, args); }
 
 const op_unsafe_split = defineOp('aten::unsafe_split', [
-  ["Tensor", ["T","n"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["Tensor", ["T","n","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
 export function unsafe_split(self: Tensor, splitSize: number, options?: { dim?: number }): Tensor[];
+/** `unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+export function unsafe_split(self: Tensor, splitSize: number, dim: number, options?: { dim?: number }): Tensor[];
 export function unsafe_split(...args: unknown[]): unknown { return op_unsafe_split(args); }
 
 export function _method_unsafe_split(self: Tensor, args: unknown[]): unknown { return op_unsafe_split.method(self, args); }
 
 const op_unsafe_split_with_sizes = defineOp('aten::unsafe_split_with_sizes', [
-  ["", ["T","n[]"], [0,1], {"dim":[2,"n"]}, 3, 0],
+  ["", ["T","n[]","n"], [0,1,2], {"dim":[2,"n"]}, 3, 0, 2],
 ]);
 /** `unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
 export function unsafe_split_with_sizes(self: Tensor, splitSizes: number | number[], options?: { dim?: number }): Tensor[];
+/** `unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+export function unsafe_split_with_sizes(self: Tensor, splitSizes: number | number[], dim: number, options?: { dim?: number }): Tensor[];
 export function unsafe_split_with_sizes(...args: unknown[]): unknown { return op_unsafe_split_with_sizes(args); }
 
 export function _method_unsafe_split_with_sizes(self: Tensor, args: unknown[]): unknown { return op_unsafe_split_with_sizes.method(self, args); }
 
 const op_unsqueeze = defineOp('aten::unsqueeze', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `unsqueeze(Tensor(a) self, int dim) -> Tensor(a)` */
 export function unsqueeze(self: Tensor, dim: number): Tensor;
@@ -8458,192 +9520,258 @@ export function unsqueeze(...args: unknown[]): unknown { return op_unsqueeze(arg
 export function _method_unsqueeze(self: Tensor, args: unknown[]): unknown { return op_unsqueeze.method(self, args); }
 
 const op_unsqueeze_ = defineOp('aten::unsqueeze_', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_unsqueeze_(self: Tensor, args: unknown[]): unknown { return op_unsqueeze_.method(self, args); }
 
 const op_unsqueeze_copy = defineOp('aten::unsqueeze_copy', [
-  ["", ["T","n"], [0,1], {}, 2, 0],
+  ["", ["T","n"], [0,1], {}, 2, 0, 2],
 ]);
 /** `unsqueeze_copy(Tensor self, int dim) -> Tensor` */
 export function unsqueeze_copy(self: Tensor, dim: number): Tensor;
 export function unsqueeze_copy(...args: unknown[]): unknown { return op_unsqueeze_copy(args); }
 
 const op_upsample_bicubic2d = defineOp('aten::upsample_bicubic2d', [
-  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","b"], [0,1,2], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0],
+  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","b","n?","n?"], [0,1,2,3,4], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0, 3],
 ]);
 /** `upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_bicubic2d(input: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_bicubic2d(self: Tensor, outputSize: number | number[], alignCorners: boolean, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bicubic2d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bicubic2d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_bicubic2d(...args: unknown[]): unknown { return op_upsample_bicubic2d(args); }
 
 const op_upsample_bicubic2d_backward = defineOp('aten::upsample_bicubic2d_backward', [
-  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1],
-  ["", ["T","n[]","n[]","b"], [0,1,2,3], {"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, -1],
+  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1, 5],
+  ["", ["T","n[]","n[]","b","n?","n?"], [0,1,2,3,4,5], {"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, -1, 4],
 ]);
 /** `upsample_bicubic2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_bicubic2d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_bicubic2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bicubic2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bicubic2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_bicubic2d_backward(...args: unknown[]): unknown { return op_upsample_bicubic2d_backward(args); }
 
 const op_upsample_bilinear2d = defineOp('aten::upsample_bilinear2d', [
-  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","b"], [0,1,2], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0],
+  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","b","n?","n?"], [0,1,2,3,4], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0, 3],
 ]);
 /** `upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_bilinear2d(input: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_bilinear2d(self: Tensor, outputSize: number | number[], alignCorners: boolean, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bilinear2d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bilinear2d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_bilinear2d(...args: unknown[]): unknown { return op_upsample_bilinear2d(args); }
 
 const op_upsample_bilinear2d_backward = defineOp('aten::upsample_bilinear2d_backward', [
-  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1],
-  ["", ["T","n[]","n[]","b"], [0,1,2,3], {"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, -1],
+  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1, 5],
+  ["", ["T","n[]","n[]","b","n?","n?"], [0,1,2,3,4,5], {"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, -1, 4],
 ]);
 /** `upsample_bilinear2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_bilinear2d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_bilinear2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bilinear2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_bilinear2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_bilinear2d_backward(...args: unknown[]): unknown { return op_upsample_bilinear2d_backward(args); }
 
 const op_upsample_linear1d = defineOp('aten::upsample_linear1d', [
-  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","b"], [0,1,2], {"scales":[3,"n?"]}, 4, 0],
+  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","b","n?"], [0,1,2,3], {"scales":[3,"n?"]}, 4, 0, 3],
 ]);
 /** `upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_linear1d(input: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
 export function upsample_linear1d(self: Tensor, outputSize: number | number[], alignCorners: boolean, options?: { scales?: number | null }): Tensor;
+/** `upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
+export function upsample_linear1d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scales: number | null, options?: { scales?: number | null }): Tensor;
 export function upsample_linear1d(...args: unknown[]): unknown { return op_upsample_linear1d(args); }
 
 const op_upsample_linear1d_backward = defineOp('aten::upsample_linear1d_backward', [
-  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1],
-  ["", ["T","n[]","n[]","b"], [0,1,2,3], {"scales":[4,"n?"]}, 5, -1],
+  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1, 5],
+  ["", ["T","n[]","n[]","b","n?"], [0,1,2,3,4], {"scales":[4,"n?"]}, 5, -1, 4],
 ]);
 /** `upsample_linear1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_linear1d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor` */
 export function upsample_linear1d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, options?: { scales?: number | null }): Tensor;
+/** `upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor` */
+export function upsample_linear1d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scales: number | null, options?: { scales?: number | null }): Tensor;
 export function upsample_linear1d_backward(...args: unknown[]): unknown { return op_upsample_linear1d_backward(args); }
 
 const op_upsample_nearest1d = defineOp('aten::upsample_nearest1d', [
-  ["vec", ["T","n[]?","n[]?"], [0,1,2], {}, 3, -1],
-  ["", ["T","n[]"], [0,1], {"scales":[2,"n?"]}, 3, 0],
+  ["vec", ["T","n[]?","n[]?"], [0,1,2], {}, 3, -1, 3],
+  ["", ["T","n[]","n?"], [0,1,2], {"scales":[2,"n?"]}, 3, 0, 2],
 ]);
 /** `upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
 export function upsample_nearest1d(input: Tensor, outputSize: number | number[] | null, scaleFactors: number[] | null): Tensor;
 /** `upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
 export function upsample_nearest1d(self: Tensor, outputSize: number | number[], options?: { scales?: number | null }): Tensor;
+/** `upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
+export function upsample_nearest1d(self: Tensor, outputSize: number | number[], scales: number | null, options?: { scales?: number | null }): Tensor;
 export function upsample_nearest1d(...args: unknown[]): unknown { return op_upsample_nearest1d(args); }
 
 const op_upsample_nearest1d_backward = defineOp('aten::upsample_nearest1d_backward', [
-  ["vec", ["T","n[]?","n[]","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","n[]"], [0,1,2], {"scales":[3,"n?"]}, 4, -1],
+  ["vec", ["T","n[]?","n[]","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","n[]","n?"], [0,1,2,3], {"scales":[3,"n?"]}, 4, -1, 3],
 ]);
 /** `upsample_nearest1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor` */
 export function upsample_nearest1d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], scaleFactors: number[] | null): Tensor;
 /** `upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor` */
 export function upsample_nearest1d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], options?: { scales?: number | null }): Tensor;
+/** `upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor` */
+export function upsample_nearest1d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scales: number | null, options?: { scales?: number | null }): Tensor;
 export function upsample_nearest1d_backward(...args: unknown[]): unknown { return op_upsample_nearest1d_backward(args); }
 
 const op_upsample_nearest2d = defineOp('aten::upsample_nearest2d', [
-  ["vec", ["T","n[]?","n[]?"], [0,1,2], {}, 3, -1],
-  ["", ["T","n[]"], [0,1], {"scalesH":[2,"n?"],"scalesW":[3,"n?"]}, 4, 0],
+  ["vec", ["T","n[]?","n[]?"], [0,1,2], {}, 3, -1, 3],
+  ["", ["T","n[]","n?","n?"], [0,1,2,3], {"scalesH":[2,"n?"],"scalesW":[3,"n?"]}, 4, 0, 2],
 ]);
 /** `upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
 export function upsample_nearest2d(input: Tensor, outputSize: number | number[] | null, scaleFactors: number[] | null): Tensor;
 /** `upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_nearest2d(self: Tensor, outputSize: number | number[], options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest2d(self: Tensor, outputSize: number | number[], scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest2d(self: Tensor, outputSize: number | number[], scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_nearest2d(...args: unknown[]): unknown { return op_upsample_nearest2d(args); }
 
 const op_upsample_nearest2d_backward = defineOp('aten::upsample_nearest2d_backward', [
-  ["vec", ["T","n[]?","n[]","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","n[]"], [0,1,2], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, -1],
+  ["vec", ["T","n[]?","n[]","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","n[]","n?","n?"], [0,1,2,3,4], {"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, -1, 3],
 ]);
 /** `upsample_nearest2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor` */
 export function upsample_nearest2d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], scaleFactors: number[] | null): Tensor;
 /** `upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_nearest2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesH: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest2d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesH: number | null, scalesW: number | null, options?: { scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_nearest2d_backward(...args: unknown[]): unknown { return op_upsample_nearest2d_backward(args); }
 
 const op_upsample_nearest3d = defineOp('aten::upsample_nearest3d', [
-  ["vec", ["T","n[]?","n[]?"], [0,1,2], {}, 3, -1],
-  ["", ["T","n[]"], [0,1], {"scalesD":[2,"n?"],"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0],
+  ["vec", ["T","n[]?","n[]?"], [0,1,2], {}, 3, -1, 3],
+  ["", ["T","n[]","n?","n?","n?"], [0,1,2,3,4], {"scalesD":[2,"n?"],"scalesH":[3,"n?"],"scalesW":[4,"n?"]}, 5, 0, 2],
 ]);
 /** `upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
 export function upsample_nearest3d(input: Tensor, outputSize: number | number[] | null, scaleFactors: number[] | null): Tensor;
 /** `upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_nearest3d(self: Tensor, outputSize: number | number[], options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest3d(self: Tensor, outputSize: number | number[], scalesD: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest3d(self: Tensor, outputSize: number | number[], scalesD: number | null, scalesH: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest3d(self: Tensor, outputSize: number | number[], scalesD: number | null, scalesH: number | null, scalesW: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_nearest3d(...args: unknown[]): unknown { return op_upsample_nearest3d(args); }
 
 const op_upsample_nearest3d_backward = defineOp('aten::upsample_nearest3d_backward', [
-  ["vec", ["T","n[]?","n[]","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","n[]"], [0,1,2], {"scalesD":[3,"n?"],"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, -1],
+  ["vec", ["T","n[]?","n[]","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","n[]","n?","n?","n?"], [0,1,2,3,4,5], {"scalesD":[3,"n?"],"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, -1, 3],
 ]);
 /** `upsample_nearest3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor` */
 export function upsample_nearest3d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], scaleFactors: number[] | null): Tensor;
 /** `upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_nearest3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesD: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesD: number | null, scalesH: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_nearest3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], scalesD: number | null, scalesH: number | null, scalesW: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_nearest3d_backward(...args: unknown[]): unknown { return op_upsample_nearest3d_backward(args); }
 
 const op_upsample_trilinear3d = defineOp('aten::upsample_trilinear3d', [
-  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1],
-  ["", ["T","n[]","b"], [0,1,2], {"scalesD":[3,"n?"],"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, 0],
+  ["vec", ["T","n[]?","b","n[]?"], [0,1,2,3], {}, 4, -1, 4],
+  ["", ["T","n[]","b","n?","n?","n?"], [0,1,2,3,4,5], {"scalesD":[3,"n?"],"scalesH":[4,"n?"],"scalesW":[5,"n?"]}, 6, 0, 3],
 ]);
 /** `upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_trilinear3d(input: Tensor, outputSize: number | number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_trilinear3d(self: Tensor, outputSize: number | number[], alignCorners: boolean, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_trilinear3d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesD: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_trilinear3d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesD: number | null, scalesH: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_trilinear3d(self: Tensor, outputSize: number | number[], alignCorners: boolean, scalesD: number | null, scalesH: number | null, scalesW: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_trilinear3d(...args: unknown[]): unknown { return op_upsample_trilinear3d(args); }
 
 const op_upsample_trilinear3d_backward = defineOp('aten::upsample_trilinear3d_backward', [
-  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1],
-  ["", ["T","n[]","n[]","b"], [0,1,2,3], {"scalesD":[4,"n?"],"scalesH":[5,"n?"],"scalesW":[6,"n?"]}, 7, -1],
+  ["vec", ["T","n[]?","n[]","b","n[]?"], [0,1,2,3,4], {}, 5, -1, 5],
+  ["", ["T","n[]","n[]","b","n?","n?","n?"], [0,1,2,3,4,5,6], {"scalesD":[4,"n?"],"scalesH":[5,"n?"],"scalesW":[6,"n?"]}, 7, -1, 4],
 ]);
 /** `upsample_trilinear3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor` */
 export function upsample_trilinear3d_backward(gradOutput: Tensor, outputSize: number | number[] | null, inputSize: number | number[], alignCorners: boolean, scaleFactors: number[] | null): Tensor;
 /** `upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
 export function upsample_trilinear3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_trilinear3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesD: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_trilinear3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesD: number | null, scalesH: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
+/** `upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+export function upsample_trilinear3d_backward(gradOutput: Tensor, outputSize: number | number[], inputSize: number | number[], alignCorners: boolean, scalesD: number | null, scalesH: number | null, scalesW: number | null, options?: { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 export function upsample_trilinear3d_backward(...args: unknown[]): unknown { return op_upsample_trilinear3d_backward(args); }
 
 const op_value_selecting_reduction_backward = defineOp('aten::value_selecting_reduction_backward', [
-  ["", ["T","n","T","n[]","b"], [0,1,2,3,4], {}, 5, -1],
+  ["", ["T","n","T","n[]","b"], [0,1,2,3,4], {}, 5, -1, 5],
 ]);
 /** `value_selecting_reduction_backward(Tensor grad, int dim, Tensor indices, int[] sizes, bool keepdim) -> Tensor` */
 export function value_selecting_reduction_backward(grad: Tensor, dim: number, indices: Tensor, sizes: number | number[], keepdim: boolean): Tensor;
 export function value_selecting_reduction_backward(...args: unknown[]): unknown { return op_value_selecting_reduction_backward(args); }
 
 const op_values = defineOp('aten::values', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 export function _method_values(self: Tensor, args: unknown[]): unknown { return op_values.method(self, args); }
 
 const op_values_copy = defineOp('aten::values_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `values_copy(Tensor self) -> Tensor` */
 export function values_copy(self: Tensor): Tensor;
 export function values_copy(...args: unknown[]): unknown { return op_values_copy(args); }
 
 const op_vander = defineOp('aten::vander', [
-  ["", ["T"], [0], {"N":[1,"n?"],"increasing":[2,"b"]}, 3, -1],
+  ["", ["T","n?","b"], [0,1,2], {"N":[1,"n?"],"increasing":[2,"b"]}, 3, -1, 1],
 ]);
 /** `vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
 export function vander(x: Tensor, options?: { N?: number | null; increasing?: boolean }): Tensor;
+/** `vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
+export function vander(x: Tensor, N: number | null, options?: { N?: number | null; increasing?: boolean }): Tensor;
+/** `vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
+export function vander(x: Tensor, N: number | null, increasing: boolean, options?: { N?: number | null; increasing?: boolean }): Tensor;
 export function vander(...args: unknown[]): unknown { return op_vander(args); }
 
 const op_var = defineOp('aten::var', [
-  ["", ["T"], [0], {"unbiased":[1,"b"]}, 2, 0],
-  ["dim", ["T","n[]?"], [0,1], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0],
-  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0],
+  ["", ["T","b"], [0,1], {"unbiased":[1,"b"]}, 2, 0, 1],
+  ["dim", ["T","n[]?","b","b"], [0,1,2,3], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0, 2],
+  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0, 2],
 ]);
 /** `var(Tensor self, bool unbiased=True) -> Tensor` */
 export function var_(self: Tensor, options?: { unbiased?: boolean }): Tensor;
+/** `var(Tensor self, bool unbiased=True) -> Tensor` */
+export function var_(self: Tensor, unbiased: boolean, options?: { unbiased?: boolean }): Tensor;
 /** `var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
 export function var_(self: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+/** `var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+export function var_(self: Tensor, dim: number | number[] | null, unbiased: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
+/** `var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor` */
+export function var_(self: Tensor, dim: number | number[] | null, unbiased: boolean, keepdim: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): Tensor;
 /** `var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor` */
 export function var_(self: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): Tensor;
 export function var_(...args: unknown[]): unknown { return op_var(args); }
@@ -8651,20 +9779,26 @@ export function var_(...args: unknown[]): unknown { return op_var(args); }
 export function _method_var(self: Tensor, args: unknown[]): unknown { return op_var.method(self, args); }
 
 const op_var_mean = defineOp('aten::var_mean', [
-  ["", ["T"], [0], {"unbiased":[1,"b"]}, 2, 0],
-  ["dim", ["T","n[]?"], [0,1], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0],
-  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0],
+  ["", ["T","b"], [0,1], {"unbiased":[1,"b"]}, 2, 0, 1],
+  ["dim", ["T","n[]?","b","b"], [0,1,2,3], {"unbiased":[2,"b"],"keepdim":[3,"b"]}, 4, 0, 2],
+  ["correction", ["T","n[]?"], [0,1], {"correction":[2,"n?"],"keepdim":[3,"b"]}, 4, 0, 2],
 ]);
 /** `var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
 export function var_mean(self: Tensor, options?: { unbiased?: boolean }): [Tensor, Tensor];
+/** `var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
+export function var_mean(self: Tensor, unbiased: boolean, options?: { unbiased?: boolean }): [Tensor, Tensor];
 /** `var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
 export function var_mean(self: Tensor, dim: number | number[] | null, options?: { unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+/** `var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+export function var_mean(self: Tensor, dim: number | number[] | null, unbiased: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
+/** `var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+export function var_mean(self: Tensor, dim: number | number[] | null, unbiased: boolean, keepdim: boolean, options?: { unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
 /** `var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
 export function var_mean(self: Tensor, dim: number | number[] | null, options?: { correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
 export function var_mean(...args: unknown[]): unknown { return op_var_mean(args); }
 
 const op_vdot = defineOp('aten::vdot', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 /** `vdot(Tensor self, Tensor other) -> Tensor` */
 export function vdot(self: Tensor, other: Tensor): Tensor;
@@ -8673,47 +9807,47 @@ export function vdot(...args: unknown[]): unknown { return op_vdot(args); }
 export function _method_vdot(self: Tensor, args: unknown[]): unknown { return op_vdot.method(self, args); }
 
 const op_view = defineOp('aten::view', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
-  ["dtype", ["T","dtype"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
+  ["dtype", ["T","dtype"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_view(self: Tensor, args: unknown[]): unknown { return op_view.method(self, args); }
 
 const op_view_as = defineOp('aten::view_as', [
-  ["", ["T","T"], [0,1], {}, 2, 0],
+  ["", ["T","T"], [0,1], {}, 2, 0, 2],
 ]);
 export function _method_view_as(self: Tensor, args: unknown[]): unknown { return op_view_as.method(self, args); }
 
 const op_view_as_complex = defineOp('aten::view_as_complex', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `view_as_complex(Tensor(a) self) -> Tensor(a)` */
 export function view_as_complex(self: Tensor): Tensor;
 export function view_as_complex(...args: unknown[]): unknown { return op_view_as_complex(args); }
 
 const op_view_as_complex_copy = defineOp('aten::view_as_complex_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `view_as_complex_copy(Tensor self) -> Tensor` */
 export function view_as_complex_copy(self: Tensor): Tensor;
 export function view_as_complex_copy(...args: unknown[]): unknown { return op_view_as_complex_copy(args); }
 
 const op_view_as_real = defineOp('aten::view_as_real', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `view_as_real(Tensor(a) self) -> Tensor(a)` */
 export function view_as_real(self: Tensor): Tensor;
 export function view_as_real(...args: unknown[]): unknown { return op_view_as_real(args); }
 
 const op_view_as_real_copy = defineOp('aten::view_as_real_copy', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `view_as_real_copy(Tensor self) -> Tensor` */
 export function view_as_real_copy(self: Tensor): Tensor;
 export function view_as_real_copy(...args: unknown[]): unknown { return op_view_as_real_copy(args); }
 
 const op_view_copy = defineOp('aten::view_copy', [
-  ["", ["T","n[]"], [0,1], {}, 2, 0],
-  ["dtype", ["T","dtype"], [0,1], {}, 2, 0],
+  ["", ["T","n[]"], [0,1], {}, 2, 0, 2],
+  ["dtype", ["T","dtype"], [0,1], {}, 2, 0, 2],
 ]);
 /** `view_copy(Tensor self, SymInt[] size) -> Tensor` */
 export function view_copy(self: Tensor, size: number | number[]): Tensor;
@@ -8722,8 +9856,8 @@ export function view_copy(self: Tensor, dtype: DType): Tensor;
 export function view_copy(...args: unknown[]): unknown { return op_view_copy(args); }
 
 const op_vsplit = defineOp('aten::vsplit', [
-  ["int", ["T","n"], [0,1], {}, 2, 0],
-  ["array", ["T","n[]"], [0,1], {}, 2, 0],
+  ["int", ["T","n"], [0,1], {}, 2, 0, 2],
+  ["array", ["T","n[]"], [0,1], {}, 2, 0, 2],
 ]);
 /** `vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
 export function vsplit(self: Tensor, sections: number): Tensor[];
@@ -8734,18 +9868,18 @@ export function vsplit(...args: unknown[]): unknown { return op_vsplit(args); }
 export function _method_vsplit(self: Tensor, args: unknown[]): unknown { return op_vsplit.method(self, args); }
 
 const op_vstack = defineOp('aten::vstack', [
-  ["", ["L"], [0], {}, 1, -1],
+  ["", ["L"], [0], {}, 1, -1, 1],
 ]);
 /** `vstack(Tensor[] tensors) -> Tensor` */
 export function vstack(tensors: Tensor[]): Tensor;
 export function vstack(...args: unknown[]): unknown { return op_vstack(args); }
 
 const op_where = defineOp('aten::where', [
-  ["self", ["T","T","T"], [0,1,2], {}, 3, 1],
-  ["ScalarSelf", ["T","s","T"], [0,1,2], {}, 3, -1],
-  ["ScalarOther", ["T","T","s"], [0,1,2], {}, 3, 1],
-  ["Scalar", ["T","s","s"], [0,1,2], {}, 3, -1],
-  ["", ["T"], [0], {}, 1, -1],
+  ["self", ["T","T","T"], [0,1,2], {}, 3, 1, 3],
+  ["ScalarSelf", ["T","s","T"], [0,1,2], {}, 3, -1, 3],
+  ["ScalarOther", ["T","T","s"], [0,1,2], {}, 3, 1, 3],
+  ["Scalar", ["T","s","s"], [0,1,2], {}, 3, -1, 3],
+  ["", ["T"], [0], {}, 1, -1, 1],
 ]);
 /** `where.self(Tensor condition, Tensor self, Tensor other) -> Tensor` */
 export function where(condition: Tensor, self: Tensor, other: Tensor): Tensor;
@@ -8762,9 +9896,9 @@ export function where(...args: unknown[]): unknown { return op_where(args); }
 export function _method_where(self: Tensor, args: unknown[]): unknown { return op_where.method(self, args); }
 
 const op_xlogy = defineOp('aten::xlogy', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar_Self", ["s","T"], [0,1], {}, 2, -1],
-  ["Scalar_Other", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Self", ["s","T"], [0,1], {}, 2, -1, 2],
+  ["Scalar_Other", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
 export function xlogy(self: Tensor, other: Tensor): Tensor;
@@ -8777,8 +9911,8 @@ export function xlogy(...args: unknown[]): unknown { return op_xlogy(args); }
 export function _method_xlogy(self: Tensor, args: unknown[]): unknown { return op_xlogy.method(self, args); }
 
 const op_xlogy_ = defineOp('aten::xlogy_', [
-  ["Tensor", ["T","T"], [0,1], {}, 2, 0],
-  ["Scalar_Other", ["T","s"], [0,1], {}, 2, 0],
+  ["Tensor", ["T","T"], [0,1], {}, 2, 0, 2],
+  ["Scalar_Other", ["T","s"], [0,1], {}, 2, 0, 2],
 ]);
 /** `xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
 export function xlogy_(self: Tensor, other: Tensor): Tensor;
@@ -8789,7 +9923,7 @@ export function xlogy_(...args: unknown[]): unknown { return op_xlogy_(args); }
 export function _method_xlogy_(self: Tensor, args: unknown[]): unknown { return op_xlogy_.method(self, args); }
 
 const op_zero_ = defineOp('aten::zero_', [
-  ["", ["T"], [0], {}, 1, 0],
+  ["", ["T"], [0], {}, 1, 0, 1],
 ]);
 /** `zero_(Tensor(a!) self) -> Tensor(a!)` */
 export function zero_(self: Tensor): Tensor;
@@ -8798,22 +9932,22 @@ export function zero_(...args: unknown[]): unknown { return op_zero_(args); }
 export function _method_zero_(self: Tensor, args: unknown[]): unknown { return op_zero_.method(self, args); }
 
 const op_zeros = defineOp('aten::zeros', [
-  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1],
+  ["", ["n[]"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"]}, 5, -1, 1],
 ]);
 /** `zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function zeros(size: number | number[], options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null }): Tensor;
 export function zeros(...args: unknown[]): unknown { return op_zeros(args); }
 
 const op_zeros_like = defineOp('aten::zeros_like', [
-  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0],
+  ["", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"memoryFormat":[5,"mf?"]}, 6, 0, 1],
 ]);
 /** `zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
 export function zeros_like(self: Tensor, options?: { dtype?: DType | null; layout?: 'strided' | null; device?: string | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 export function zeros_like(...args: unknown[]): unknown { return op_zeros_like(args); }
 
-const op_to = defineOp('aten::to', [["dtype_layout", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"nonBlocking":[5,"b"],"copy":[6,"b"],"memoryFormat":[7,"mf?"]}, 8, 0]]);
+const op_to = defineOp('aten::to', [["dtype_layout", ["T"], [0], {"dtype":[1,"dtype?"],"layout":[2,"layout?"],"device":[3,"str?"],"pinMemory":[4,"b?"],"nonBlocking":[5,"b"],"copy":[6,"b"],"memoryFormat":[7,"mf?"]}, 8, 0, 1]]);
 /** @internal `to.dtype_layout` */
 export function _to(self: Tensor, options: { dtype?: DType; device?: string; copy?: boolean; nonBlocking?: boolean }): Tensor { return op_to([self, options]) as Tensor; }
 export { var_ as var };
 
-export const GENERATED_STATS = { ops: 927, overloads: 1221, methods: 497 } as const;
+export const GENERATED_STATS = { ops: 926, overloads: 1169, methods: 497 } as const;
