@@ -8,3 +8,4 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd.js
 export * as autograd from './autograd.js';
 export { DTYPES, itemSize, isFloatingPoint, type DType, type MemoryFormat, type AnyTypedArray } from './dtype.js';
 export { toRaw, fromRaw, saveSafetensors, loadSafetensors, savePth, loadPth, loadStateDict, type TensorMap } from './serialize.js';
+export { TorchWorker, reportProgress, type TorchWorkerOptions } from './worker.js';
