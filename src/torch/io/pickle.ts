@@ -4,7 +4,7 @@
 // the tables the caller passes, and each table entry is plain TypeScript that builds data.
 // Anything else (os.system, builtins.eval, copyreg._reconstructor, a model class...) is an error.
 import type { DType, RawTensor } from './types.js';
-import { DTYPE_ITEMSIZE, isRawTensor, numelOf, stridedCopy } from './types.js';
+import { DTYPE_ITEMSIZE, isRawTensor, numelOf, plainBytes, stridedCopy } from './types.js';
 
 /** An allowlisted global used as a bare value (e.g. a class object stored in a checkpoint). */
 export class PyGlobal {
@@ -127,7 +127,7 @@ function numpyDTypeFrom(x: unknown): NumpyDType {
 
 function asBytes(x: unknown): Uint8Array {
   if (x instanceof Uint8Array) return x;
-  if (typeof x === 'string') return new Uint8Array(Buffer.from(x, 'latin1'));
+  if (typeof x === 'string') return plainBytes(Buffer.from(x, 'latin1'));
   throw new Error(`numpy array data must be bytes, got ${describe(x)} (object arrays are not supported)`);
 }
 
@@ -307,7 +307,8 @@ function buildGlobalTable(opts: UnpickleOptions): Map<string, PickleGlobal> {
 }
 
 /** Reads one pickle starting at `offset`. */
-export function unpickleAt(bytes: Uint8Array, offset: number, opts: UnpickleOptions = {}): UnpickleResult {
+export function unpickleAt(input: Uint8Array, offset: number, opts: UnpickleOptions = {}): UnpickleResult {
+  const bytes = plainBytes(input);
   const source = opts.source ?? '<bytes>';
   const table = buildGlobalTable(opts);
   const bytesMode = opts.encoding === 'bytes';
@@ -689,7 +690,7 @@ export class PickleWriter {
   finish(): Uint8Array {
     this.byte(0x2e);
     this.chunks.push(this.buf.subarray(0, this.len));
-    return Buffer.concat(this.chunks);
+    return plainBytes(Buffer.concat(this.chunks));
   }
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { GlobalTable, PickleGlobal, PyValue, PyWritable, UnpickleOptions } from './pickle.js';
 import { PickleWriter, PyGlobal, unpickleAt } from './pickle.js';
 import type { DType, RawTensor } from './types.js';
-import { DTYPE_ITEMSIZE, checkRawTensor, contiguousStrides, isRawTensor, numelOf, stridedCopy, writeFileAtomic } from './types.js';
+import { DTYPE_ITEMSIZE, checkRawTensor, contiguousStrides, isRawTensor, numelOf, plainBytes, stridedCopy, writeFileAtomic } from './types.js';
 import { ZipReader, buildZip } from './zip.js';
 
 export type PthValue = PyValue;
@@ -375,6 +375,7 @@ export function readPth(src: string | Uint8Array, opts: ReadPthOptions = {}): Pt
       throw new Error(`${src}: cannot read checkpoint: ${(e as Error).message}`);
     }
   } else bytes = src;
+  bytes = plainBytes(bytes);
   if (bytes.length === 0) throw new Error(`${source}: file is empty`);
   if (ZipReader.isZip(bytes)) return readZipFormat(bytes, source, opts);
   if (isTar(bytes)) return readTarFormat(bytes, source, opts);

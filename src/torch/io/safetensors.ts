@@ -2,7 +2,7 @@
 // then one byte buffer that the tensors' data_offsets (relative to it) cover without holes.
 import { readFileSync } from 'node:fs';
 import type { DType, RawTensor } from './types.js';
-import { DTYPE_ITEMSIZE, checkRawTensor, numelOf, writeFileAtomic } from './types.js';
+import { DTYPE_ITEMSIZE, checkRawTensor, numelOf, plainBytes, writeFileAtomic } from './types.js';
 
 const CODES: Readonly<Record<DType, string>> = {
   float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16',
@@ -29,6 +29,7 @@ export function readSafetensors(src: string | Uint8Array): SafetensorsFile {
       throw new Error(`${src}: cannot read safetensors file: ${(e as Error).message}`);
     }
   } else bytes = src;
+  bytes = plainBytes(bytes);
   const fail = (msg: string): never => {
     throw new Error(`${source}: invalid safetensors file: ${msg}`);
   };

@@ -134,3 +134,8 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   }
   return s;
 }
+
+/** A plain Uint8Array view of `b`: Buffer's slice() returns a view, and readers rely on slice() copying. */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

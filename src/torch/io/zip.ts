@@ -1,6 +1,7 @@
 // Minimal zip archive reader/writer: enough for torch's zip checkpoints (stored entries, 64-byte
 // aligned data) and ordinary zips (deflate). Reading zip64 is supported; writing is zip32 only.
 import * as zlib from 'node:zlib';
+import { plainBytes } from './types.js';
 
 export interface ZipEntry {
   name: string;
@@ -48,7 +49,10 @@ export class ZipReader {
   private readonly view: DataView;
 
   /** `source` names the file in error messages. */
-  constructor(readonly bytes: Uint8Array, readonly source = '<bytes>') {
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array, readonly source = '<bytes>') {
+    this.bytes = plainBytes(bytes);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.parseCentralDirectory();
   }
@@ -137,7 +141,7 @@ export class ZipReader {
     if (e.method === 0) out = raw;
     else if (e.method === 8) {
       try {
-        out = zlib.inflateRawSync(raw);
+        out = plainBytes(zlib.inflateRawSync(raw));
       } catch (err) {
         this.fail(`entry '${name}' does not inflate (${(err as Error).message})`);
       }
