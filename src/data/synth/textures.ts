@@ -46,6 +46,11 @@ export function valueNoise(rng: Rng, size: number, cell: number): Float32Array {
   return out;
 }
 
+/** Cheap zero-mean unit-variance noise (sum of two uniforms); Box–Muller costs too much per pixel. */
+function grain(rng: Rng): number {
+  return (rng.next() + rng.next() - 1) * 2.449;
+}
+
 function jitterColour(rng: Rng, base: readonly [number, number, number], amount: number): [number, number, number] {
   return [base[0] + rng.uniform(-amount, amount), base[1] + rng.uniform(-amount, amount), base[2] + rng.uniform(-amount, amount)];
 }
@@ -89,7 +94,7 @@ function woven(rng: Rng, size: number): Rendered {
       let shade = 0.55 + 0.45 * Math.sin(Math.PI * across) * (0.85 + 0.15 * Math.sin(Math.PI * along));
       if (across < gap || across > 1 - gap) shade *= 0.45;
       const p = y * size + x;
-      shade *= 0.92 + 0.16 * low[p]! + rng.normal() * 0.02;
+      shade *= 0.92 + 0.16 * low[p]! + grain(rng) * 0.02;
       put(rgb, n, p, col[0] * shade, col[1] * shade, col[2] * shade);
     }
   }
@@ -110,7 +115,7 @@ function grainy(rng: Rng, size: number): Rendered {
     const r = rng.next();
     if (r < 0.03) v -= 0.15;
     else if (r > 0.97) v += 0.15;
-    v += rng.normal() * 0.03;
+    v += grain(rng) * 0.03;
     put(rgb, n, p, base[0] + v, base[1] + v, base[2] + v);
   }
   const backing = jitterColour(rng, [0.9, 0.88, 0.82], 0.02);
@@ -134,7 +139,7 @@ function striped(rng: Rng, size: number): Rendered {
       const s = Math.sin((2 * Math.PI * (x * ca + y * sa + phase)) / period);
       const t = clamp01(0.5 + 1.8 * s);
       const p = y * size + x;
-      const k = 0.94 + 0.12 * low[p]! + rng.normal() * 0.02;
+      const k = 0.94 + 0.12 * low[p]! + grain(rng) * 0.02;
       put(rgb, n, p, (a[0] + (b[0] - a[0]) * t) * k, (a[1] + (b[1] - a[1]) * t) * k, (a[2] + (b[2] - a[2]) * t) * k);
     }
   }
@@ -177,14 +182,14 @@ function object(rng: Rng, size: number): Rendered {
       if (inside) {
         objectMask[p] = 1;
         const bevel = Math.min(1, (radius * inrad - faceDist) / 6, (r - holeR) / 4);
-        const shade = (0.8 + 0.2 * ((dx * lx + dy * ly) / radius)) * (0.75 + 0.25 * bevel) + 0.03 * Math.sin(r * 0.9) + rng.normal() * 0.015;
+        const shade = (0.8 + 0.2 * ((dx * lx + dy * ly) / radius)) * (0.75 + 0.25 * bevel) + 0.03 * Math.sin(r * 0.9) + grain(rng) * 0.015;
         put(rgb, n, p, metal[0] * shade, metal[1] * shade, metal[2] * shade);
       } else {
         // Soft shadow below-right of the nut.
         const sd = Math.hypot(dx - 5, dy - 5);
         const shadow = sd < radius * 1.02 && sd > holeR ? 0.9 : 1;
         const c = background(x, y);
-        const e = rng.normal() * bgNoise;
+        const e = grain(rng) * bgNoise;
         put(rgb, n, p, c[0] * shadow + e, c[1] * shadow + e, c[2] * shadow + e);
       }
     }
