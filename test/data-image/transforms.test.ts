@@ -49,10 +49,13 @@ const CENTER: Array<{ src: string; size: number | [number, number] }> = [
   { src: 'c', size: 64 },
   { src: 'c', size: [45, 33] },
 ];
-const FLOAT_SIZES: Array<{ src: string; size: [number, number]; interpolation: 'bilinear' | 'bicubic' }> = [
-  { src: 'a', size: [100, 140], interpolation: 'bilinear' },
-  { src: 'a', size: [256, 347], interpolation: 'bilinear' },
-  { src: 'a', size: [100, 140], interpolation: 'bicubic' },
+const FLOAT_SIZES: Array<{ src: string; size: [number, number]; interpolation: 'bilinear' | 'bicubic'; antialias: boolean }> = [
+  { src: 'a', size: [100, 140], interpolation: 'bilinear', antialias: true },
+  { src: 'a', size: [256, 347], interpolation: 'bilinear', antialias: true },
+  { src: 'a', size: [100, 140], interpolation: 'bicubic', antialias: true },
+  // Plain (non-antialiased) bilinear: the sampling cv2.resize INTER_LINEAR and torch antialias=False use.
+  { src: 'a', size: [55, 75], interpolation: 'bilinear', antialias: false },
+  { src: 'a', size: [300, 410], interpolation: 'bilinear', antialias: false },
 ];
 
 const SCRIPT = String.raw`
@@ -91,7 +94,7 @@ for i, c in enumerate(spec['crops']):
     r.numpy().astype('<f4').tofile(f'{d}/crop{i}.bin'); out['crop'].append(list(r.shape))
 for i, c in enumerate(spec['floats']):
     t = F.to_tensor(imgs[c['src']])[None]
-    r = torch.nn.functional.interpolate(t, size=tuple(c['size']), mode=c['interpolation'], align_corners=False, antialias=True)[0]
+    r = torch.nn.functional.interpolate(t, size=tuple(c['size']), mode=c['interpolation'], align_corners=False, antialias=c['antialias'])[0]
     r.numpy().astype('<f4').tofile(f'{d}/float{i}.bin'); out['float'].append(list(r.shape))
 # PatchCore (OpenOOD PatchPreProcessor): Resize((256,256), ANTIALIAS=LANCZOS), CenterCrop(224), ToTensor, Normalize(ImageNet).
 pc = T.Compose([T.Resize((256, 256), Image.LANCZOS), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
@@ -152,13 +155,13 @@ test('crop with out-of-range window zero-fills like torchvision F.crop', () => {
   });
 });
 
-test('float resize ≈ torch interpolate(antialias=True) on float tensors', () => {
+test('float resize ≈ torch interpolate (antialias on and off) on float tensors', () => {
   FLOAT_SIZES.forEach((c, i) => {
-    const ours = resize(src[c.src]!, c.size, { interpolation: c.interpolation, precision: 'float' });
+    const ours = resize(src[c.src]!, c.size, { interpolation: c.interpolation, antialias: c.antialias, precision: 'float' });
     const ref = readF32(join(dir, `float${i}.bin`));
     let max = 0;
     for (let k = 0; k < ref.length; k++) max = Math.max(max, Math.abs(ours.data[k]! - ref[k]!));
-    console.log(`# float ${c.interpolation} ${c.size.join('x')}: max |ours − torch| = ${max.toExponential(2)}`);
+    console.log(`# float ${c.interpolation}${c.antialias ? ' aa' : ''} ${c.size.join('x')}: max |ours − torch| = ${max.toExponential(2)}`);
     assert.ok(max < 1e-5, `float case ${i}: max diff ${max}`);
   });
 });
