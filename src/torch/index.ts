@@ -9,3 +9,5 @@ export * as autograd from './autograd.js';
 export { DTYPES, itemSize, isFloatingPoint, type DType, type MemoryFormat, type AnyTypedArray } from './dtype.js';
 export { toRaw, fromRaw, saveSafetensors, loadSafetensors, savePth, loadPth, loadStateDict, type TensorMap } from './serialize.js';
 export { TorchWorker, reportProgress, type TorchWorkerOptions } from './worker.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
