@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  PyFloat, PyTuple, ZipReader, isRawTensor, loadStateDictFile, readPth, unpickle, writePth,
+  PyFloat, PyTuple, ZipReader, isRawTensor, loadStateDictFile, readPth, serializeSafetensors, sniffCheckpoint, unpickle, writePth,
   type DType, type PyValue, type PyWritable, type RawTensor,
 } from '../../src/torch/io/index.js';
 
@@ -91,10 +91,10 @@ test('LeNet OrderedDict, all dtypes, strided views, offsets, parameters (zip and
   for (const file of ['misc_zip.pth', 'misc_legacy.pth']) {
     const v = readPth(f(file));
     assert.deepEqual(describe(v), want, file);
-    // each tensor owns exactly its bytes, even when torch shared the storage
+    // a view of a shared storage holds exactly its own elements
     const m = v as Map<string, RawTensor>;
     assert.equal(m.get('T')!.data.byteLength, 30 * 4);
-    assert.notEqual(m.get('T')!.data.buffer, m.get('base')!.data.buffer);
+    assert.equal(m.get('view')!.data.byteLength, 6 * 4);
   }
 });
 
@@ -136,6 +136,16 @@ test('malicious pickles are refused without running anything', () => {
     });
   }
   assert.equal(existsSync(pwned), false);
+});
+
+test('sniffCheckpoint tells the formats apart from the first 512 bytes', () => {
+  const head = (name: string): Uint8Array => readFileSync(f(name)).subarray(0, 512);
+  assert.equal(sniffCheckpoint(head('lenet.pth')), 'pth-zip');
+  assert.equal(sniffCheckpoint(head('misc_legacy.pth')), 'pth-legacy');
+  assert.equal(sniffCheckpoint(head('tar_legacy.pth')), 'pth-tar');
+  const st = Buffer.concat(serializeSafetensors(new Map([['w', { dtype: 'uint8', shape: [600], data: new Uint8Array(600) }]])));
+  assert.equal(sniffCheckpoint(st.subarray(0, 512)), 'safetensors');
+  assert.equal(sniffCheckpoint(Buffer.from('PNG not a checkpoint')), null);
 });
 
 test('truncated and corrupt files give clear errors', () => {

@@ -141,7 +141,7 @@ class TorchContext {
     for (const p of this.pending) {
       const src = p.storage.resolve(this.source);
       try {
-        p.tensor.data = stridedCopy(src, DTYPE_ITEMSIZE[p.tensor.dtype], p.tensor.shape, p.stride, p.offset);
+        p.tensor.data = stridedCopy(src, DTYPE_ITEMSIZE[p.tensor.dtype], p.tensor.shape, p.stride, p.offset, true);
       } catch (e) {
         throw new Error(`${this.source}: tensor on storage '${p.storage.key}': ${(e as Error).message}; the file is corrupt`);
       }
@@ -364,7 +364,12 @@ function readTarFormat(bytes: Uint8Array, source: string, opts: ReadPthOptions):
   return value;
 }
 
-/** Reads a torch.save file (zip, legacy or tar format). Dicts become Maps; tensors become RawTensors. */
+/**
+ * Reads a torch.save file (zip, legacy or tar format). Dicts become Maps; tensors become
+ * RawTensors. A contiguous tensor's `data` is a view into the file's bytes (no copy, so a large
+ * checkpoint is not held twice); strided ones are copied. Copy `data` before mutating it: tensors
+ * that shared a storage in Python may overlap.
+ */
 export function readPth(src: string | Uint8Array, opts: ReadPthOptions = {}): PthValue {
   const source = typeof src === 'string' ? src : '<bytes>';
   let bytes: Uint8Array;
@@ -381,6 +386,20 @@ export function readPth(src: string | Uint8Array, opts: ReadPthOptions = {}): Pt
   if (isTar(bytes)) return readTarFormat(bytes, source, opts);
   if (bytes[0] === 0x80) return readLegacyFormat(bytes, source, opts);
   throw new Error(`${source}: not a torch checkpoint (expected a zip, tar or legacy pickle file)`);
+}
+
+export type CheckpointFormat = 'pth-zip' | 'pth-tar' | 'pth-legacy' | 'safetensors';
+
+/**
+ * Tells the format from a file's first bytes (pass at least 512: the tar magic sits at byte 257).
+ * Returns null when none matches. The oldest torchvision .pth files are tar archives.
+ */
+export function sniffCheckpoint(head: Uint8Array): CheckpointFormat | null {
+  if (ZipReader.isZip(head)) return 'pth-zip';
+  if (isTar(head)) return 'pth-tar';
+  if (head.length >= 4 && head[0] === 0x80 && head[2] === 0x8a && head[3] === 0x0a) return 'pth-legacy';
+  if (head.length >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return 'safetensors';
+  return null;
 }
 
 /** Keys tried, in this order, when a checkpoint wraps its state dict in a dict. */

@@ -18,7 +18,7 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Reads and validates a safetensors file; tensor data is copied out of the file buffer. */
+/** Reads and validates a safetensors file; each tensor's `data` is a view into the file's bytes. */
 export function readSafetensors(src: string | Uint8Array): SafetensorsFile {
   const source = typeof src === 'string' ? src : '<bytes>';
   let bytes: Uint8Array;
@@ -73,7 +73,7 @@ export function readSafetensors(src: string | Uint8Array): SafetensorsFile {
     const want = numelOf(shape as number[]) * DTYPE_ITEMSIZE[dtype!];
     if (end - begin !== want) fail(`tensor '${name}': data_offsets span ${end - begin} bytes but shape [${(shape as number[]).join(', ')}] of ${t!.dtype as string} needs ${want}`);
     spans.push({ name, begin, end });
-    tensors.set(name, { dtype: dtype!, shape: [...(shape as number[])], data: bytes.slice(8 + n + begin, 8 + n + end) });
+    tensors.set(name, { dtype: dtype!, shape: [...(shape as number[])], data: bytes.subarray(8 + n + begin, 8 + n + end) });
   }
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;

@@ -72,16 +72,18 @@ export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): vo
 /**
  * Copies a strided view (element strides and offset, as torch/numpy store them) out of `src`
  * into a new contiguous row-major buffer. Contiguous runs are copied with one `set` each.
- * Throws a RangeError when the view reaches outside `src`; callers add the file/tensor name.
+ * With `viewIfContiguous`, a view already laid out contiguously is returned as a subarray of
+ * `src` (no copy). Throws a RangeError when the view reaches outside `src`; callers add the
+ * file/tensor name.
  */
 export function stridedCopy(
   src: Uint8Array, itemsize: number, shape: readonly number[], strides: readonly number[], offset: number,
+  viewIfContiguous = false,
 ): Uint8Array {
   const ndim = shape.length;
   if (strides.length !== ndim) throw new RangeError(`stride [${strides.join(', ')}] does not match shape [${shape.join(', ')}]`);
   const numel = numelOf(shape);
-  const out = new Uint8Array(numel * itemsize);
-  if (numel === 0) return out;
+  if (numel === 0) return new Uint8Array(0);
   const srcElems = Math.floor(src.byteLength / itemsize);
   let lo = offset;
   let hi = offset;
@@ -101,9 +103,10 @@ export function stridedCopy(
   }
   const blockBytes = block * itemsize;
   if (k === 0) {
-    out.set(src.subarray(offset * itemsize, offset * itemsize + blockBytes));
-    return out;
+    const run = src.subarray(offset * itemsize, offset * itemsize + blockBytes);
+    return viewIfContiguous ? run : run.slice();
   }
+  const out = new Uint8Array(numel * itemsize);
   const idx = new Array<number>(k).fill(0);
   let srcPos = offset;
   let dst = 0;
