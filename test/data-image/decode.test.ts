@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, readImage, readMask, writePng, UnreadableImageError } from '../../src/data/image/index.js';
 import { diff8, hwcToChw, readU8, runPython, tempDir } from './helpers.js';
@@ -21,7 +21,6 @@ noisy = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
 rgb = np.where((xx < W // 2)[..., None], smooth, noisy).astype(np.uint8)
 cases = {}
 def ref(name, img):
-    img.convert('RGB').save  # noqa
     np.asarray(img.convert('RGB'), dtype=np.uint8).tofile(f'{d}/{name}.rgb.bin')
     np.asarray(img.convert('L'), dtype=np.uint8).tofile(f'{d}/{name}.L.bin')
     cases[name] = [img.size[1], img.size[0]]
@@ -181,7 +180,5 @@ test('writePng output reads back identically in PIL', () => {
 test('writePng is atomic: no temp file is left and a failed write names the path', async () => {
   const bad = join(dir, 'no-such-dir', 'x.png');
   await assert.rejects(writePng(bad, written.rgb), (e: unknown) => e instanceof Error && e.message.includes(bad));
-  const { readdirSync } = await import('node:fs');
   assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 0);
-  writeFileSync(join(dir, 'unused'), '');
 });

@@ -65,16 +65,28 @@ export function centerCrop(img: Image, size: CropSize): Image {
  */
 export function randomCrop(img: Image, size: CropSize, rng: Rng, padding = 0): Image {
   checkImage(img, 'randomCrop');
+  const { top, left, height, width } = randomCropWindow(img.height, img.width, size, padding, rng);
+  return crop(img, top, left, height, width);
+}
+
+/** The window randomCrop would cut (in unpadded coordinates, so top/left may be negative). */
+export function randomCropWindow(
+  imgHeight: number,
+  imgWidth: number,
+  size: CropSize,
+  padding: number,
+  rng: Rng,
+): { top: number; left: number; height: number; width: number } {
   const [th, tw] = cropDims(size, 'randomCrop');
   if (!Number.isInteger(padding) || padding < 0) throw new Error(`randomCrop: padding must be a non-negative integer, got ${padding}`);
-  const h = img.height + 2 * padding;
-  const w = img.width + 2 * padding;
+  const h = imgHeight + 2 * padding;
+  const w = imgWidth + 2 * padding;
   if (th > h || tw > w) {
     throw new Error(`randomCrop: crop ${th}x${tw} is larger than the padded image ${h}x${w}; resize first or add padding`);
   }
-  const top = rng.int(0, h - th + 1);
-  const left = rng.int(0, w - tw + 1);
-  return crop(img, top - padding, left - padding, th, tw);
+  const top = rng.int(0, h - th + 1) - padding;
+  const left = rng.int(0, w - tw + 1) - padding;
+  return { top, left, height: th, width: tw };
 }
 
 export function horizontalFlip(img: Image): Image {

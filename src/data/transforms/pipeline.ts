@@ -1,7 +1,7 @@
 import { toGray, toRgb } from '../image/colour.js';
 import { checkImage, type Image } from '../image/types.js';
 import type { Rng } from '../random.js';
-import { centerCrop, crop, horizontalFlip } from './geometry.js';
+import { centerCrop, crop, horizontalFlip, randomCropWindow } from './geometry.js';
 import { normalize } from './normalize.js';
 import { resize, type Interpolation } from './resize.js';
 
@@ -85,15 +85,9 @@ export function applyPipeline(sample: Sample, spec: readonly TransformSpec[], rn
         if (mask) mask = centerCrop(mask, t.size);
         break;
       case 'randomCrop': {
-        const [th, tw] = typeof t.size === 'number' ? [t.size, t.size] : t.size;
-        const p = t.padding ?? 0;
-        const h = image.height + 2 * p;
-        const w = image.width + 2 * p;
-        if (th > h || tw > w) throw new Error(`randomCrop: crop ${th}x${tw} is larger than the padded image ${h}x${w}; resize first or add padding`);
-        const top = rng.int(0, h - th + 1) - p;
-        const left = rng.int(0, w - tw + 1) - p;
-        image = crop(image, top, left, th, tw);
-        if (mask) mask = crop(mask, top, left, th, tw);
+        const win = randomCropWindow(image.height, image.width, t.size, t.padding ?? 0, rng);
+        image = crop(image, win.top, win.left, win.height, win.width);
+        if (mask) mask = crop(mask, win.top, win.left, win.height, win.width);
         break;
       }
       case 'randomHorizontalFlip':
