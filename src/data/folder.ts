@@ -14,7 +14,7 @@ import {
   normalizeExtensions,
   stemKey,
 } from './samples.js';
-import { seededPermutation } from './seeded.js';
+import { deriveSeed, mulberry32, permutation } from './random.js';
 
 export interface FolderOptions {
   /** Base for relative directories. Default: the current directory. */
@@ -91,7 +91,7 @@ export async function loadFolder(options: FolderOptions): Promise<FolderDataset>
   if (nTest >= normals.length) {
     throw new DatasetError('bad-option', `Folder dataset: normalSplitRatio ${ratio} would leave no training images out of ${normals.length}`);
   }
-  const moved = new Set(seededPermutation(normals.length, options.seed ?? 0).subarray(0, nTest));
+  const moved = new Set(permutation(normals.length, mulberry32(deriveSeed(options.seed ?? 0, 'folder-normal-split'))).slice(0, nTest));
   const train: AnomalySample[] = [];
   const test: AnomalySample[] = [];
   normals.forEach(({ file }, i) => (moved.has(i) ? test : train).push({ path: file, label: 0, defect: 'good' }));

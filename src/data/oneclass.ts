@@ -9,10 +9,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError } from './dataset-error.js';
-import { readCifar10Binary, findCifar10Dir, type CifarSplit } from './formats/cifar.js';
+import type { CifarSplit } from './formats/cifar.js';
+import { readCifar10 } from './formats/cifar-python.js';
 import { readIdxImages, readIdxLabels } from './formats/idx.js';
 import type { LabeledImages } from './formats/types.js';
-import { deriveSeed, seededPermutation } from './seeded.js';
+import { deriveSeed, mulberry32, permutation } from './random.js';
 
 export type OneClassDatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
 
@@ -110,10 +111,7 @@ export async function readMnistLike(root: string, dataset: 'mnist' | 'fashion-mn
 
 /** Reads one split of any of the supported multi-class datasets. */
 export async function readClassificationSplit(name: OneClassDatasetName, root: string, split: CifarSplit): Promise<LabeledImages> {
-  if (name === 'cifar10') {
-    if ((await findCifar10Dir(root, 'binary')) !== undefined) return readCifar10Binary(root, split);
-    return readCifar10Binary(root, split);
-  }
+  if (name === 'cifar10') return readCifar10(root, split);
   return readMnistLike(root, name, split);
 }
 
@@ -167,16 +165,16 @@ export function makeOneClassSplit(
 
   // Validation: a seeded draw of the normal indices; the rest stays in train.
   const nVal = Math.round(validationFraction * normal.length);
-  const perm = seededPermutation(normal.length, deriveSeed(seed, 'validation'));
-  const valIdx = Int32Array.from(perm.subarray(0, nVal), (k) => normal[k]!).sort();
-  const keepIdx = Int32Array.from(perm.subarray(nVal), (k) => normal[k]!).sort();
+  const perm = permutation(normal.length, mulberry32(deriveSeed(seed, 'oneclass-validation')));
+  const valIdx = Int32Array.from(perm.slice(0, nVal), (k) => normal[k]!).sort();
+  const keepIdx = Int32Array.from(perm.slice(nVal), (k) => normal[k]!).sort();
 
   const nPoll = Math.round((pollution * keepIdx.length) / (1 - pollution));
   if (nPoll > other.length) {
     throw new DatasetError('bad-option', `pollution ${pollution} needs ${nPoll} anomalies but only ${other.length} are available`);
   }
-  const permOther = seededPermutation(other.length, deriveSeed(seed, 'pollution'));
-  const pollIdx = Int32Array.from(permOther.subarray(0, nPoll), (k) => other[k]!).sort();
+  const permOther = permutation(other.length, mulberry32(deriveSeed(seed, 'oneclass-pollution')));
+  const pollIdx = Int32Array.from(permOther.slice(0, nPoll), (k) => other[k]!).sort();
 
   const trainIdx = new Int32Array(keepIdx.length + pollIdx.length);
   trainIdx.set(keepIdx);

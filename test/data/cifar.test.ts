@@ -56,3 +56,60 @@ test('CIFAR-10 binary: clear errors', async () => {
     await rm(root, { recursive: true, force: true });
   }
 });
+
+// Python writes the same random batches in both official formats (one process for this file).
+const PY_WRITER = String.raw`
+import sys, os, pickle, numpy as np
+root = sys.argv[1]
+rs = np.random.RandomState(0)
+b = os.path.join(root, 'cifar-10-batches-bin'); p = os.path.join(root, 'cifar-10-batches-py')
+os.makedirs(b); os.makedirs(p)
+names = ['data_batch_%d' % i for i in range(1, 6)] + ['test_batch']
+for k, name in enumerate(names):
+    n = 3 + k
+    data = rs.randint(0, 256, size=(n, 3072)).astype(np.uint8)
+    labels = [int(v) for v in rs.randint(0, 10, size=n)]
+    rec = np.concatenate([np.array(labels, dtype=np.uint8)[:, None], data], axis=1)
+    rec.tofile(os.path.join(b, name + '.bin'))
+    if k % 3 == 0:
+        d, proto = {'batch_label': 'x', 'labels': labels, 'data': data}, 2      # str keys
+    elif k % 3 == 1:
+        d, proto = {b'batch_label': b'x', b'labels': labels, b'data': data}, 2  # bytes keys
+    else:
+        d, proto = {b'labels': labels, b'data': data, b'filenames': [b'a.png']}, 4
+    with open(os.path.join(p, name), 'wb') as f:
+        pickle.dump(d, f, protocol=proto)
+`;
+
+test('CIFAR-10 python version (pickles written by Python) equals the binary version of the same data', async () => {
+  const { readCifar10Python, readCifar10, parseCifarPython } = await import('../../src/data/formats/cifar-python.js');
+  const { spawnSync } = await import('node:child_process');
+  const { rename } = await import('node:fs/promises');
+  const root = await mkdtemp(join(tmpdir(), 'vigil-cifarpy-'));
+  try {
+    const r = spawnSync('/usr/bin/python3', ['-c', PY_WRITER, root], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const split of ['train', 'test'] as const) {
+      const bin = await readCifar10Binary(root, split);
+      const py = await readCifar10Python(root, split);
+      assert.deepEqual(py.shape, bin.shape);
+      assert.deepEqual(py.labels, bin.labels);
+      assert.ok(Buffer.from(py.images).equals(Buffer.from(bin.images)));
+      assert.deepEqual((await readCifar10(root, split)).labels, bin.labels);
+    }
+    assert.equal((await readCifar10Python(root, 'train')).shape[0], 3 + 4 + 5 + 6 + 7);
+    // Without the binary folder, readCifar10 falls back to the pickles.
+    await rename(join(root, 'cifar-10-batches-bin'), join(root, 'moved'));
+    assert.equal((await readCifar10(root, 'test')).shape[0], 8);
+    const { loadOneClass } = await import('../../src/data/oneclass.js');
+    const trainSet = await readCifar10(root, 'train');
+    const oc = await loadOneClass('cifar10', { root, normalClass: trainSet.labels[0]! });
+    assert.equal(oc.train.shape[0], trainSet.labels.filter((l) => l === trainSet.labels[0]).length);
+    assert.deepEqual(oc.test.shape, [8, 3, 32, 32]);
+    assert.throws(() => parseCifarPython(Uint8Array.from([0x80, 2, 0x4b, 1, 0x2e]), 'one.pkl'), /one\.pkl: expected a pickled dict/);
+    assert.throws(() => parseCifarPython(Uint8Array.from([1, 2, 3]), 'junk.pkl'), (e: unknown) => e instanceof DatasetError && e.message.startsWith('junk.pkl: not a readable CIFAR-10 python batch'));
+    await assert.rejects(readCifar10(join(root, 'moved', 'nothing'), 'test'), /no CIFAR-10 under/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { download, hashFile } from '../../src/data/download.js';
 import { DatasetError } from '../../src/data/dataset-error.js';
-import { seededRandom } from '../../src/data/seeded.js';
+import { mulberry32 } from '../../src/data/random.js';
 
-const rand = seededRandom(42);
-const BODY = Buffer.from(Uint8Array.from({ length: 200_000 }, () => Math.floor(rand() * 256)));
+const rand = mulberry32(42);
+const BODY = Buffer.from(Uint8Array.from({ length: 200_000 }, () => Math.floor(rand.next() * 256)));
 const SHA256 = createHash('sha256').update(BODY).digest('hex');
 const MD5 = createHash('md5').update(BODY).digest('hex');
 

@@ -13,7 +13,7 @@ import {
   minMaxScale,
 } from '../../src/data/dsvdd-preprocess.js';
 import { readMnistLike, FASHION_MNIST_DEFAULT_ROOT } from '../../src/data/oneclass.js';
-import { seededRandom } from '../../src/data/seeded.js';
+import { mulberry32 } from '../../src/data/random.js';
 
 // The reference is torch (as in the authors' transform: per-image mean, L1 = mean |x|,
 // L2 = sqrt(sum x^2) / n) and numpy float64 for the min-max constants. One Python run per file.
@@ -78,12 +78,12 @@ test('GCN (l1, l2), the full Deep SVDD transform and the min-max constants match
   }
   const dir = await mkdtemp(join(tmpdir(), 'vigil-gcn-'));
   try {
-    const rand = seededRandom(5);
+    const rand = mulberry32(5);
     const n = 6;
     const per = 3 * 8 * 8;
-    const x = Float32Array.from({ length: n * per }, (_, i) => (i % per < 20 ? 0 : rand() * rand() * 3 - 0.2));
+    const x = Float32Array.from({ length: n * per }, (_, i) => (i % per < 20 ? 0 : rand.next() * rand.next() * 3 - 0.2));
     const m = 4;
-    const u8 = Uint8Array.from({ length: m * 784 }, () => (rand() < 0.6 ? 0 : Math.floor(rand() * 256)));
+    const u8 = Uint8Array.from({ length: m * 784 }, () => (rand.next() < 0.6 ? 0 : Math.floor(rand.next() * 256)));
     const range = DSVDD_MIN_MAX.mnist[3]!;
     await writeFile(join(dir, 'x.f32'), new Uint8Array(x.buffer));
     await writeFile(join(dir, 'u8.bin'), u8);
@@ -125,9 +125,9 @@ test('GCN (l1, l2), the full Deep SVDD transform and the min-max constants match
 });
 
 test('min-max constants map the data they were computed on onto [0, 1]', () => {
-  const rand = seededRandom(9);
+  const rand = mulberry32(9);
   const count = 20;
-  const imgs = Uint8Array.from({ length: count * 3 * 4 * 4 }, () => Math.floor(rand() * 256));
+  const imgs = Uint8Array.from({ length: count * 3 * 4 * 4 }, () => Math.floor(rand.next() * 256));
   const mm = computeGcnMinMax(imgs, count);
   const y = dsvddPreprocess({ images: imgs, shape: [count, 3, 4, 4] }, mm);
   let lo = Infinity;

@@ -11,14 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { extractArchive } from '../../src/data/extract.js';
 import { fetchDataset, DATASET_SOURCES, type DatasetSource } from '../../src/data/sources.js';
 import { DatasetError } from '../../src/data/dataset-error.js';
-import { seededRandom } from '../../src/data/seeded.js';
+import { mulberry32 } from '../../src/data/random.js';
 
-const rand = seededRandom(7);
+const rand = mulberry32(7);
 const LONG = `${'deep-folder-name/'.repeat(5)}${'x'.repeat(60)}.bin`; // > 100 chars: needs GNU/pax long names
 const TREE: Record<string, Buffer> = {
   'top.txt': Buffer.from('hello\n'),
-  'sub/exact512.bin': Buffer.from(Uint8Array.from({ length: 512 }, () => Math.floor(rand() * 256))),
-  'sub/odd.bin': Buffer.from(Uint8Array.from({ length: 70_001 }, () => Math.floor(rand() * 256))),
+  'sub/exact512.bin': Buffer.from(Uint8Array.from({ length: 512 }, () => Math.floor(rand.next() * 256))),
+  'sub/odd.bin': Buffer.from(Uint8Array.from({ length: 70_001 }, () => Math.floor(rand.next() * 256))),
   'empty.dat': Buffer.alloc(0),
   [LONG]: Buffer.from('long name\n'),
 };
