@@ -3,8 +3,8 @@
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 import { dtypeCode } from './dtype.js';
-import { readSafetensors, writeSafetensors, loadStateDictFile, writePth, type RawTensor, type LoadStateDictOptions } from './io/index.js';
-import { readFileSync } from 'node:fs';
+import { readSafetensors, writeSafetensors, loadStateDictFile, writePth, sniffCheckpoint, type RawTensor, type LoadStateDictOptions } from './io/index.js';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** A contiguous CPU copy of the tensor's bytes. */
 export function toRaw(t: Tensor): RawTensor {
@@ -44,12 +44,14 @@ export function loadPth(path: string, options: LoadStateDictOptions & { device?:
   return new Map([...raw].map(([k, r]) => [k, fromRaw(r, options.device)]));
 }
 
-/** Loads a state dict from safetensors or `.pth`, chosen by the file's first bytes. */
+/** Loads a state dict from safetensors or `.pth` (zip, legacy or tar), chosen by the file's first bytes. */
 export function loadStateDict(path: string, device?: string): TensorMap {
-  const head = readFileSync(path).subarray(0, 8);
-  const isZip = head[0] === 0x50 && head[1] === 0x4b;
-  const isPickle = head[0] === 0x80;
-  const isTar = path.endsWith('.tar');
-  if (isZip || isPickle || isTar) return loadPth(path, { device });
-  return loadSafetensors(path, device).tensors;
+  const head = new Uint8Array(512);
+  const fd = openSync(path, 'r');
+  let n: number;
+  try { n = readSync(fd, head, 0, head.length, 0); } finally { closeSync(fd); }
+  const kind = sniffCheckpoint(head.subarray(0, n));
+  if (kind === 'safetensors') return loadSafetensors(path, device).tensors;
+  if (kind === null) throw new Error(`${path}: not a checkpoint (neither safetensors nor a PyTorch .pth file)`);
+  return loadPth(path, { device });
 }
