@@ -118,7 +118,7 @@ async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
 }
 
 export interface ExtractResult {
-  /** Regular files written, relative to the destination, in archive order. */
+  /** Regular files written, relative to the destination, in archive order (empty for .tar.xz, which the system `tar` unpacks). */
   readonly files: string[];
   /** Entries not extracted (links, devices), by name. */
   readonly skipped: string[];
