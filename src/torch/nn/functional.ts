@@ -40,10 +40,34 @@ export interface Conv2dOptions {
 export function conv2d(input: Tensor, weight: Tensor, options: Conv2dOptions = {}): Tensor {
   const { bias = null, stride = 1, padding = 0, dilation = 1, groups = 1 } = options;
   if (typeof padding === 'string') {
-    if (padding !== 'valid' && padding !== 'same') throw new RangeError(`conv2d: padding '${padding}' is not valid; use a number, a pair, 'valid' or 'same'`);
-    return ops.conv2d(input, weight, { bias, stride, padding, dilation, groups });
+    if (padding === 'valid') return ops.conv2d(input, weight, { bias, stride, padding: 0, dilation, groups });
+    if (padding !== 'same') throw new RangeError(`conv2d: padding '${String(padding)}' is not valid; use a number, a pair, 'valid' or 'same'`);
+    return convSame(input, weight, bias, pair(stride), pair(dilation), groups);
   }
   return ops.conv2d(input, weight, { bias, stride, padding, dilation, groups });
+}
+
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+// padding='same' as ATen's _convolution_mode does it: symmetric padding where the total is even,
+// the odd remainder added on the right/bottom by an explicit zero pad. (The engine's dispatcher
+// does not route a string padding option to the conv2d.padding overload, so we do it here.)
+function convSame(input: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], dilation: [number, number], groups: number): Tensor {
+  if (stride[0] !== 1 || stride[1] !== 1) throw new RangeError("conv2d: padding='same' is not supported for strided convolutions");
+  const ws = weight.shape;
+  const left: number[] = [], extra = [0, 0, 0, 0];
+  for (let i = 0; i < 2; i++) {
+    const total = dilation[i]! * (ws[i + 2]! - 1);
+    left.push(Math.floor(total / 2));
+    extra[2 * (1 - i) + 1] = total - 2 * left[i]!;
+  }
+  if (extra.every((e) => e === 0)) return ops.conv2d(input, weight, { bias, stride, padding: left, dilation, groups });
+  const padded = ops.constant_pad_nd(input, extra, { value: 0 });
+  try {
+    return ops.conv2d(padded, weight, { bias, stride, padding: left, dilation, groups });
+  } finally {
+    padded.dispose();
+  }
 }
 
 export interface ConvTranspose2dOptions {
