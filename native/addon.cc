@@ -77,9 +77,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallAllocator();
   auto* d = new AddonData();
   env.SetInstanceData<AddonData>(d);
-  Napi::Function ctor = Tensor::Init(env);
-  d->tensorCtor = Napi::Persistent(ctor);
-  exports.Set("NativeTensor", ctor);
+  Tensor::Init(env, exports);
   exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));

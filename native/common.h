@@ -10,49 +10,25 @@ namespace vigil {
 
 // Per-env state (a worker_thread gets its own env): never keep Napi references in statics.
 struct AddonData {
-  Napi::FunctionReference tensorCtor;
   std::vector<c10::OperatorHandle> ops;  // op handles by the index returned from opHandle()
 };
 
 inline AddonData& data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-// One JS handle = one refcount on a TensorImpl. Every op result gets a fresh handle.
-class Tensor : public Napi::ObjectWrap<Tensor> {
- public:
-  static Napi::Function Init(Napi::Env env);
-  static Napi::Object Wrap(Napi::Env env, at::Tensor t);
-  static bool Is(Napi::Env env, const Napi::Value& v);
-  static at::Tensor& From(const Napi::Value& v, const char* what);
-
-  explicit Tensor(const Napi::CallbackInfo& info);
-  ~Tensor() override;
-  void Finalize(Napi::Env env) override;
-
+// A tensor handle is a type-tagged napi External owning one refcount on a TensorImpl (cheaper to
+// create than an ObjectWrap: no JS constructor call). Every op result gets a fresh handle.
+struct Handle {
   at::Tensor t;
-  int64_t accounted = 0;
-  void release(napi_env env);
-
- private:
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value Strides(const Napi::CallbackInfo& info);
-  Napi::Value DType(const Napi::CallbackInfo& info);
-  Napi::Value Device(const Napi::CallbackInfo& info);
-  Napi::Value Numel(const Napi::CallbackInfo& info);
-  Napi::Value Dim(const Napi::CallbackInfo& info);
-  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
-  Napi::Value GradFn(const Napi::CallbackInfo& info);
-  Napi::Value Grad(const Napi::CallbackInfo& info);
-  Napi::Value SetGrad(const Napi::CallbackInfo& info);
-  Napi::Value Item(const Napi::CallbackInfo& info);
-  Napi::Value ToBuffer(const Napi::CallbackInfo& info);
-  Napi::Value CopyFromBuffer(const Napi::CallbackInfo& info);
-  Napi::Value SameStorage(const Napi::CallbackInfo& info);
-  Napi::Value Nbytes(const Napi::CallbackInfo& info);
-  Napi::Value IsContiguous(const Napi::CallbackInfo& info);
+  int64_t accounted = 0;  // bytes reported to V8 as external memory
 };
+
+namespace Tensor {
+Napi::Value Wrap(Napi::Env env, at::Tensor t);
+bool Is(Napi::Env env, const Napi::Value& v);
+Handle* GetHandle(const Napi::Value& v, const char* what);
+at::Tensor& From(const Napi::Value& v, const char* what);
+void Init(Napi::Env env, Napi::Object exports);
+}  // namespace Tensor
 
 // Throws a JS Error named TorchError with libtorch's message minus the C++ backtrace.
 [[noreturn]] void throwTorch(Napi::Env env, const std::string& msg, const std::string& op = "");

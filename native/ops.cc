@@ -218,7 +218,7 @@ static Napi::Value CallOp(const Napi::CallbackInfo& info) {
   const auto& args = schema.arguments();
   Napi::Array js = info[1].As<Napi::Array>();
   uint32_t given = js.Length();
-  std::string opname = schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name());
+  auto opname = [&schema] { return schema.name() + (schema.overload_name().empty() ? "" : "." + schema.overload_name()); };
   std::vector<c10::IValue> stack;
   stack.reserve(args.size());
   try {
@@ -233,18 +233,18 @@ static Napi::Value CallOp(const Napi::CallbackInfo& info) {
       stack.push_back(toIValue(v, a.type(), a));
     }
   } catch (const Napi::Error& e) {
-    auto err = Napi::TypeError::New(env, opname + ": " + e.Message());
-    err.Set("op", Napi::String::New(env, opname));
+    auto err = Napi::TypeError::New(env, opname() + ": " + e.Message());
+    err.Set("op", Napi::String::New(env, opname()));
     throw err;
   }
   try {
     op.callBoxed(&stack);
   } catch (const c10::Error& e) {
-    throwTorch(env, std::string(e.what_without_backtrace()) + " (in " + opname + " with " + describeArgs(stack, schema) + ")", opname);
+    throwTorch(env, std::string(e.what_without_backtrace()) + " (in " + opname() + " with " + describeArgs(stack, schema) + ")", opname());
   } catch (const std::bad_alloc&) {
-    throwTorch(env, "out of memory (in " + opname + ")", opname);
+    throwTorch(env, "out of memory (in " + opname() + ")", opname());
   } catch (const std::exception& e) {
-    throwTorch(env, std::string(e.what()) + " (in " + opname + ")", opname);
+    throwTorch(env, std::string(e.what()) + " (in " + opname() + ")", opname());
   }
   size_t nret = schema.returns().size();
   if (nret == 0) return env.Undefined();

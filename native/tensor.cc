@@ -1,4 +1,4 @@
-// The tensor handle: metadata, data in/out, explicit dispose with a GC backstop.
+// Tensor handles: metadata, data in/out, explicit dispose with a GC finalizer as backstop.
 #include "common.h"
 #include <atomic>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 namespace vigil {
 
-std::atomic<int64_t> liveHandles{0};  // JS handles holding a tensor, for memory().numTensors
+std::atomic<int64_t> liveHandles{0};  // handles holding a tensor, for memory().numTensors
 
 void throwTorch(Napi::Env env, const std::string& msg, const std::string& op) {
   auto err = Napi::Error::New(env, msg);
@@ -15,132 +15,131 @@ void throwTorch(Napi::Env env, const std::string& msg, const std::string& op) {
   throw err;
 }
 
-static int64_t storageBytes(const at::Tensor& t) {
+namespace {
+
+const napi_type_tag kTensorTag = {0x8d1f0c4a2b6e4f17ULL, 0xa53c9e07d4b21f68ULL};
+
+int64_t storageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-Napi::Function Tensor::Init(Napi::Env env) {
-  return DefineClass(env, "NativeTensor", {
-    InstanceMethod<&Tensor::Dispose>("dispose"),
-    InstanceMethod<&Tensor::IsDisposed>("isDisposed"),
-    InstanceMethod<&Tensor::Shape>("shape"),
-    InstanceMethod<&Tensor::Strides>("strides"),
-    InstanceMethod<&Tensor::DType>("dtype"),
-    InstanceMethod<&Tensor::Device>("device"),
-    InstanceMethod<&Tensor::Numel>("numel"),
-    InstanceMethod<&Tensor::Dim>("dim"),
-    InstanceMethod<&Tensor::RequiresGrad>("requiresGrad"),
-    InstanceMethod<&Tensor::IsLeaf>("isLeaf"),
-    InstanceMethod<&Tensor::GradFn>("gradFn"),
-    InstanceMethod<&Tensor::Grad>("grad"),
-    InstanceMethod<&Tensor::SetGrad>("setGrad"),
-    InstanceMethod<&Tensor::Item>("item"),
-    InstanceMethod<&Tensor::ToBuffer>("toBuffer"),
-    InstanceMethod<&Tensor::CopyFromBuffer>("copyFromBuffer"),
-    InstanceMethod<&Tensor::SameStorage>("sameStorage"),
-    InstanceMethod<&Tensor::Nbytes>("nbytes"),
-    InstanceMethod<&Tensor::IsContiguous>("isContiguous"),
-  });
-}
-
-Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {}
-Tensor::~Tensor() {
-  if (t.defined()) liveHandles--;
-  t.reset();
-}
-
-void Tensor::release(napi_env env) {
-  if (!t.defined() && accounted == 0) return;
-  if (t.defined()) liveHandles--;
-  t.reset();
-  if (accounted) {
+void release(napi_env env, Handle* h) {
+  if (h->t.defined()) liveHandles--;
+  h->t.reset();
+  if (h->accounted) {
     int64_t r;
-    napi_adjust_external_memory(env, -accounted, &r);
-    accounted = 0;
+    napi_adjust_external_memory(env, -h->accounted, &r);
+    h->accounted = 0;
   }
 }
 
-void Tensor::Finalize(Napi::Env env) { release(env); }
+void finalize(napi_env env, void* data, void*) {
+  auto* h = static_cast<Handle*>(data);
+  release(env, h);
+  delete h;
+}
 
-Napi::Object Tensor::Wrap(Napi::Env env, at::Tensor tensor) {
-  Napi::Object obj = data(env).tensorCtor.New({});
-  Tensor* self = Napi::ObjectWrap<Tensor>::Unwrap(obj);
-  self->t = std::move(tensor);
-  if (self->t.defined()) liveHandles++;
-  self->accounted = storageBytes(self->t);
-  if (self->accounted) {
-    int64_t r;
-    napi_adjust_external_memory(env, self->accounted, &r);
+}  // namespace
+
+namespace Tensor {
+
+Napi::Value Wrap(Napi::Env env, at::Tensor tensor) {
+  auto* h = new Handle{std::move(tensor), 0};
+  napi_value ext;
+  if (napi_create_external(env, h, finalize, nullptr, &ext) != napi_ok) {
+    delete h;
+    throw Napi::Error::New(env, "could not create a tensor handle");
   }
-  return obj;
+  napi_type_tag_object(env, ext, &kTensorTag);
+  if (h->t.defined()) liveHandles++;
+  h->accounted = storageBytes(h->t);
+  if (h->accounted) {
+    int64_t r;
+    napi_adjust_external_memory(env, h->accounted, &r);
+  }
+  return Napi::Value(env, ext);
 }
 
-bool Tensor::Is(Napi::Env env, const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(data(env).tensorCtor.Value());
+bool Is(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsExternal()) return false;
+  bool tagged = false;
+  napi_check_object_type_tag(env, v, &kTensorTag, &tagged);
+  return tagged;
 }
 
-at::Tensor& Tensor::From(const Napi::Value& v, const char* what) {
+Handle* GetHandle(const Napi::Value& v, const char* what) {
   Napi::Env env = v.Env();
   if (!Is(env, v)) throw Napi::TypeError::New(env, std::string(what) + ": expected a Tensor");
-  Tensor* self = Napi::ObjectWrap<Tensor>::Unwrap(v.As<Napi::Object>());
-  if (!self->t.defined()) throw Napi::Error::New(env, std::string(what) + ": tensor is disposed");
-  return self->t;
+  void* p = nullptr;
+  napi_get_value_external(env, v, &p);
+  return static_cast<Handle*>(p);
 }
 
-#define SELF_CHECK()                                                              \
-  if (!t.defined()) throw Napi::Error::New(info.Env(), "Tensor is disposed");
-
-Napi::Value Tensor::Dispose(const Napi::CallbackInfo& info) {
-  release(info.Env());
-  return info.Env().Undefined();
+at::Tensor& From(const Napi::Value& v, const char* what) {
+  Handle* h = GetHandle(v, what);
+  if (!h->t.defined()) throw Napi::Error::New(v.Env(), std::string(what) + ": tensor is disposed");
+  return h->t;
 }
-Napi::Value Tensor::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !t.defined()); }
 
-static Napi::Array intArray(Napi::Env env, c10::IntArrayRef v) {
+}  // namespace Tensor
+
+namespace {
+
+Napi::Array intArray(Napi::Env env, c10::IntArrayRef v) {
   auto a = Napi::Array::New(env, v.size());
   for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(v[i])));
   return a;
 }
 
-Napi::Value Tensor::Shape(const Napi::CallbackInfo& info) { SELF_CHECK(); return intArray(info.Env(), t.sizes()); }
-Napi::Value Tensor::Strides(const Napi::CallbackInfo& info) { SELF_CHECK(); return intArray(info.Env(), t.strides()); }
-Napi::Value Tensor::DType(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Number::New(info.Env(), static_cast<int>(t.scalar_type())); }
-Napi::Value Tensor::Device(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::String::New(info.Env(), t.device().str()); }
-Napi::Value Tensor::Numel(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Number::New(info.Env(), static_cast<double>(t.numel())); }
-Napi::Value Tensor::Dim(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Number::New(info.Env(), static_cast<double>(t.dim())); }
-Napi::Value Tensor::RequiresGrad(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Boolean::New(info.Env(), t.requires_grad()); }
-Napi::Value Tensor::IsLeaf(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Boolean::New(info.Env(), t.is_leaf()); }
-Napi::Value Tensor::Nbytes(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Number::New(info.Env(), static_cast<double>(storageBytes(t))); }
-Napi::Value Tensor::IsContiguous(const Napi::CallbackInfo& info) { SELF_CHECK(); return Napi::Boolean::New(info.Env(), t.is_contiguous()); }
+#define T0() at::Tensor& t = Tensor::From(info[0], "tensor")
 
-Napi::Value Tensor::GradFn(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  release(info.Env(), Tensor::GetHandle(info[0], "dispose"));
+  return info.Env().Undefined();
+}
+Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !Tensor::GetHandle(info[0], "isDisposed")->t.defined());
+}
+Napi::Value IsTensor(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Tensor::Is(info.Env(), info[0])); }
+Napi::Value Shape(const Napi::CallbackInfo& info) { T0(); return intArray(info.Env(), t.sizes()); }
+Napi::Value Strides(const Napi::CallbackInfo& info) { T0(); return intArray(info.Env(), t.strides()); }
+Napi::Value DType(const Napi::CallbackInfo& info) { T0(); return Napi::Number::New(info.Env(), static_cast<int>(t.scalar_type())); }
+Napi::Value Device(const Napi::CallbackInfo& info) { T0(); return Napi::String::New(info.Env(), t.device().str()); }
+Napi::Value Numel(const Napi::CallbackInfo& info) { T0(); return Napi::Number::New(info.Env(), static_cast<double>(t.numel())); }
+Napi::Value Dim(const Napi::CallbackInfo& info) { T0(); return Napi::Number::New(info.Env(), static_cast<double>(t.dim())); }
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) { T0(); return Napi::Boolean::New(info.Env(), t.requires_grad()); }
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) { T0(); return Napi::Boolean::New(info.Env(), t.is_leaf()); }
+Napi::Value Nbytes(const Napi::CallbackInfo& info) { T0(); return Napi::Number::New(info.Env(), static_cast<double>(storageBytes(t))); }
+Napi::Value IsContiguous(const Napi::CallbackInfo& info) { T0(); return Napi::Boolean::New(info.Env(), t.is_contiguous()); }
+
+Napi::Value GradFn(const Napi::CallbackInfo& info) {
+  T0();
   const auto& fn = t.grad_fn();
   if (!fn) return info.Env().Null();
   return Napi::String::New(info.Env(), fn->name());
 }
 
-Napi::Value Tensor::Grad(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  T0();
   TORCH_TRY
   const at::Tensor& g = t.grad();
   if (!g.defined()) return info.Env().Null();
-  return Wrap(info.Env(), g);
+  return Tensor::Wrap(info.Env(), g);
   TORCH_CATCH(info.Env(), "grad")
 }
 
-Napi::Value Tensor::SetGrad(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  T0();
   TORCH_TRY
-  if (info[0].IsNull() || info[0].IsUndefined()) t.mutable_grad().reset();
-  else t.mutable_grad() = From(info[0], "setGrad");
+  if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad().reset();
+  else t.mutable_grad() = Tensor::From(info[1], "setGrad");
   return info.Env().Undefined();
   TORCH_CATCH(info.Env(), "setGrad")
 }
 
-Napi::Value Tensor::Item(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
+Napi::Value Item(const Napi::CallbackInfo& info) {
+  T0();
   TORCH_TRY
   if (t.numel() != 1) throw Napi::Error::New(info.Env(), "item(): tensor has " + std::to_string(t.numel()) + " elements, expected exactly 1");
   c10::Scalar s = t.item();
@@ -151,8 +150,8 @@ Napi::Value Tensor::Item(const Napi::CallbackInfo& info) {
 }
 
 // Copies the tensor's values into a new ArrayBuffer (contiguous, row-major, on the CPU).
-Napi::Value Tensor::ToBuffer(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
+Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
+  T0();
   TORCH_TRY
   at::Tensor c = t.detach();
   if (!c.device().is_cpu()) c = c.to(at::kCPU);
@@ -165,9 +164,9 @@ Napi::Value Tensor::ToBuffer(const Napi::CallbackInfo& info) {
 }
 
 // Overwrites a contiguous CPU tensor's values from a typed array of the same byte length.
-Napi::Value Tensor::CopyFromBuffer(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
-  auto view = info[0].As<Napi::TypedArray>();
+Napi::Value CopyFromBuffer(const Napi::CallbackInfo& info) {
+  T0();
+  auto view = info[1].As<Napi::TypedArray>();
   size_t n = t.numel() * t.element_size();
   if (view.ByteLength() != n) throw Napi::RangeError::New(info.Env(), "copyFromBuffer: byte length " + std::to_string(view.ByteLength()) + " does not match tensor bytes " + std::to_string(n));
   if (!t.is_contiguous() || !t.device().is_cpu()) throw Napi::Error::New(info.Env(), "copyFromBuffer: tensor must be contiguous and on the CPU");
@@ -176,10 +175,23 @@ Napi::Value Tensor::CopyFromBuffer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Tensor::SameStorage(const Napi::CallbackInfo& info) {
-  SELF_CHECK();
-  at::Tensor& o = From(info[0], "sameStorage");
+Napi::Value SameStorage(const Napi::CallbackInfo& info) {
+  T0();
+  at::Tensor& o = Tensor::From(info[1], "sameStorage");
   return Napi::Boolean::New(info.Env(), t.has_storage() && o.has_storage() && t.storage().is_alias_of(o.storage()));
+}
+
+}  // namespace
+
+void Tensor::Init(Napi::Env env, Napi::Object exports) {
+  const std::pair<const char*, Napi::Function::Callback> fns[] = {
+    {"dispose", Dispose}, {"isDisposed", IsDisposed}, {"isTensor", IsTensor}, {"shape", Shape}, {"strides", Strides},
+    {"dtype", DType}, {"device", Device}, {"numel", Numel}, {"dim", Dim}, {"requiresGrad", RequiresGrad},
+    {"isLeaf", IsLeaf}, {"gradFn", GradFn}, {"gradOf", Grad}, {"setGrad", SetGrad}, {"item", Item},
+    {"toBuffer", ToBuffer}, {"copyFromBuffer", CopyFromBuffer}, {"sameStorage", SameStorage}, {"nbytes", Nbytes},
+    {"isContiguous", IsContiguous},
+  };
+  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
 }
 
 }  // namespace vigil

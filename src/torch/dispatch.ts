@@ -58,7 +58,7 @@ function convert(kind: Kind, v: unknown): unknown {
 
 /** Wraps native results: tensors become tracked Tensor handles, arrays are wrapped element-wise. */
 export function wrap(x: unknown): unknown {
-  if (x instanceof native.NativeTensor) return new Tensor(x as NativeTensor);
+  if (typeof x === 'object' && x !== null && !Array.isArray(x)) return new Tensor(x as NativeTensor);
   if (Array.isArray(x)) return x.map(wrap);
   return x;
 }

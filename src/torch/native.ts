@@ -5,27 +5,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface NativeTensor {
-  dispose(): void;
-  isDisposed(): boolean;
-  shape(): number[];
-  strides(): number[];
-  dtype(): number;
-  device(): string;
-  numel(): number;
-  dim(): number;
-  requiresGrad(): boolean;
-  isLeaf(): boolean;
-  gradFn(): string | null;
-  grad(): NativeTensor | null;
-  setGrad(g: NativeTensor | null): void;
-  item(): number | boolean;
-  toBuffer(): ArrayBuffer;
-  copyFromBuffer(view: ArrayBufferView): void;
-  sameStorage(other: NativeTensor): boolean;
-  nbytes(): number;
-  isContiguous(): boolean;
-}
+/** An opaque handle (a type-tagged napi External) owning one reference to a libtorch tensor. */
+export type NativeTensor = { readonly __nativeTensor: unique symbol };
 
 export interface NativeMemory {
   numTensors: number;
@@ -36,7 +17,26 @@ export interface NativeMemory {
 }
 
 export interface NativeAddon {
-  NativeTensor: new () => NativeTensor;
+  isTensor(x: unknown): x is NativeTensor;
+  dispose(h: NativeTensor): void;
+  isDisposed(h: NativeTensor): boolean;
+  shape(h: NativeTensor): number[];
+  strides(h: NativeTensor): number[];
+  dtype(h: NativeTensor): number;
+  device(h: NativeTensor): string;
+  numel(h: NativeTensor): number;
+  dim(h: NativeTensor): number;
+  requiresGrad(h: NativeTensor): boolean;
+  isLeaf(h: NativeTensor): boolean;
+  gradFn(h: NativeTensor): string | null;
+  gradOf(h: NativeTensor): NativeTensor | null;
+  setGrad(h: NativeTensor, g: NativeTensor | null): void;
+  item(h: NativeTensor): number | boolean;
+  toBuffer(h: NativeTensor): ArrayBuffer;
+  copyFromBuffer(h: NativeTensor, view: ArrayBufferView): void;
+  sameStorage(h: NativeTensor, other: NativeTensor): boolean;
+  nbytes(h: NativeTensor): number;
+  isContiguous(h: NativeTensor): boolean;
   fromBuffer(view: ArrayBufferView, dtype: number, shape: number[], device?: string): NativeTensor;
   opHandle(name: string, overload: string): number;
   opSchema(handle: number): string;

@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 
 /** A contiguous CPU copy of the tensor's bytes. */
 export function toRaw(t: Tensor): RawTensor {
-  return { dtype: t.dtype, shape: t.shape, data: new Uint8Array(t.native.toBuffer()) };
+  return { dtype: t.dtype, shape: t.shape, data: new Uint8Array(native.toBuffer(t.native)) };
 }
 
 /** A new tensor holding a copy of a raw record's bytes. */

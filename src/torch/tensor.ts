@@ -35,22 +35,22 @@ export class Tensor extends TensorMethods implements Trackable {
   get isDisposed(): boolean { return this.#h === null; }
 
   dispose(): void {
-    if (this.#h) { this.#h.dispose(); this.#h = null; }
+    if (this.#h) { native.dispose(this.#h); this.#h = null; }
   }
 
   [Symbol.dispose](): void { this.dispose(); }
 
-  get shape(): number[] { return this.native.shape(); }
-  get ndim(): number { return this.native.dim(); }
-  get dtype(): DType { return dtypeName(this.native.dtype()); }
-  get device(): string { return this.native.device(); }
-  get strides(): number[] { return this.native.strides(); }
-  get isLeaf(): boolean { return this.native.isLeaf(); }
+  get shape(): number[] { return native.shape(this.native); }
+  get ndim(): number { return native.dim(this.native); }
+  get dtype(): DType { return dtypeName(native.dtype(this.native)); }
+  get device(): string { return native.device(this.native); }
+  get strides(): number[] { return native.strides(this.native); }
+  get isLeaf(): boolean { return native.isLeaf(this.native); }
   /** Name of the autograd node that made this tensor, e.g. `ConvolutionBackward0`. */
-  get gradFn(): string | null { return this.native.gradFn(); }
-  get isContiguous(): boolean { return this.native.isContiguous(); }
+  get gradFn(): string | null { return native.gradFn(this.native); }
+  get isContiguous(): boolean { return native.isContiguous(this.native); }
 
-  numel(): number { return this.native.numel(); }
+  numel(): number { return native.numel(this.native); }
   /** size() → the shape; size(d) → one dimension (negative d counts from the end). */
   size(): number[];
   size(dim: number): number;
@@ -62,16 +62,16 @@ export class Tensor extends TensorMethods implements Trackable {
     return s[d]!;
   }
 
-  get requiresGrad(): boolean { return this.native.requiresGrad(); }
+  get requiresGrad(): boolean { return native.requiresGrad(this.native); }
   set requiresGrad(on: boolean) { native.setRequiresGrad(this.native, on); }
   requiresGrad_(on = true): this { native.setRequiresGrad(this.native, on); return this; }
 
   /** The accumulated gradient (a new handle each time), or null. */
   get grad(): Tensor | null {
-    const g = this.native.grad();
+    const g = native.gradOf(this.native);
     return g ? new Tensor(g) : null;
   }
-  set grad(g: Tensor | null) { this.native.setGrad(g ? g.native : null); }
+  set grad(g: Tensor | null) { native.setGrad(this.native, g ? g.native : null); }
 
   backward(gradient?: Tensor, options: BackwardOptions = {}): void {
     native.backward([this.native], gradient ? [gradient.native] : undefined, options.retainGraph ?? false, options.createGraph ?? false,
@@ -79,13 +79,13 @@ export class Tensor extends TensorMethods implements Trackable {
   }
 
   item(): number {
-    const v = this.native.item();
+    const v = native.item(this.native);
     return typeof v === 'boolean' ? Number(v) : v;
   }
 
   /** A copy of the values as a typed array (int64 → BigInt64Array, bool → Uint8Array, 16-bit floats → raw Uint16Array). */
   toTypedArray(): AnyTypedArray {
-    return typedArrayFor(this.dtype, this.native.toBuffer());
+    return typedArrayFor(this.dtype, native.toBuffer(this.native));
   }
 
   /** A copy of the values as plain numbers, flattened in row-major order. */
@@ -117,7 +117,7 @@ export class Tensor extends TensorMethods implements Trackable {
   get isFloatingPoint(): boolean { return isFloatingPoint(this.dtype); }
 
   /** True when both handles view the same storage. */
-  sharesStorageWith(other: Tensor): boolean { return this.native.sameStorage(other.native); }
+  sharesStorageWith(other: Tensor): boolean { return native.sameStorage(this.native, other.native); }
 
   override toString(): string {
     if (this.isDisposed) return 'Tensor(disposed)';
