@@ -119,8 +119,14 @@ for (const [i, c] of cases.entries()) {
       const ref = pyLrs[i]![s]![g]!;
       assert.ok(Math.abs(v - ref) <= 1e-12 * Math.abs(ref), `step ${s} group ${g}: lr ${v} vs ${ref}`);
     }));
+    // Compare the displacement from the initial weights too: relative to the weights themselves
+    // an error in the update would hide below the tolerance.
     for (let s = 0; s < STEPS; s++) {
-      for (let j = 0; j < SHAPES.length; j++) assertClose(ours[i]!.get(`s${s}.p${j}`), py.tensors.get(`c${i}.s${s}.p${j}`), `step ${s} param ${j}`);
+      for (let j = 0; j < SHAPES.length; j++) {
+        const a = ours[i]!.get(`s${s}.p${j}`)!, b = py.tensors.get(`c${i}.s${s}.p${j}`)!;
+        assertClose(a, b, `step ${s} param ${j}`);
+        torch.tidy(() => assertClose(a.sub(inputs.get(`p${j}`)!), b.sub(inputs.get(`p${j}`)!), `step ${s} param ${j} − initial`));
+      }
     }
   });
 }
