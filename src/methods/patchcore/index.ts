@@ -1,0 +1,305 @@
+// PatchCore (Roth et al., "Towards Total Recall in Industrial Anomaly Detection", CVPR 2022), as
+// the authors' code (amazon-science/patchcore-inspection) computes it: ImageNet backbone features
+// of layer2+layer3, 3×3 neighbourhood aggregation, adaptive pooling to 1024 dims, approximate
+// greedy coreset (10%), squared-L2 nearest-neighbour patch scores, image score = max patch score,
+// maps resized to the input and Gaussian-smoothed (σ=4). See README.md in this folder.
+import * as torch from '../../torch/index.js';
+import type { Tensor } from '../../torch/index.js';
+import type { TransformSpec } from '../../data/transforms/index.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/transforms/index.js';
+import { loadBackbone, RESNET_LAYERS, type ResNet, type ResNetLayer, type ResNetName } from '../../models/backbones/index.js';
+import type { Detector, FitContext, MethodDefinition, ScoreResult, TrainData } from '../types.js';
+import { EmbedPlan } from './features.js';
+import { greedyCoresetIndices, type CoresetMethod } from './coreset.js';
+import { knnDistances } from './knn.js';
+import { anomalyMaps } from './segment.js';
+
+export { EmbedPlan } from './features.js';
+export { greedyCoresetIndices, randomProjection, sampleWithoutReplacement, type CoresetOptions, type CoresetMethod } from './coreset.js';
+export { knnDistances, type KnnOptions } from './knn.js';
+export { anomalyMaps, gaussianFilter2d, gaussianKernel1d, reflectIndices } from './segment.js';
+
+export interface PatchCoreConfig {
+  backbone: {
+    name: ResNetName;
+    /** A torchvision .pth path; null = the official file in the torch hub cache; 'random' = untrained (tests, timing). */
+    weights: string | null;
+    /** Seed of the 'random' weights. */
+    randomSeed: number;
+  };
+  layers: ResNetLayer[];
+  patchSize: number;
+  patchStride: number;
+  pretrainEmbedDim: number;
+  embedDim: number;
+  coreset: {
+    /** 'approx_greedy' (authors' runs), 'greedy' (exact initial anchors, O(N²)), 'none' (keep every patch). */
+    method: CoresetMethod | 'none';
+    ratio: number;
+    projectionDim: number;
+    startingPoints: number;
+  };
+  knn: { k: number };
+  /** Resize side before the crop (authors: 256) and crop side (224). */
+  imageSize: number;
+  cropSize: number;
+  /** σ of the map smoothing (authors: 4). */
+  smoothing: number;
+  memoryBank: { dtype: 'float32' | 'float16' };
+  /** Images per backbone forward during fit. */
+  batchSize: number;
+}
+
+export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
+  backbone: { name: 'wide_resnet50_2', weights: null, randomSeed: 0 },
+  layers: ['layer2', 'layer3'],
+  patchSize: 3,
+  patchStride: 1,
+  pretrainEmbedDim: 1024,
+  embedDim: 1024,
+  coreset: { method: 'approx_greedy', ratio: 0.1, projectionDim: 128, startingPoints: 10 },
+  knn: { k: 1 },
+  imageSize: 256,
+  cropSize: 224,
+  smoothing: 4,
+  memoryBank: { dtype: 'float32' },
+  batchSize: 8,
+};
+
+/**
+ * OpenOOD's PatchCore (a port of hcw-00's unofficial code), as far as this implementation can express
+ * it: coreset ratio 1%, k = 9, no pooling to a fixed dimension (1536 = 512 + 1024 dims). Not
+ * expressible here: its 3×3 average pool instead of unfolding, nearest (not bilinear) upsampling of
+ * layer3, SparseRandomProjection (≈300 dims) with first centre index 0, and the softmax reweighting
+ * of the image score — see /work/shared/reference/openood-ad.md §5 and README.md.
+ */
+export const PATCHCORE_PRESETS: Record<string, Partial<PatchCoreConfig>> = {
+  openood: {
+    pretrainEmbedDim: 1536,
+    embedDim: 1536,
+    coreset: { method: 'approx_greedy', ratio: 0.01, projectionDim: 128, startingPoints: 10 },
+    knn: { k: 9 },
+  },
+};
+
+/** Resize → center crop → ImageNet normalisation, as patchcore-inspection's MVTecDataset. */
+export function patchcoreTransforms(config: Pick<PatchCoreConfig, 'imageSize' | 'cropSize'>): TransformSpec[] {
+  return [
+    { op: 'resize', size: config.imageSize, interpolation: 'bilinear' },
+    { op: 'centerCrop', size: config.cropSize },
+    { op: 'normalize', mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
+  ];
+}
+
+function checkConfig(c: PatchCoreConfig): void {
+  const posInt = (v: unknown, k: string): void => {
+    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`model.${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  };
+  posInt(c.patchSize, 'patchSize');
+  posInt(c.patchStride, 'patchStride');
+  posInt(c.pretrainEmbedDim, 'pretrainEmbedDim');
+  posInt(c.embedDim, 'embedDim');
+  posInt(c.knn?.k, 'knn.k');
+  posInt(c.coreset?.projectionDim, 'coreset.projectionDim');
+  posInt(c.coreset?.startingPoints, 'coreset.startingPoints');
+  posInt(c.batchSize, 'batchSize');
+  posInt(c.imageSize, 'imageSize');
+  posInt(c.cropSize, 'cropSize');
+  if (!Array.isArray(c.layers) || c.layers.length === 0) throw new Error(`model.layers must be a non-empty list of ${RESNET_LAYERS.join(', ')}`);
+  for (const l of c.layers) if (!RESNET_LAYERS.includes(l)) throw new Error(`model.layers: '${String(l)}' is not a layer (use ${RESNET_LAYERS.join(', ')})`);
+  if (!['approx_greedy', 'greedy', 'none'].includes(c.coreset.method)) throw new Error(`model.coreset.method '${c.coreset.method}' is unknown (use approx_greedy, greedy or none)`);
+  if (!(c.coreset.ratio > 0 && c.coreset.ratio <= 1)) throw new Error(`model.coreset.ratio must be in (0, 1], got ${c.coreset.ratio}`);
+  if (c.memoryBank.dtype !== 'float32' && c.memoryBank.dtype !== 'float16') throw new Error(`model.memoryBank.dtype must be float32 or float16, got ${String(c.memoryBank.dtype)}`);
+  if (!(c.smoothing >= 0)) throw new Error(`model.smoothing must be >= 0, got ${c.smoothing}`);
+}
+
+/** Merges a partial config over the defaults (one level of nesting, as the config sections). */
+export function resolvePatchCoreConfig(partial: Partial<PatchCoreConfig> = {}, base: PatchCoreConfig = PATCHCORE_DEFAULTS): PatchCoreConfig {
+  const c: PatchCoreConfig = {
+    ...base,
+    ...partial,
+    backbone: { ...base.backbone, ...partial.backbone },
+    coreset: { ...base.coreset, ...partial.coreset },
+    knn: { ...base.knn, ...partial.knn },
+    memoryBank: { ...base.memoryBank, ...partial.memoryBank },
+  };
+  checkConfig(c);
+  return c;
+}
+
+export class PatchCoreDetector implements Detector {
+  readonly method = 'patchcore';
+  readonly config: PatchCoreConfig;
+  readonly backbone: ResNet;
+  readonly weightsSource: string;
+  readonly plan: EmbedPlan;
+  readonly imageShape: readonly [number, number, number];
+  /** Layers as configured; the first one sets the patch grid (as in the authors' code). */
+  readonly layers: ResNetLayer[];
+  #bank: Tensor | null = null;
+  #bankNorms: Tensor | null = null;
+  #grid: [number, number] | null = null;
+
+  constructor(config: PatchCoreConfig, imageShape: readonly [number, number, number]) {
+    this.config = config;
+    checkConfig(config);
+    this.imageShape = imageShape;
+    if (imageShape[0] !== 3) throw new Error(`patchcore: images must have 3 channels (RGB, ImageNet-normalised), got ${imageShape[0]}`);
+    if (config.backbone.weights === 'random') {
+      process.emitWarning(`patchcore: backbone ${config.backbone.name} uses random weights (model.backbone.weights = 'random'); results are meaningless beyond tests and timing`, 'PatchCoreWarning');
+    }
+    const { model, weights } = loadBackbone({ name: config.backbone.name, weights: config.backbone.weights, randomSeed: config.backbone.randomSeed });
+    this.backbone = model;
+    this.weightsSource = weights;
+    this.layers = [...config.layers];
+    this.plan = new EmbedPlan({ channels: this.layers.map((l) => model.channels[l]), patchSize: config.patchSize, pretrainEmbedDim: config.pretrainEmbedDim, embedDim: config.embedDim });
+  }
+
+  get memoryBank(): Tensor | null { return this.#bank; }
+
+  /** (N·h·w)×embedDim patch embeddings and the patch grid. */
+  embed(images: Tensor): { embeddings: Tensor; grid: [number, number] } {
+    return torch.noGrad(() => torch.tidy(() => {
+      const feats = this.backbone.forwardFeatures(images, this.layers);
+      return this.plan.embed(this.layers.map((l) => feats.get(l)!), this.config.patchStride);
+    }));
+  }
+
+  #setBank(bank: Tensor): void {
+    torch.dispose([this.#bank, this.#bankNorms]);
+    // fp16 banks are stored rounded but searched in fp32 (CPU half matmul is slow).
+    const b = this.config.memoryBank.dtype === 'float16' ? torch.tidy(() => bank.to('float16').to('float32')) : bank.to('float32');
+    this.#bank = torch.keep(b);
+    this.#bankNorms = torch.keep(torch.tidy(() => b.mul(b).sum(1)));
+  }
+
+  async fit(data: TrainData, ctx: FitContext): Promise<void> {
+    const [C, H, W] = data.imageShape;
+    if (C !== this.imageShape[0] || H !== this.imageShape[1] || W !== this.imageShape[2]) {
+      throw new Error(`patchcore.fit: training images are ${C}×${H}×${W}, the detector was created for ${this.imageShape.join('×')}`);
+    }
+    if (data.size < 1) throw new Error('patchcore.fit: no training images');
+    const bs = this.config.batchSize;
+    let all: Tensor | null = null;
+    let row = 0;
+    let done = 0;
+    try {
+      for await (const batch of data.epoch({ epoch: 0, batchSize: bs, shuffle: false })) {
+        if (ctx.signal?.aborted) throw new Error('patchcore.fit: aborted');
+        const { embeddings, grid } = this.embed(batch.images);
+        if (all === null) {
+          // One preallocated buffer: no second copy of the features at concatenation.
+          all = torch.keep(torch.empty([data.size * grid[0] * grid[1], this.config.embedDim]));
+          this.#grid = grid;
+        }
+        const n = embeddings.shape[0]!;
+        if (row + n > all.shape[0]!) throw new Error(`patchcore.fit: TrainData yielded more than its size (${data.size}) images`);
+        torch.tidy(() => { all!.narrow(0, row, n).copy_(embeddings); });
+        embeddings.dispose();
+        row += n;
+        done += batch.images.shape[0]!;
+        ctx.progress('features', done, data.size);
+        await new Promise((r) => setImmediate(r));
+      }
+      if (all === null || row === 0) throw new Error('patchcore.fit: TrainData yielded no images');
+      const feats: Tensor = row === all.shape[0] ? all : torch.keep(all.narrow(0, 0, row));
+      if (feats !== all) { all.dispose(); all = feats; }
+      ctx.log(`patchcore: ${row} patch features of ${this.config.embedDim} dims from ${done} images`);
+      const { method, ratio, projectionDim, startingPoints } = this.config.coreset;
+      let bank: Tensor;
+      if (method === 'none' || ratio >= 1) {
+        bank = all;
+        all = null;
+      } else {
+        const idx = await greedyCoresetIndices(feats, {
+          method, ratio, projectionDim, startingPoints, seed: ctx.seed,
+          onProgress: (d, t) => ctx.progress('coreset', d, t), signal: ctx.signal,
+        });
+        bank = torch.tidy(() => torch.index_select(feats, 0, torch.tensor(Array.from(idx), { dtype: 'int64' })));
+      }
+      this.#setBank(bank);
+      bank.dispose();
+      ctx.log(`patchcore: memory bank ${this.#bank!.shape[0]} × ${this.#bank!.shape[1]}`);
+    } finally {
+      if (all) all.dispose();
+    }
+  }
+
+  /** Per-patch scores (N×h×w): mean of the k smallest squared L2 distances (faiss IndexFlatL2). */
+  patchScores(images: Tensor): Tensor {
+    if (!this.#bank) throw new Error('patchcore: the detector is not fitted (call fit() or load a saved model)');
+    return torch.tidy(() => {
+      const { embeddings, grid } = this.embed(images);
+      const d = knnDistances(embeddings, this.#bank!, { k: this.config.knn.k, bankNorms: this.#bankNorms! });
+      return d.mean(1).reshape([images.shape[0]!, grid[0], grid[1]]);
+    });
+  }
+
+  score(images: Tensor): ScoreResult {
+    return torch.noGrad(() => torch.tidy(() => {
+      const ps = this.patchScores(images);
+      const N = images.shape[0]!;
+      const scores = ps.reshape([N, -1]).amax(1).toTypedArray() as Float32Array;
+      const maps = anomalyMaps(ps, [images.shape[2]!, images.shape[3]!], this.config.smoothing).toTypedArray() as Float32Array;
+      return { scores, maps };
+    }));
+  }
+
+  state(): { tensors: Map<string, Tensor>; meta: Record<string, unknown> } {
+    if (!this.#bank) throw new Error('patchcore.state: the detector is not fitted');
+    const bank = this.config.memoryBank.dtype === 'float16' ? this.#bank.to('float16') : torch.alias(this.#bank);
+    return {
+      tensors: new Map([['memory_bank', bank]]),
+      meta: {
+        method: 'patchcore',
+        backbone: this.config.backbone.name,
+        weights: this.weightsSource,
+        layers: this.layers,
+        grid: this.#grid,
+        embedDim: this.config.embedDim,
+        bankSize: this.#bank.shape[0],
+      },
+    };
+  }
+
+  /** Restores a memory bank saved by state(). */
+  loadBank(tensors: Map<string, Tensor>, meta: Record<string, unknown>): void {
+    const bank = tensors.get('memory_bank');
+    if (!bank) throw new Error("patchcore.load: the saved state has no 'memory_bank' tensor");
+    if (bank.ndim !== 2 || bank.shape[1] !== this.config.embedDim) {
+      throw new Error(`patchcore.load: 'memory_bank' is [${bank.shape.join(', ')}], expected [N, ${this.config.embedDim}] (model.embedDim)`);
+    }
+    if (meta['backbone'] !== undefined && meta['backbone'] !== this.config.backbone.name) {
+      throw new Error(`patchcore.load: the model was fitted with backbone ${String(meta['backbone'])}, the config says ${this.config.backbone.name} (model.backbone.name)`);
+    }
+    if (Array.isArray(meta['grid'])) this.#grid = meta['grid'] as [number, number];
+    this.#setBank(bank);
+  }
+
+  dispose(): void {
+    torch.dispose([this.#bank, this.#bankNorms]);
+    this.#bank = null;
+    this.#bankNorms = null;
+    this.plan.dispose();
+    this.backbone.dispose();
+  }
+}
+
+export const patchcore: MethodDefinition<PatchCoreConfig> = {
+  name: 'patchcore',
+  description: 'PatchCore (Roth et al., CVPR 2022): coreset memory bank of pretrained patch features, nearest-neighbour scoring',
+  defaults: PATCHCORE_DEFAULTS,
+  create(config, imageShape) {
+    return new PatchCoreDetector(resolvePatchCoreConfig(config), imageShape);
+  },
+  load(config, imageShape, state) {
+    const d = new PatchCoreDetector(resolvePatchCoreConfig(config), imageShape);
+    try {
+      d.loadBank(state.tensors, state.meta);
+    } catch (e) {
+      d.dispose();
+      throw e;
+    }
+    return d;
+  },
+};
