@@ -1,0 +1,308 @@
+#!/usr/bin/env node
+// The `vigil` command. Exit codes: 0 success, 1 user error (message only), 2 internal error.
+import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { parseArgs, helpText, type OptionSpec } from './args.js';
+import { ProgressBars } from './progress.js';
+import { UserError, isUserError } from '../pipeline/errors.js';
+import { VIGIL_VERSION } from '../pipeline/run.js';
+
+type Spec = Record<string, OptionSpec>;
+const COMMON: Spec = {
+  quiet: { type: 'boolean', help: 'no progress bars or log lines on stderr' },
+  json: { type: 'boolean', help: 'print the result as JSON on stdout' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const TRAIN: Spec = {
+  method: { type: 'string', arg: '<name>', help: 'method: pixelstats, dcae, dsvdd, patchcore, … (vigil methods lists them)' },
+  data: { type: 'string', arg: '<spec>', help: 'fmnist:<c>, mnist:<c>, cifar10:<c>, mvtec:<root>/<category>, folder:<dir>, synth:<dir>[/<category>]' },
+  config: { type: 'string', arg: '<file.yaml>', help: 'config file layered over the preset configs/<method>/<dataset>.yaml' },
+  set: { type: 'list', arg: '<key=value>', help: 'override one config key, e.g. --set train.batch_size=64 (value parsed as YAML)' },
+  out: { type: 'string', arg: '<dir>', help: 'run directory (default runs/<method>-<dataset>-<time>)' },
+  'data-root': { type: 'string', arg: '<dir>', help: 'folder of the MNIST / Fashion-MNIST / CIFAR-10 files' },
+  seed: { type: 'number', arg: '<n>', help: 'seed of weights init, shuffling and splits (default 0)' },
+  resume: { type: 'string', arg: '<run-dir>', help: 'continue an interrupted run from its last checkpoint' },
+  ...COMMON,
+};
+const TEST: Spec = {
+  data: { type: 'string', arg: '<spec>', help: 'dataset to evaluate on (default: the training dataset)' },
+  'data-root': { type: 'string', arg: '<dir>', help: 'folder of the one-class dataset files' },
+  set: { type: 'list', arg: '<key=value>', help: 'override a config key (dataset.*, train.batch_size, output.images)' },
+  out: { type: 'string', arg: '<dir>', help: 'output folder (default <run-dir>/test-<dataset>)' },
+  ...COMMON,
+};
+const PREDICT: Spec = {
+  out: { type: 'string', arg: '<dir>', help: 'output folder (default <run-dir>/predictions)' },
+  'batch-size': { type: 'number', arg: '<n>', help: 'images per batch (default 16)' },
+  'skip-unreadable': { type: 'boolean', help: "list unreadable files as 'unreadable' instead of failing" },
+  'no-images': { type: 'boolean', help: 'write predictions.csv only (no heatmaps or masks)' },
+  ...COMMON,
+};
+const SYNTH: Spec = {
+  categories: { type: 'string', arg: '<a,b>', help: 'woven, grainy, striped, object (default all)' },
+  size: { type: 'number', arg: '<px>', help: 'image side (default 256)' },
+  train: { type: 'number', arg: '<n>', help: 'train/good images per category (default 40)' },
+  'test-good': { type: 'number', arg: '<n>', help: 'test/good images per category (default 10)' },
+  'test-defect': { type: 'number', arg: '<n>', help: 'test images per defect type (default 5)' },
+  seed: { type: 'number', arg: '<n>', help: 'generator seed (default 0)' },
+  ...COMMON,
+};
+const INFO: Spec = { 'data-root': TRAIN['data-root']!, set: TRAIN.set!, ...COMMON };
+const PLAIN: Spec = { ...COMMON };
+
+const USAGE = `usage: vigil <command> [options]
+
+commands:
+  train     --method <m> --data <spec> [--config f.yaml] [--set k=v …] [--out DIR]   fit, calibrate, evaluate; writes a run directory
+  train     --resume <run-dir>                                                     continue an interrupted training
+  test      <run-dir> [--data <spec>]                                              re-evaluate a trained model
+  predict   <run-dir> <image|dir|glob …> [--out DIR]                               score images: predictions.csv, heatmaps, masks
+  datasets  synth <dir> | info <spec> | download <id> <dest> | list                datasets
+  weights   list | fetch <name>                                                    torchvision backbone weights
+  methods                                                                          list the methods
+
+Run 'vigil <command> --help' for the options of a command. Exit codes: 0 ok, 1 user error, 2 internal error.`;
+
+interface Ctx { quiet: boolean; json: boolean; bars: ProgressBars }
+
+function context(o: Record<string, unknown>): Ctx {
+  const quiet = o.quiet === true;
+  return { quiet, json: o.json === true, bars: new ProgressBars(!quiet && process.stderr.isTTY === true) };
+}
+
+function logger(c: Ctx): (m: string) => void {
+  return (m) => {
+    if (c.quiet) return;
+    c.bars.clear();
+    process.stderr.write(`${m}\n`);
+  };
+}
+
+function print(c: Ctx, json: unknown, human: string): void {
+  process.stdout.write(c.json ? JSON.stringify(json, null, 2) + '\n' : human + '\n');
+}
+
+const fmt = (v: number | undefined | null): string => (typeof v === 'number' ? v.toFixed(4) : 'n/a');
+
+async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
+  const { options: o, positionals } = parseArgs(argv, TRAIN, 'train');
+  if (o.help) { process.stdout.write(helpText('vigil train --method <name> --data <spec> [options]', 'Fits a method on the normal training images, sets the threshold, evaluates on the test split\nand writes a run directory (config.yaml, log.txt, metrics.json, scores.csv, model/, report.html, images/).', TRAIN)); return; }
+  if (positionals.length > 0) throw new UserError(`train: unexpected argument '${positionals[0]}' (options start with --)`);
+  const c = context(o);
+  const { train } = await import('../pipeline/run.js');
+  const r = await train({
+    ...(o.method ? { method: o.method as string } : {}),
+    ...(o.data ? { data: o.data as string } : {}),
+    ...(o.config ? { config: o.config as string } : {}),
+    ...(o.set ? { set: o.set as string[] } : {}),
+    ...(o.out ? { out: o.out as string } : {}),
+    ...(o['data-root'] ? { dataRoot: o['data-root'] as string } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed as number } : {}),
+    ...(o.resume ? { resume: o.resume as string } : {}),
+    onProgress: (e) => c.bars.update(e),
+    onLog: logger(c),
+    signal,
+  });
+  const m = r.metrics;
+  print(c, { runDir: r.runDir, metrics: m, threshold: r.manifest.threshold }, [
+    `run directory: ${r.runDir}`,
+    m?.image ? `image AUROC ${fmt(m.image.auroc)}  AP ${fmt(m.image.ap)}  F1-max ${fmt(m.image.f1_max)}` : 'image metrics: n/a (test split lacks one of the classes)',
+    ...(m?.pixel ? [`pixel AUROC ${fmt(m.pixel.auroc)}  AP ${fmt(m.pixel.ap)}  AUPRO ${fmt(m.pixel.aupro)}`] : []),
+    `threshold ${r.manifest.threshold.image.value.toPrecision(5)} (${r.manifest.threshold.image.rule})${m?.confusion ? `: ${m.confusion.tp} of ${m.confusion.tp + m.confusion.fn} anomalies flagged, ${m.confusion.fp} of ${m.confusion.fp + m.confusion.tn} normals flagged` : ''}`,
+    ...(m ? [`report: ${resolve(r.runDir, 'report.html')}`] : []),
+  ].join('\n'));
+}
+
+async function cmdTest(argv: string[], signal: AbortSignal): Promise<void> {
+  const { options: o, positionals } = parseArgs(argv, TEST, 'test');
+  if (o.help) { process.stdout.write(helpText('vigil test <run-dir> [--data <spec>] [options]', 'Re-evaluates a trained model on a dataset (default: the one it was trained on); writes\nmetrics.json, scores.csv, report.html and images/ to <run-dir>/test-<dataset> or --out.', TEST)); return; }
+  if (positionals.length !== 1) throw new UserError('test: give exactly one run directory: vigil test <run-dir> [--data <spec>]');
+  const c = context(o);
+  const { test } = await import('../pipeline/run.js');
+  const r = await test(positionals[0]!, {
+    ...(o.data ? { data: o.data as string } : {}),
+    ...(o['data-root'] ? { dataRoot: o['data-root'] as string } : {}),
+    ...(o.set ? { set: o.set as string[] } : {}),
+    ...(o.out ? { out: o.out as string } : {}),
+    onProgress: (e) => c.bars.update(e),
+    onLog: logger(c),
+    signal,
+  });
+  const m = r.metrics;
+  print(c, r, [
+    `results: ${r.outDir}`,
+    m.image ? `image AUROC ${fmt(m.image.auroc)}  AP ${fmt(m.image.ap)}  F1-max ${fmt(m.image.f1_max)}` : 'image metrics: n/a',
+    ...(m.pixel ? [`pixel AUROC ${fmt(m.pixel.auroc)}  AP ${fmt(m.pixel.ap)}  AUPRO ${fmt(m.pixel.aupro)}`] : []),
+  ].join('\n'));
+}
+
+async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
+  const { options: o, positionals } = parseArgs(argv, PREDICT, 'predict');
+  if (o.help) { process.stdout.write(helpText('vigil predict <run-dir> <image|dir|glob …> [options]', 'Scores images with a trained model. Writes predictions.csv (path, score, normalised score,\nverdict) and, for methods with anomaly maps, heatmaps/ and masks/ PNGs at each image\'s original size.', PREDICT)); return; }
+  if (positionals.length < 2) throw new UserError('predict: give a run directory and at least one image, folder or glob: vigil predict <run-dir> <image|dir|glob …>');
+  const c = context(o);
+  const { predict } = await import('../pipeline/run.js');
+  const r = await predict(positionals[0]!, positionals.slice(1), {
+    ...(o.out ? { out: o.out as string } : {}),
+    ...(o['batch-size'] ? { batchSize: o['batch-size'] as number } : {}),
+    skipUnreadable: o['skip-unreadable'] === true,
+    images: o['no-images'] !== true,
+    onProgress: (e) => c.bars.update(e),
+    onLog: logger(c),
+    signal,
+  });
+  const flagged = r.predictions.filter((p) => p.verdict === 'anomalous').length;
+  const w = Math.min(60, Math.max(4, ...r.predictions.map((p) => p.path.length)));
+  const rows = r.predictions.slice(0, 20).map((p) => `${p.path.length > w ? '…' + p.path.slice(-w + 1) : p.path.padEnd(w)}  ${p.score.toPrecision(5).padStart(11)}  ${p.normalised.toFixed(3)}  ${p.verdict}`);
+  print(c, r, [
+    ...rows,
+    ...(r.predictions.length > 20 ? [`… ${r.predictions.length - 20} more in predictions.csv`] : []),
+    `${r.predictions.length} images, ${flagged} anomalous${r.skipped.length ? `, ${r.skipped.length} unreadable (skipped)` : ''}; results in ${r.outDir}`,
+  ].join('\n'));
+}
+
+async function cmdDatasets(argv: string[]): Promise<void> {
+  const sub = argv[0];
+  const rest = argv.slice(1);
+  if (!sub || sub === '--help' || sub === 'help') {
+    process.stdout.write('usage: vigil datasets <synth|info|download|list> …\n\n  synth <dir> [--categories a,b --size px --train n --test-good n --test-defect n --seed n]\n                  generate the synthetic MVTec-style set (woven, grainy, striped, object)\n  info <spec>     counts, image size and masks of a data spec\n  download <id> <dest>   fetch a dataset (checksums verified, resumable)\n  list            the downloadable datasets\n');
+    return;
+  }
+  if (sub === 'synth') {
+    const { options: o, positionals } = parseArgs(rest, SYNTH, 'datasets synth');
+    if (o.help) { process.stdout.write(helpText('vigil datasets synth <dir> [options]', 'Generates the seeded synthetic MVTec-AD-style dataset (same seed → same bytes).', SYNTH)); return; }
+    if (positionals.length !== 1) throw new UserError('datasets synth: give the output folder: vigil datasets synth <dir>');
+    const c = context(o);
+    const { generateSynthDataset } = await import('../data/synth/index.js');
+    const cats = o.categories ? (o.categories as string).split(',').map((s) => s.trim()) : undefined;
+    const t0 = Date.now();
+    const r = await generateSynthDataset(resolve(positionals[0]!), {
+      ...(cats ? { categories: cats as never } : {}),
+      ...(o.size !== undefined ? { size: o.size as number } : {}),
+      ...(o.train !== undefined ? { trainCount: o.train as number } : {}),
+      ...(o['test-good'] !== undefined ? { testGoodCount: o['test-good'] as number } : {}),
+      ...(o['test-defect'] !== undefined ? { testDefectCount: o['test-defect'] as number } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed as number } : {}),
+    }).catch((e: Error) => { throw new UserError(e.message); });
+    print(c, r, `wrote ${r.files} files for ${r.categories.join(', ')} under ${r.root} in ${((Date.now() - t0) / 1000).toFixed(1)} s\ntrain with: vigil train --method pixelstats --data synth:${r.root}/${r.categories[0]}`);
+    return;
+  }
+  if (sub === 'info') {
+    const { options: o, positionals } = parseArgs(rest, INFO, 'datasets info');
+    if (o.help) { process.stdout.write(helpText('vigil datasets info <spec>', 'Shows what a data spec resolves to: split sizes, classes, input size, masks.', INFO)); return; }
+    if (positionals.length !== 1) throw new UserError('datasets info: give one data spec, e.g. vigil datasets info mvtec:/data/mvtec/bottle');
+    const c = context(o);
+    const { datasetInfo } = await import('../pipeline/info.js');
+    const info = await datasetInfo(positionals[0]!, { ...(o['data-root'] ? { dataRoot: o['data-root'] as string } : {}), ...(o.set ? { set: o.set as string[] } : {}) });
+    print(c, info, Object.entries(info).map(([k, v]) => `${k.padEnd(18)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+    return;
+  }
+  if (sub === 'list') {
+    const { options: o } = parseArgs(rest, PLAIN, 'datasets list');
+    const c = context(o);
+    const { DATASET_SOURCES } = await import('../data/datasets.js');
+    print(c, DATASET_SOURCES, Object.entries(DATASET_SOURCES).map(([id, s]) => `${id.padEnd(16)} ${s.title} — ${s.license}\n${' '.repeat(17)}${s.layout}`).join('\n'));
+    return;
+  }
+  if (sub === 'download') {
+    const { options: o, positionals } = parseArgs(rest, PLAIN, 'datasets download');
+    if (o.help) { process.stdout.write(helpText('vigil datasets download <id> <dest>', 'Downloads (resumable, checksum-verified) and unpacks a dataset; ids: vigil datasets list.', PLAIN)); return; }
+    if (positionals.length !== 2) throw new UserError('datasets download: give a dataset id and a destination folder: vigil datasets download fashion-mnist ./data/fmnist');
+    const c = context(o);
+    const { fetchDataset } = await import('../data/datasets.js');
+    const dest = await fetchDataset(positionals[0]!, resolve(positionals[1]!), {
+      onProgress: (file, p) => c.bars.update({ stage: file.slice(0, 24), done: Math.round(p.received / 1e6), total: Math.round((p.total ?? p.received) / 1e6) }),
+    });
+    print(c, { id: positionals[0], root: dest }, `downloaded ${positionals[0]} into ${dest}`);
+    return;
+  }
+  throw new UserError(`datasets: unknown subcommand '${sub}' (synth, info, download, list)`);
+}
+
+async function cmdWeights(argv: string[]): Promise<void> {
+  const sub = argv[0];
+  const { options: o, positionals } = parseArgs(argv.slice(1), { dir: { type: 'string', arg: '<dir>', help: 'weights folder (default the torch hub cache)' }, ...COMMON }, 'weights');
+  if (!sub || sub === '--help' || o.help) {
+    process.stdout.write('usage: vigil weights list | fetch <name> [--dir DIR]\n\n  list          known torchvision ImageNet weights and whether each is in the cache\n  fetch <name>  download one (SHA-256 prefix verified) into the torch hub cache\n');
+    return;
+  }
+  const c = context(o);
+  const w = await import('../models/backbones/weights.js');
+  const dir = (o.dir as string | undefined) ?? w.torchHubCheckpointsDir();
+  if (sub === 'list') {
+    const rows = w.KNOWN_WEIGHTS.map((n) => { const info = w.weightsInfo(n); const path = resolve(dir, info.file); return { name: n, file: info.file, present: existsSync(path), path }; });
+    print(c, { dir, weights: rows }, [`cache: ${dir}`, ...rows.map((r) => `${r.name.padEnd(18)} ${r.file.padEnd(30)} ${r.present ? 'present' : 'missing (vigil weights fetch ' + r.name + ')'}`)].join('\n'));
+    return;
+  }
+  if (sub === 'fetch') {
+    if (positionals.length !== 1) throw new UserError(`weights fetch: give one name (${w.KNOWN_WEIGHTS.join(', ')})`);
+    if (!w.KNOWN_WEIGHTS.includes(positionals[0]!)) throw new UserError(`weights fetch: unknown weights '${positionals[0]}' (known: ${w.KNOWN_WEIGHTS.join(', ')})`);
+    const r = await w.fetchWeights(positionals[0]!, {
+      dir,
+      onProgress: (p) => c.bars.update({ stage: positionals[0]!, done: Math.round(p.received / 1e6), total: Math.round((p.total ?? p.received) / 1e6) }),
+    });
+    print(c, r, r.skipped ? `already present: ${r.path}` : `saved ${r.path}`);
+    return;
+  }
+  throw new UserError(`weights: unknown subcommand '${sub}' (list, fetch)`);
+}
+
+async function cmdMethods(argv: string[]): Promise<void> {
+  const { options: o } = parseArgs(argv, PLAIN, 'methods');
+  if (o.help) { process.stdout.write('usage: vigil methods\n\nLists the registered methods.\n'); return; }
+  const c = context(o);
+  const { listMethods } = await import('../pipeline/registry.js');
+  const ms = await listMethods();
+  print(c, ms, ms.map((m) => `${m.name.padEnd(12)} ${m.description}`).join('\n'));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const ac = new AbortController();
+  const onSig = (): void => {
+    if (ac.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping after the current batch (Ctrl-C again to quit now)\n');
+    ac.abort(new UserError('interrupted'));
+  };
+  process.on('SIGINT', onSig);
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined: case '--help': case '-h': case 'help':
+        process.stdout.write(USAGE + '\n');
+        return cmd === undefined ? 1 : 0;
+      case '--version': case '-V':
+        process.stdout.write(`vigil ${VIGIL_VERSION}\n`);
+        return 0;
+      case 'train': await cmdTrain(rest, ac.signal); break;
+      case 'test': await cmdTest(rest, ac.signal); break;
+      case 'predict': await cmdPredict(rest, ac.signal); break;
+      case 'datasets': await cmdDatasets(rest); break;
+      case 'weights': await cmdWeights(rest); break;
+      case 'methods': await cmdMethods(rest); break;
+      default:
+        throw new UserError(`unknown command '${cmd}' (train, test, predict, datasets, weights, methods); see vigil --help`);
+    }
+    return 0;
+  } catch (e) {
+    if (isUserError(e) || (e instanceof Error && e.name === 'MissingWeightsError')) {
+      process.stderr.write(`vigil: error: ${(e as Error).message}\n`);
+      return 1;
+    }
+    process.stderr.write(`vigil: internal error (please report it): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}
+
+// Run when executed (node dist/src/cli/main.js, or the npm bin link), not when imported.
+const entry = process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // Loader worker threads or libtorch pools must not keep a finished command alive.
+    setImmediate(() => process.exit(code));
+  });
+}

@@ -1,0 +1,43 @@
+// `vigil datasets info <spec>`: what a data spec resolves to, without training anything.
+import { resolveConfig } from './config.js';
+import { prepareData } from './data.js';
+import { getMethod } from './registry.js';
+
+export interface DatasetInfo {
+  spec: string;
+  name: string;
+  /** C×H×W of the model inputs with the default preprocessing. */
+  input: string;
+  train_normal: number;
+  held_out_normal: number;
+  validation: number;
+  test_normal: number;
+  test_anomalous: number;
+  masks: boolean;
+  defects: Record<string, number>;
+}
+
+export async function datasetInfo(spec: string, o: { dataRoot?: string; set?: readonly string[] } = {}): Promise<DatasetInfo> {
+  const entry = await getMethod('pixelstats');
+  const { config } = resolveConfig({ method: 'pixelstats', modelDefaults: entry.definition.defaults, data: spec, ...(o.set ? { set: o.set } : {}), flags: o.dataRoot ? { dataset: { root: o.dataRoot } } : {} });
+  const d = await prepareData(config, entry);
+  try {
+    const defects: Record<string, number> = {};
+    d.test?.defects.forEach((x) => { defects[x] = (defects[x] ?? 0) + 1; });
+    const count = (l: Int32Array | undefined, v: number): number => (l ? l.filter((x) => x === v).length : 0);
+    return {
+      spec,
+      name: d.name,
+      input: d.imageShape.join('×'),
+      train_normal: count(d.train.labels, 0) + (d.calib?.size ?? 0),
+      held_out_normal: d.calib?.size ?? 0,
+      validation: d.val?.size ?? 0,
+      test_normal: count(d.test?.labels, 0) + count(d.val?.labels, 0),
+      test_anomalous: count(d.test?.labels, 1) + count(d.val?.labels, 1),
+      masks: d.test?.hasMasks ?? false,
+      defects,
+    };
+  } finally {
+    await d.close();
+  }
+}
