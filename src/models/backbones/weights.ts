@@ -91,8 +91,9 @@ export interface FetchOptions {
  * Downloads the official weights (resumable), checks the SHA-256 prefix in the file name and
  * only then moves the file to its final name. Returns the path; an existing verified file is kept.
  */
-export async function fetchWeights(name: string, options: FetchOptions = {}): Promise<{ path: string; skipped: boolean }> {
-  const info = weightsInfo(name);
+export async function fetchWeights(name: string | WeightsInfo, options: FetchOptions = {}): Promise<{ path: string; skipped: boolean }> {
+  // A WeightsInfo (file + sha256Prefix) fetches a file outside the built-in table (mirrors, tests).
+  const info = typeof name === 'string' ? weightsInfo(name) : name;
   const dir = options.dir ?? torchHubCheckpointsDir();
   const dest = join(dir, info.file);
   if (existsSync(dest)) {
