@@ -218,6 +218,18 @@ test('train/eval propagate; zeroGrad zeroes; to(float64) casts floating tensors 
   assert.ok(params.every((p) => p.isDisposed));
 });
 
+class FieldStyle extends nn.Module {
+  w = this.registerParameter('w', torch.ones([2]))!;
+  forward(x: Tensor): Tensor { return x.mul(this.w); }
+}
+
+test('to(dtype) also retargets parameters kept in plain fields', () => {
+  const m = new FieldStyle().to('float64');
+  assert.equal(m.w.dtype, 'float64');
+  assert.equal(m.parameters()[0], m.w);
+  m.dispose();
+});
+
 test('cleanup', () => {
   A.dispose();
   torch.dispose([x, yA]);

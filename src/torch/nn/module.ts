@@ -244,6 +244,14 @@ export abstract class Module {
       return noGrad(() => t.to(deviceOrDtype));
     };
     for (const m of this.modules()) {
+      // Subclasses that stored a tensor in a plain field (`w = this.registerParameter(…)`) shadow
+      // the accessor; point those fields at the converted tensor too.
+      const retarget = (old: Tensor, n: Tensor): void => {
+        for (const key of Object.keys(m)) {
+          const d = Object.getOwnPropertyDescriptor(m, key);
+          if (d && !d.get && d.value === old) (m as unknown as Record<string, unknown>)[key] = n;
+        }
+      };
       for (const [k, p] of [...m.#params]) {
         if (p === null) continue;
         const n = convert(p);
@@ -251,6 +259,7 @@ export abstract class Module {
         const g = p.grad;
         if (g) { const gn = convert(g); if (gn) { n.grad = gn; gn.dispose(); } g.dispose(); }
         m.registerParameter(k, n);
+        retarget(p, n);
         p.dispose();
       }
       for (const [k, b] of [...m.#buffers]) {
@@ -258,6 +267,7 @@ export abstract class Module {
         const n = convert(b);
         if (n === null) continue;
         m.registerBuffer(k, n, !m.#nonPersistent.has(k));
+        retarget(b, n);
         b.dispose();
       }
     }
