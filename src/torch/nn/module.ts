@@ -2,6 +2,8 @@
 // naming rule that gives checkpoint keys such as `layer1.0.bn1.running_mean`. Registration is
 // explicit; each registered name also becomes an accessor on the instance, so `this.weight` always
 // reads the registry and assigning `this.weight = t` re-registers (keys stay right on replacement).
+// In subclasses, type such fields with `declare weight: Tensor;` and assign them in the constructor
+// (`this.weight = this.registerParameter('weight', t)!`); forward() is called directly, m.forward(x).
 import { Tensor } from '../tensor.js';
 import { keep, tidy } from '../scope.js';
 import { noGrad } from '../autograd.js';
