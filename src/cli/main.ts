@@ -6,7 +6,10 @@ import { resolve } from 'node:path';
 import { parseArgs, helpText, type OptionSpec } from './args.js';
 import { ProgressBars } from './progress.js';
 import { UserError, isUserError } from '../pipeline/errors.js';
-import { VIGIL_VERSION } from '../pipeline/run.js';
+import { readFileSync } from 'node:fs';
+
+// Read here, not from pipeline/run.js: `--help` must not pay for loading libtorch.
+const VIGIL_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 type Spec = Record<string, OptionSpec>;
 const COMMON: Spec = {

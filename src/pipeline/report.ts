@@ -21,15 +21,16 @@ export interface ReportInput {
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const fmt = (v: unknown): string => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : v === null || v === undefined ? '—' : String(v));
 
-const W = 320, H = 240, PAD = 36;
+const W = 330, H = 240, PAD = 46;
+const tick = (v: number): string => String(Number(v.toPrecision(3)));
 
 function axes(xLabel: string, yLabel: string, x0 = 0, x1 = 1, y0 = 0, y1 = 1): string {
   const ticks: string[] = [];
   for (let i = 0; i <= 4; i++) {
     const fx = PAD + (i / 4) * (W - PAD - 10);
     const fy = H - PAD - (i / 4) * (H - PAD - 10);
-    ticks.push(`<line x1="${fx}" y1="${H - PAD}" x2="${fx}" y2="${H - PAD + 4}" stroke="#555"/><text x="${fx}" y="${H - PAD + 15}" font-size="10" text-anchor="middle">${fmt(x0 + (i / 4) * (x1 - x0))}</text>`);
-    ticks.push(`<line x1="${PAD - 4}" y1="${fy}" x2="${PAD}" y2="${fy}" stroke="#555"/><text x="${PAD - 6}" y="${fy + 3}" font-size="10" text-anchor="end">${fmt(y0 + (i / 4) * (y1 - y0))}</text>`);
+    ticks.push(`<line x1="${fx}" y1="${H - PAD}" x2="${fx}" y2="${H - PAD + 4}" stroke="#555"/><text x="${fx}" y="${H - PAD + 15}" font-size="10" text-anchor="middle">${tick(x0 + (i / 4) * (x1 - x0))}</text>`);
+    ticks.push(`<line x1="${PAD - 4}" y1="${fy}" x2="${PAD}" y2="${fy}" stroke="#555"/><text x="${PAD - 6}" y="${fy + 3}" font-size="10" text-anchor="end">${tick(y0 + (i / 4) * (y1 - y0))}</text>`);
   }
   return `<rect x="${PAD}" y="10" width="${W - PAD - 10}" height="${H - PAD - 10}" fill="#fafafa" stroke="#999"/>${ticks.join('')}`
     + `<text x="${(W + PAD) / 2}" y="${H - 4}" font-size="11" text-anchor="middle">${esc(xLabel)}</text>`
@@ -63,8 +64,9 @@ function prSvg(scores: Float32Array, labels: Uint8Array, ap: unknown): string {
 }
 
 function histogramSvg(scores: Float32Array, labels: Int32Array, threshold: number): string {
-  let lo = Math.min(threshold, ...scores);
-  let hi = Math.max(threshold, ...scores);
+  let lo = threshold;
+  let hi = threshold;
+  for (const s of scores) { if (s < lo) lo = s; if (s > hi) hi = s; }
   if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
   const bins = 30;
   const count = (l: number): number[] => {

@@ -429,7 +429,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   torch.manualSeed(config.seed);
   const data = await prepareData(config, entry, { onLog: log });
-  const det = entry.definition.create(config.model, data.imageShape);
+  let det: Detector;
+  try {
+    det = entry.definition.create(config.model, data.imageShape);
+  } catch (e) {
+    await data.close();
+    throw new UserError(`cannot build ${config.method} for ${data.imageShape.join('×')} inputs: ${(e as Error).message}`);
+  }
   try {
     // fit
     const progressLogged = new Map<string, number>();

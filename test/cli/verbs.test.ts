@@ -1,0 +1,149 @@
+// End-to-end: every verb as a child process on tiny data, asserting on the files it writes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { readImage } from '../../src/data/image/index.js';
+import { parseCsv, pairAuroc, vigil } from './helpers.js';
+
+let dir: string;
+let run: string;
+const SYNTH_SIZE = 96;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
+  const g = vigil(['datasets', 'synth', join(dir, 'synth'), '--categories', 'woven', '--size', String(SYNTH_SIZE), '--train', '16', '--test-good', '6', '--test-defect', '2']);
+  assert.equal(g.code, 0, g.stderr);
+  run = join(dir, 'run');
+  const r = vigil(['train', '--method', 'pixelstats', '--data', `synth:${join(dir, 'synth', 'woven')}`, '--set', 'preprocess.size=64', '--set', 'threshold.holdout=0.25', '--set', 'output.images=3', '--out', run, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('train writes the whole run directory', () => {
+  for (const f of ['config.yaml', 'log.txt', 'metrics.json', 'scores.csv', 'report.html', 'model/model.safetensors', 'model/manifest.json']) {
+    assert.ok(existsSync(join(run, f)), `${f} missing`);
+  }
+  assert.ok(!existsSync(join(run, 'checkpoint')), 'checkpoint/ is removed once the model is saved');
+  const images = readdirSync(join(run, 'images')).sort();
+  assert.deepEqual(images, ['least-anomalous-01.png', 'least-anomalous-02.png', 'least-anomalous-03.png', 'most-anomalous-01.png', 'most-anomalous-02.png', 'most-anomalous-03.png']);
+  const cfg = YAML.parse(readFileSync(join(run, 'config.yaml'), 'utf8'));
+  assert.equal(cfg.method, 'pixelstats');
+  assert.equal(cfg.preprocess.size, 64);
+  assert.equal(cfg.threshold.holdout, 0.25);
+  assert.equal(cfg.model.min_std, 0.02, 'method defaults are part of the resolved config');
+  assert.equal(cfg.dataset.synth.size, 128, 'the synth preset is applied');
+});
+
+test('metrics.json agrees with scores.csv and the manifest', () => {
+  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(run, 'model', 'manifest.json'), 'utf8'));
+  const rows = parseCsv(readFileSync(join(run, 'scores.csv'), 'utf8'));
+  assert.equal(m.method, 'pixelstats');
+  assert.equal(m.dataset, 'synth:woven');
+  assert.equal(m.seed, 0);
+  assert.equal(rows.length, 6 + 5 * 2);
+  assert.equal(m.counts.test, rows.length);
+  assert.equal(m.counts.train + m.counts.held_out_normal, 16);
+  assert.equal(m.counts.held_out_normal, 4);
+  const scores = rows.map((r) => Number(r.score));
+  const labels = rows.map((r) => Number(r.label));
+  assert.ok(Math.abs(m.image.auroc - pairAuroc(scores, labels)) < 1e-12, 'AUROC recomputed from scores.csv');
+  for (const k of ['auroc', 'ap', 'f1_max']) assert.ok(m.image[k] >= 0 && m.image[k] <= 1, `image.${k}`);
+  for (const k of ['auroc', 'ap', 'aupro']) assert.ok(m.pixel[k] >= 0 && m.pixel[k] <= 1, `pixel.${k} (synth has masks)`);
+  assert.equal(m.threshold.rule, 'quantile', 'no labelled validation split → quantile of held-out normals');
+  assert.equal(m.threshold.value, manifest.threshold.image.value);
+  assert.ok(m.timing.fit_s > 0 && m.timing.test_s > 0 && m.timing.infer_ms_per_image > 0);
+  // Verdicts and normalised scores follow the stored threshold and normalisation.
+  const n = manifest.normalisation.image;
+  assert.equal(n.threshold, m.threshold.value);
+  for (const r of rows) {
+    const s = Number(r.score);
+    assert.equal(r.verdict, s >= m.threshold.value ? 'anomalous' : 'normal');
+    const expect = Math.min(1, Math.max(0, (s - n.threshold) / (n.max - n.min) + 0.5));
+    assert.ok(Math.abs(Number(r.normalised_score) - expect) < 1e-12);
+  }
+  const c = m.confusion;
+  assert.equal(c.tp + c.fn, labels.filter((l) => l === 1).length);
+  assert.equal(c.fp + c.tn, labels.filter((l) => l === 0).length);
+  assert.equal(manifest.method, 'pixelstats');
+  assert.deepEqual(manifest.imageShape, [3, 64, 64]);
+  assert.equal(manifest.preprocessing.kind, 'files');
+  assert.ok(manifest.normalisation.pixel, 'pixel normalisation stored for a method with maps');
+});
+
+test('report.html is self-contained', () => {
+  const html = readFileSync(join(run, 'report.html'), 'utf8');
+  assert.ok(!/(src|href)="https?:/.test(html), 'no network references');
+  assert.equal((html.match(/<svg /g) ?? []).length, 3, 'ROC, PR and histogram');
+  assert.equal((html.match(/data:image\/png;base64,/g) ?? []).length, 6);
+  assert.ok(html.includes('threshold'));
+});
+
+test('test re-evaluates the saved model to the same numbers', () => {
+  const r = vigil(['test', run, '--json', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
+  assert.equal(out.metrics.image.auroc, m.image.auroc);
+  assert.equal(out.metrics.pixel.aupro, m.pixel.aupro);
+  assert.ok(existsSync(join(out.outDir, 'report.html')) && existsSync(join(out.outDir, 'scores.csv')));
+});
+
+test('predict writes predictions.csv, heatmaps and masks at the original size', async () => {
+  const out = join(dir, 'pred');
+  const r = vigil(['predict', run, join(dir, 'synth', 'woven', 'test', 'hole'), join(dir, 'synth', 'woven', 'test', 'good', '00*.png'), '--out', out, '--json', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout);
+  const rows = parseCsv(readFileSync(join(out, 'predictions.csv'), 'utf8'));
+  assert.equal(rows.length, 2 + 6);
+  const manifest = JSON.parse(readFileSync(join(run, 'model', 'manifest.json'), 'utf8'));
+  // The same image scored by train's test pass and by predict gives the same score.
+  const scores = parseCsv(readFileSync(join(run, 'scores.csv'), 'utf8'));
+  for (const row of rows) {
+    assert.equal(row.verdict, Number(row.score) >= manifest.threshold.image.value ? 'anomalous' : 'normal');
+    const same = scores.find((s) => s.id === row.path)!;
+    assert.ok(Math.abs(Number(same.score) - Number(row.score)) < 1e-5, row.path);
+  }
+  const p = res.predictions[0];
+  const heat = await readImage(join(out, p.heatmap));
+  const mask = await readImage(join(out, p.mask), { mode: 'gray' });
+  assert.equal(heat.width, SYNTH_SIZE);
+  assert.equal(heat.height, SYNTH_SIZE);
+  assert.equal(mask.width, SYNTH_SIZE);
+  for (const v of mask.data) assert.ok(v === 0 || v === 1);
+});
+
+test('one-class Fashion-MNIST subset with a labelled validation split uses the F1 threshold', { skip: !existsSync('/usr/share/datasets/fashion-mnist') && 'Fashion-MNIST not installed' }, () => {
+  const out = join(dir, 'fm');
+  const r = vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:1', '--set', 'dataset.limit_train=400', '--set', 'dataset.limit_test=600', '--set', 'dataset.val_from_test=0.3', '--out', out, '--json', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(r.stdout);
+  assert.equal(res.metrics.threshold.rule, 'f1');
+  assert.equal(res.metrics.dataset, 'fashion-mnist:1');
+  assert.equal(res.metrics.counts.test + res.metrics.counts.validation, 600);
+  assert.equal(res.metrics.pixel, null, 'no masks → no pixel metrics');
+  // Trousers vs the rest: per-pixel statistics separate them well.
+  assert.ok(res.metrics.image.auroc > 0.8, `AUROC ${res.metrics.image.auroc}`);
+  const rows = parseCsv(readFileSync(join(out, 'scores.csv'), 'utf8'));
+  assert.match(rows[0]!.id, /^test#\d+$/);
+});
+
+test('--help works on every verb', () => {
+  for (const v of [['train'], ['test'], ['predict'], ['datasets'], ['datasets', 'synth'], ['datasets', 'info'], ['weights'], ['methods']]) {
+    const r = vigil([...v, '--help']);
+    assert.equal(r.code, 0, `${v.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /usage: vigil/);
+  }
+});
+
+test('datasets info describes a spec', () => {
+  const r = vigil(['datasets', 'info', `synth:${join(dir, 'synth', 'woven')}`, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.equal(info.test_anomalous, 10);
+  assert.equal(info.test_normal, 6);
+  assert.equal(info.masks, true);
+});
