@@ -85,7 +85,15 @@ export function defineOp(name: string, rows: OverloadRow[]): OpFn {
       if (n < nreq || n > kinds.length) continue;
       let ok = true;
       for (let i = 0; i < n && ok; i++) ok = matches(kinds[i]!, args[i]);
-      if (ok && options) for (const key of Object.keys(options)) if (options[key] !== undefined && !(key in opts)) { ok = false; break; }
+      // Options must exist in this overload and have its types (conv2d.padding takes 'same').
+      if (ok && options) {
+        for (const key of Object.keys(options)) {
+          const v = options[key];
+          if (v === undefined) continue;
+          const o = opts[key];
+          if (!o || (v !== null && !matches(o[1], v))) { ok = false; break; }
+        }
+      }
       if (!ok) continue;
       const full: unknown[] = new Array(nargs);
       for (let i = 0; i < n; i++) full[idx[i]!] = convert(kinds[i]!, args[i]);
@@ -94,7 +102,6 @@ export function defineOp(name: string, rows: OverloadRow[]): OpFn {
           const v = options[key];
           if (v === undefined) continue;
           const [at, kind] = opts[key]!;
-          if (!matches(kind, v) && !(v === null)) throw new TypeError(`${short}(): option '${key}' has the wrong type (${describe(v)}, expected ${kind})`);
           full[at] = convert(kind, v);
         }
       }

@@ -162,3 +162,12 @@ test('threads and backend info', () => {
   assert.match(info.torchVersion, /^\d+\.\d+/);
   assert.equal(typeof info.cuda, 'boolean');
 });
+
+test('overloads are chosen by option types too', () => {
+  const x = torch.randn([1, 2, 7, 7]);
+  const w = torch.randn([3, 2, 3, 3]);
+  assert.deepEqual(torch.conv2d(x, w, { padding: 'same' }).shape, [1, 3, 7, 7]);
+  assert.deepEqual(torch.conv2d(x, w, { padding: 0 }).shape, [1, 3, 5, 5]);
+  assert.throws(() => torch.conv2d(x, w, { padding: 'same', stride: 'x' as unknown as number }), /no overload matches/);
+  torch.dispose([x, w]);
+});
