@@ -188,7 +188,21 @@ export class FileSplit implements DataSplit {
   }
 
   async *batches(o: BatchOptions): AsyncGenerator<EvalBatch> {
-    for await (const b of this.#loader(o.batchSize, o.shuffle ?? false).epoch(o.epoch ?? 0)) {
+    const it = this.#loader(o.batchSize, o.shuffle ?? false).epoch(o.epoch ?? 0)[Symbol.asyncIterator]();
+    for (;;) {
+      let r: IteratorResult<import('../data/loader/index.js').Batch>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        // An unreadable or missing file is the user's to fix, not a crash.
+        const m = (e as Error).message;
+        if (/not a readable image|cannot read image file|cannot read mask/.test(m)) {
+          throw new UserError(`${m.replace(/; pass skipUnreadable: true to skip such files$/, '')}; remove it, or skip such files (vigil predict --skip-unreadable, or --set dataset.skip_unreadable=true)`);
+        }
+        throw e;
+      }
+      if (r.done) break;
+      const b = r.value;
       yield {
         images: postprocess(this.p, b.images, b.shape[0]),
         shape: b.shape,

@@ -9,7 +9,7 @@ import { encodePng } from '../data/image/index.js';
 import { DEFAULT_IMAGE_EXTENSIONS } from '../data/datasets.js';
 import type { Detector, FitContext, TrainData, TrainingState } from '../methods/types.js';
 import { configSchema, configToYaml, readYamlFile, resolveConfig, validate, deepMerge, parseSet, type VigilConfig } from './config.js';
-import { FileSplit, loaderTransforms, prepareData, type DataSplit, type Preprocessing } from './data.js';
+import { FileSplit, loaderTransforms, parseDataSpec, prepareData, type DataSplit, type Preprocessing } from './data.js';
 import { UserError } from './errors.js';
 import { csv, writeAtomic, writeJson } from './fsutil.js';
 import { getMethod, type MethodEntry } from './registry.js';
@@ -408,6 +408,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (o.dataRoot !== undefined) flags.dataset = { root: resolve(o.dataRoot) };
     if (o.out !== undefined) flags.output = { dir: o.out };
     ({ config } = resolveConfig({ method, modelDefaults: entry.definition.defaults, ...(o.data ? { data: o.data } : {}), ...(o.config ? { configFile: o.config } : {}), ...(fileLayer ? { fileLayer } : {}), ...(o.set ? { set: o.set } : {}), flags }));
+    parseDataSpec(config.dataset.spec, config.dataset.category); // fail before creating the run directory
     runDir = resolve(config.output.dir ?? join('runs', `${method}-${slug(config.dataset.spec.replace(/^.*[\\/]/, '') || config.dataset.spec)}-${timestamp()}`));
     if (existsSync(join(runDir, 'model', 'manifest.json')) || existsSync(join(runDir, 'config.yaml'))) {
       throw new UserError(`run directory ${runDir} already holds a run; choose another --out (or --resume it if it was interrupted)`);
@@ -454,6 +455,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         checkpoint: (state: TrainingState) => {
           mkdirSync(join(runDir, 'checkpoint'), { recursive: true });
           torch.saveSafetensors(checkpointPath(runDir), state.tensors, { meta: JSON.stringify(state.meta), method: config.method });
+          log(`checkpoint: stage ${state.meta.stage}, epoch ${state.meta.epoch}`);
         },
       } : {}),
       ...(resumeState ? { resume: resumeState } : {}),
