@@ -1,0 +1,280 @@
+// DCAE and Deep SVDD (Ruff et al., ICML 2018) as Vigil methods. fit() of Deep SVDD runs
+// pretrain (DCAE) → encoder transfer → train, checkpointing every epoch and resuming mid-stage.
+import * as torch from '../../torch/index.js';
+import type { Tensor } from '../../torch/index.js';
+import type { optim } from '../../torch/index.js';
+import type { Detector, FitContext, MethodDefinition, ScoreResult, TrainData, TrainingState } from '../types.js';
+import {
+  buildAutoencoder, buildNetwork, NETWORK_INPUT, transferEncoderWeights, type DsvddAutoencoder, type DsvddNet,
+} from './networks.js';
+import { DCAE_DEFAULTS, DSVDD_DEFAULTS, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
+import { aeEpoch, asDtype, distToCenter, initCenter, makeOptimizer, reconstructionError, svddEpoch } from './train.js';
+
+export * from './networks.js';
+export * from './config.js';
+export * from './train.js';
+export { preprocessFor, type ImagePreprocessor } from './preprocess.js';
+
+type Shape3 = readonly [number, number, number];
+
+function checkShape(network: string, expected: Shape3, got: Shape3): void {
+  if (expected.some((d, i) => d !== got[i])) {
+    throw new Error(`network '${network}' takes ${expected.join('×')} images, the data has ${got.join('×')}; pick the network for the dataset (mnist/fmnist 1×28×28, cifar10 3×32×32)`);
+  }
+}
+
+const MODEL = 'model.';
+const OPTIM = 'optim.';
+
+interface StageMeta {
+  stage: string;
+  epoch: number;
+  scheduler: optim.SchedulerState;
+  optimGroups: Record<string, unknown>[];
+  [k: string]: unknown;
+}
+
+/** Packs a model + optimiser + scheduler into a TrainingState (tensors are detached handles). */
+function packState(model: { stateDict(): Map<string, Tensor> }, opt: optim.Adam, sched: optim.MultiStepLR, meta: { stage: string; epoch: number; [k: string]: unknown }, extra: Map<string, Tensor> = new Map()): TrainingState {
+  const tensors = new Map<string, Tensor>();
+  for (const [k, v] of model.stateDict()) tensors.set(MODEL + k, v);
+  const osd = opt.stateDict();
+  for (const [k, v] of osd.state) tensors.set(OPTIM + k, v);
+  for (const [k, v] of extra) tensors.set(k, torch.noGrad(() => v.detach()));
+  return { tensors, meta: { ...meta, scheduler: sched.stateDict(), optimGroups: osd.groups } };
+}
+
+function unpackState(st: TrainingState, model: { loadStateDict(sd: Map<string, Tensor>): unknown }, opt: optim.Adam, sched: optim.MultiStepLR): void {
+  const modelSd = new Map<string, Tensor>();
+  const optState = new Map<string, Tensor>();
+  for (const [k, v] of st.tensors) {
+    if (k.startsWith(MODEL)) modelSd.set(k.slice(MODEL.length), v);
+    else if (k.startsWith(OPTIM)) optState.set(k.slice(OPTIM.length), v);
+  }
+  const meta = st.meta as StageMeta;
+  if (!Array.isArray(meta.optimGroups) || typeof meta.scheduler !== 'object') {
+    throw new Error(`resume state (stage '${meta.stage}'): meta.optimGroups / meta.scheduler missing; the checkpoint was not written by this method`);
+  }
+  model.loadStateDict(modelSd);
+  opt.loadStateDict({ state: optState, groups: meta.optimGroups as optim.OptimizerStateDict['groups'] });
+  sched.loadStateDict(meta.scheduler);
+}
+
+/** Emits a checkpoint and frees the handles it made (the pipeline writes them synchronously). */
+function emit(ctx: FitContext, make: () => TrainingState): void {
+  if (!ctx.checkpoint) return;
+  const st = make();
+  try {
+    ctx.checkpoint(st);
+  } finally {
+    for (const t of st.tensors.values()) t.dispose();
+  }
+}
+
+/** Trains an autoencoder stage with checkpoints; `resume` when its stage matches. */
+async function trainAutoencoder(
+  ae: DsvddAutoencoder, data: TrainData, s: StageConfig, loss: AeLoss, ctx: FitContext, stageName: string, extraMeta: Record<string, unknown>,
+): Promise<void> {
+  const { opt, sched } = makeOptimizer(ae.parameters(), s);
+  try {
+    let start = 0;
+    if (ctx.resume && ctx.resume.meta.stage === stageName) {
+      unpackState(ctx.resume, ae, opt, sched);
+      start = ctx.resume.meta.epoch;
+      ctx.log(`${stageName}: resuming after epoch ${start}/${s.epochs}`);
+    }
+    for (let e = start; e < s.epochs; e++) {
+      const t0 = performance.now();
+      const l = await aeEpoch(ae, opt, data, e, s, loss, ctx);
+      sched.step();
+      ctx.progress(stageName, e + 1, s.epochs, { loss: l, lr: opt.paramGroups[0]!.lr, seconds: (performance.now() - t0) / 1000 });
+      emit(ctx, () => packState(ae, opt, sched, { stage: stageName, epoch: e + 1, ...extraMeta }));
+    }
+  } finally {
+    opt.dispose();
+  }
+  ae.eval();
+}
+
+// ---- DCAE ----------------------------------------------------------------------------------------
+
+class DcaeDetector implements Detector {
+  readonly method = 'dcae';
+  readonly ae: DsvddAutoencoder;
+
+  constructor(readonly config: DcaeConfig, imageShape: Shape3) {
+    checkShape(config.network, NETWORK_INPUT[config.network], imageShape);
+    this.ae = buildAutoencoder(config.network, { fastDeconv: config.fastDeconv });
+    if (config.dtype === 'float64') this.ae.to('float64');
+  }
+
+  async fit(data: TrainData, ctx: FitContext): Promise<void> {
+    checkShape(this.config.network, NETWORK_INPUT[this.config.network], data.imageShape);
+    await trainAutoencoder(this.ae, data, this.config.train, this.config.loss, ctx, 'train', {});
+  }
+
+  score(images: Tensor): ScoreResult {
+    this.ae.eval();
+    const s = torch.tidy(() => torch.noGrad(() => {
+      const x = asDtype(images, this.ae.parameters()[0]!.dtype);
+      return Float32Array.from(reconstructionError(this.ae.forward(x), x).toTypedArray() as Float32Array | Float64Array);
+    }));
+    return { scores: s };
+  }
+
+  state(): { tensors: Map<string, Tensor>; meta: Record<string, unknown> } {
+    return { tensors: this.ae.stateDict(), meta: { method: 'dcae', network: this.config.network } };
+  }
+
+  dispose(): void { this.ae.dispose(); }
+}
+
+export const dcae: MethodDefinition<DcaeConfig> = {
+  name: 'dcae',
+  description: 'Deep convolutional autoencoder (the Deep SVDD paper\'s DCAE baseline): score = per-image sum of squared reconstruction errors',
+  defaults: DCAE_DEFAULTS,
+  create(config, imageShape) {
+    return new DcaeDetector(resolveDcaeConfig(config), imageShape);
+  },
+  load(config, imageShape, state) {
+    const d = new DcaeDetector(resolveDcaeConfig(config), imageShape);
+    try {
+      d.ae.loadStateDict(state.tensors);
+    } catch (e) {
+      d.dispose();
+      throw new Error(`dcae: cannot load the saved weights into ${d.ae.constructor.name}: ${(e as Error).message}`);
+    }
+    d.ae.eval();
+    return d;
+  },
+};
+
+// ---- Deep SVDD -----------------------------------------------------------------------------------
+
+class DsvddDetector implements Detector {
+  readonly method = 'dsvdd';
+  readonly net: DsvddNet;
+  c: Tensor | null = null;
+  R = 0;
+
+  constructor(readonly config: DsvddConfig, imageShape: Shape3) {
+    checkShape(config.network, NETWORK_INPUT[config.network], imageShape);
+    this.net = buildNetwork(config.network);
+    if (config.dtype === 'float64') this.net.to('float64');
+  }
+
+  async fit(data: TrainData, ctx: FitContext): Promise<void> {
+    const cfg = this.config;
+    checkShape(cfg.network, NETWORK_INPUT[cfg.network], data.imageShape);
+    const resume = ctx.resume;
+    const resumeTrain = resume?.meta.stage === 'train';
+    if (resume && resume.meta.stage !== 'pretrain' && !resumeTrain) {
+      throw new Error(`dsvdd: cannot resume from stage '${resume.meta.stage}'; expected 'pretrain' or 'train'`);
+    }
+    if (!resumeTrain && cfg.pretrain.epochs > 0) {
+      const { loss, ...s } = cfg.pretrain;
+      const ae = buildAutoencoder(cfg.network, { fastDeconv: cfg.fastDeconv });
+      if (cfg.dtype === 'float64') ae.to('float64');
+      try {
+        await trainAutoencoder(ae, data, s, loss, ctx, 'pretrain', {});
+        const keys = transferEncoderWeights(ae, this.net);
+        ctx.log(`pretrain: copied ${keys.length} encoder tensors (${keys.join(', ')}) into ${this.net.constructor.name}`);
+      } finally {
+        ae.dispose();
+      }
+    }
+    await this.#train(data, ctx, resumeTrain ? resume : undefined);
+  }
+
+  async #train(data: TrainData, ctx: FitContext, resume: TrainingState | undefined): Promise<void> {
+    const cfg = this.config;
+    const s = cfg.train;
+    const { opt, sched } = makeOptimizer(this.net.parameters(), s);
+    try {
+      let start = 0;
+      this.c?.dispose();
+      this.c = null;
+      if (resume) {
+        unpackState(resume, this.net, opt, sched);
+        const c = resume.tensors.get('c');
+        if (!c) throw new Error("dsvdd: resume state of stage 'train' has no tensor 'c'");
+        this.c = torch.keep(torch.noGrad(() => c.to({ dtype: this.net.parameters()[0]!.dtype, copy: true })));
+        this.R = Number(resume.meta.R ?? 0);
+        start = resume.meta.epoch;
+        ctx.log(`train: resuming after epoch ${start}/${s.epochs}`);
+      } else {
+        this.c = await initCenter(this.net, data, s.batchSize, cfg.centerEps);
+        this.R = 0;
+      }
+      const st = { c: this.c, R: this.R };
+      for (let e = start; e < s.epochs; e++) {
+        const t0 = performance.now();
+        const l = await svddEpoch(this.net, opt, data, e, s, cfg.objective, cfg.nu, cfg.warmUpEpochs, st, ctx);
+        this.R = st.R;
+        sched.step();
+        ctx.progress('train', e + 1, s.epochs, { loss: l, lr: opt.paramGroups[0]!.lr, R: this.R, seconds: (performance.now() - t0) / 1000 });
+        emit(ctx, () => packState(this.net, opt, sched, { stage: 'train', epoch: e + 1, R: this.R }, new Map([['c', this.c!]])));
+      }
+    } finally {
+      opt.dispose();
+    }
+    this.net.eval();
+  }
+
+  score(images: Tensor): ScoreResult {
+    if (!this.c) throw new Error('dsvdd: score() before fit() or load()');
+    const c = this.c;
+    this.net.eval();
+    const r2 = this.config.objective === 'soft-boundary' ? this.R * this.R : 0;
+    const s = torch.tidy(() => torch.noGrad(() => {
+      const d = distToCenter(this.net.forward(asDtype(images, c.dtype)), c);
+      return Float32Array.from((r2 === 0 ? d : d.sub(r2)).toTypedArray() as Float32Array | Float64Array);
+    }));
+    return { scores: s };
+  }
+
+  /** Tensors: the network's state dict with PyTorch key names, plus `c`; meta: R and the objective. */
+  state(): { tensors: Map<string, Tensor>; meta: Record<string, unknown> } {
+    if (!this.c) throw new Error('dsvdd: state() before fit() or load()');
+    const tensors = this.net.stateDict();
+    tensors.set('c', torch.noGrad(() => this.c!.detach()));
+    return { tensors, meta: { method: 'dsvdd', network: this.config.network, objective: this.config.objective, R: this.R } };
+  }
+
+  dispose(): void {
+    this.net.dispose();
+    this.c?.dispose();
+    this.c = null;
+  }
+}
+
+export const dsvdd: MethodDefinition<DsvddConfig> = {
+  name: 'dsvdd',
+  description: 'Deep SVDD (Ruff et al., ICML 2018): one-class or soft-boundary hypersphere around the DCAE-pretrained LeNet features; score = squared distance to c (minus R² for soft-boundary)',
+  defaults: DSVDD_DEFAULTS,
+  create(config, imageShape) {
+    return new DsvddDetector(resolveDsvddConfig(config), imageShape);
+  },
+  load(config, imageShape, state) {
+    const d = new DsvddDetector(resolveDsvddConfig(config), imageShape);
+    const c = state.tensors.get('c');
+    if (!c) { d.dispose(); throw new Error("dsvdd: saved state has no tensor 'c' (the hypersphere center)"); }
+    if (c.ndim !== 1 || c.shape[0] !== d.net.repDim) {
+      d.dispose();
+      throw new Error(`dsvdd: saved 'c' has shape [${c.shape.join(', ')}], network '${d.config.network}' needs [${d.net.repDim}]`);
+    }
+    const sd = new Map([...state.tensors].filter(([k]) => k !== 'c'));
+    try {
+      d.net.loadStateDict(sd);
+    } catch (e) {
+      d.dispose();
+      throw new Error(`dsvdd: cannot load the saved weights into ${d.net.constructor.name}: ${(e as Error).message}`);
+    }
+    d.c = torch.keep(torch.noGrad(() => c.to({ dtype: d.net.parameters()[0]!.dtype, copy: true })));
+    const R = state.meta.R ?? 0;
+    if (typeof R !== 'number' || !Number.isFinite(R)) { d.dispose(); throw new Error(`dsvdd: saved meta.R must be a finite number, got ${JSON.stringify(R)}`); }
+    d.R = R;
+    d.net.eval();
+    return d;
+  },
+};

@@ -1,0 +1,166 @@
+// The training pieces of DCAE and Deep SVDD, following the authors' AETrainer / DeepSVDDTrainer
+// (lukasruff/Deep-SVDD-PyTorch @ 1901612 src/optim/; Deep-SAD-PyTorch src/optim/ae_trainer.py).
+import * as torch from '../../torch/index.js';
+import type { Tensor } from '../../torch/index.js';
+import { nn, optim } from '../../torch/index.js';
+import type { FitContext, TrainData } from '../types.js';
+import type { AeLoss, DsvddObjective, StageConfig } from './config.js';
+
+/** Per-image sum of squared reconstruction errors, shape [N]. */
+export function reconstructionError(rec: Tensor, x: Tensor): Tensor {
+  return torch.tidy(() => rec.sub(x).pow(2).flatten(1).sum([1]));
+}
+
+/** The batch loss of an autoencoder step (see {@link AeLoss}). */
+export function aeLoss(rec: Tensor, x: Tensor, mode: AeLoss): Tensor {
+  return torch.tidy(() => (mode === 'sum' ? reconstructionError(rec, x).mean() : rec.sub(x).pow(2).mean()));
+}
+
+/** Squared distance of each feature row to c, shape [N]. */
+export function distToCenter(out: Tensor, c: Tensor): Tensor {
+  return torch.tidy(() => out.sub(c).pow(2).sum([1]));
+}
+
+/** One-class: mean(dist); soft-boundary: R² + (1/ν)·mean(max(0, dist − R²)). */
+export function svddLoss(dist: Tensor, objective: DsvddObjective, R: number, nu: number): Tensor {
+  return torch.tidy(() => {
+    if (objective === 'one-class') return dist.mean();
+    const r2 = R * R;
+    return dist.sub(r2).clamp_min(0).mean().mul(1 / nu).add(r2);
+  });
+}
+
+/**
+ * The authors' eps rule on the center, in place on a copy: components in (−eps, 0) become −eps,
+ * components in (0, eps) become +eps, exact zeros stay 0 (a zero unit could be matched trivially).
+ */
+export function applyCenterEps<A extends Float32Array | Float64Array>(c: A, eps: number): A {
+  const out = c.slice() as A;
+  const e = out instanceof Float32Array ? Math.fround(eps) : eps;
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i]!;
+    if (Math.abs(v) < eps && v < 0) out[i] = -e;
+    else if (Math.abs(v) < eps && v > 0) out[i] = e;
+  }
+  return out;
+}
+
+/**
+ * numpy.quantile(a, q) with the default 'linear' method: the value at position (n − 1)·q of the
+ * sorted data, interpolated between its neighbours.
+ */
+export function quantileLinear(values: ArrayLike<number>, q: number): number {
+  const a = Float64Array.from(values).sort();
+  const n = a.length;
+  if (n === 0) throw new RangeError('quantileLinear: no values');
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, n - 1);
+  const t = pos - lo;
+  // numpy's lerp: a + (b − a)·t, switched to b − (b − a)·(1 − t) for t ≥ 0.5.
+  const d = a[hi]! - a[lo]!;
+  return t >= 0.5 ? a[hi]! - d * (1 - t) : a[lo]! + d * t;
+}
+
+/** The soft-boundary radius from a batch's squared distances: the (1 − ν)-quantile of sqrt(dist). */
+export function radiusFromDistances(dist: Float32Array | Float64Array, nu: number): number {
+  // numpy's sqrt keeps the dtype: float32 distances give float32 roots.
+  const r = dist instanceof Float32Array ? new Float32Array(dist.length) : new Float64Array(dist.length);
+  for (let i = 0; i < dist.length; i++) r[i] = Math.sqrt(dist[i]!);
+  return quantileLinear(r, 1 - nu);
+}
+
+/**
+ * Center c: the mean network output over the training data (eval mode, no grad, float32 sums per
+ * batch as the authors), then the eps rule. Returns a kept [repDim] tensor.
+ */
+export async function initCenter(net: nn.Module & { forward(x: Tensor): Tensor }, data: TrainData, batchSize: number, eps: number): Promise<Tensor> {
+  const dtype = net.parameters()[0]!.dtype;
+  net.eval();
+  let sum: Tensor | null = null;
+  let n = 0;
+  for await (const b of data.epoch({ epoch: 0, batchSize, shuffle: false })) {
+    const s = torch.tidy(() => torch.noGrad(() => net.forward(asDtype(b.images, dtype)).sum([0])));
+    n += b.images.shape[0]!;
+    if (sum === null) sum = s;
+    else { const t = torch.tidy(() => sum!.add(s)); sum.dispose(); s.dispose(); sum = t; }
+  }
+  if (sum === null || n === 0) throw new Error('initCenter: the training data is empty');
+  const mean = torch.tidy(() => sum!.div(n));
+  sum.dispose();
+  const c = applyCenterEps(mean.toTypedArray() as Float32Array | Float64Array, eps);
+  mean.dispose();
+  return torch.keep(torch.fromTypedArray(c, [c.length]));
+}
+
+/** Adam + MultiStepLR for a stage, as the authors' trainers build them. */
+export function makeOptimizer(params: Tensor[], s: StageConfig): { opt: optim.Adam; sched: optim.MultiStepLR } {
+  const opt = new optim.Adam(params, { lr: s.lr, weightDecay: s.weightDecay, amsgrad: s.amsgrad });
+  const sched = new optim.MultiStepLR(opt, { milestones: s.milestones, gamma: 0.1 });
+  return { opt, sched };
+}
+
+/** The batch in the model's dtype (a cast copy inside the caller's tidy, or the batch itself). */
+export function asDtype(x: Tensor, dtype: torch.DType): Tensor {
+  return x.dtype === dtype ? x : x.to(dtype);
+}
+
+function checkAbort(ctx: FitContext): void {
+  if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('training was stopped');
+}
+
+/** One autoencoder epoch; returns the mean batch loss. */
+export async function aeEpoch(
+  ae: nn.Module & { forward(x: Tensor): Tensor }, opt: optim.Adam, data: TrainData, epoch: number, s: StageConfig, loss: AeLoss, ctx: FitContext,
+): Promise<number> {
+  ae.train();
+  const dtype = ae.parameters()[0]!.dtype;
+  let total = 0;
+  let batches = 0;
+  for await (const b of data.epoch({ epoch, batchSize: s.batchSize, shuffle: true })) {
+    checkAbort(ctx);
+    total += torch.tidy(() => {
+      opt.zeroGrad();
+      const x = asDtype(b.images, dtype);
+      const l = aeLoss(ae.forward(x), x, loss);
+      l.backward();
+      opt.step();
+      return l.item();
+    });
+    batches++;
+  }
+  return total / Math.max(batches, 1);
+}
+
+export interface SvddEpochState {
+  c: Tensor;
+  /** Updated in place for soft-boundary after warm-up. */
+  R: number;
+}
+
+/** One Deep SVDD epoch; returns the mean batch loss. R is updated per batch after warm-up. */
+export async function svddEpoch(
+  net: nn.Module & { forward(x: Tensor): Tensor }, opt: optim.Adam, data: TrainData, epoch: number, s: StageConfig,
+  objective: DsvddObjective, nu: number, warmUpEpochs: number, st: SvddEpochState, ctx: FitContext,
+): Promise<number> {
+  net.train();
+  let total = 0;
+  let batches = 0;
+  const updateR = objective === 'soft-boundary' && epoch >= warmUpEpochs;
+  for await (const b of data.epoch({ epoch, batchSize: s.batchSize, shuffle: true })) {
+    checkAbort(ctx);
+    const [l, dist] = torch.tidy(() => {
+      opt.zeroGrad();
+      const d = distToCenter(net.forward(asDtype(b.images, st.c.dtype)), st.c);
+      const loss = svddLoss(d, objective, st.R, nu);
+      loss.backward();
+      opt.step();
+      return [loss.item(), updateR ? (d.detach().toTypedArray() as Float32Array | Float64Array) : null] as const;
+    });
+    // The authors update R after the optimiser step, from the distances of the forward pass.
+    if (dist) st.R = radiusFromDistances(dist, nu);
+    total += l;
+    batches++;
+  }
+  return total / Math.max(batches, 1);
+}
