@@ -18,7 +18,7 @@ import {
 import { runPython, tempDir } from '../helpers/python.js';
 import { mulberry32 } from '../../src/data/random.js';
 
-const N = 32;
+const N = 16;
 const STEPS = 20;
 
 interface Case {
