@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Runtime: libtorch + a fast BLAS (Debian's default reference BLAS is ~15x slower for sgemm).
 # Tests: PyTorch/torchvision/scikit-learn produce reference outputs at test time.
-pkgs=(libtorch-dev libopenblas0-pthread build-essential python3)
+# Fashion-MNIST (Debian's dataset-fashion-mnist, ~30 MB) is the demo's one-class benchmark.
+pkgs=(libtorch-dev libopenblas0-pthread build-essential python3 dataset-fashion-mnist)
 if [ "${VIGIL_SETUP_TEST:-0}" = 1 ]; then
-  pkgs+=(python3-torch python3-torchvision python3-sklearn python3-numpy dataset-fashion-mnist)
+  pkgs+=(python3-torch python3-torchvision python3-sklearn python3-numpy python3-scipy)
 fi
 
 missing=()
