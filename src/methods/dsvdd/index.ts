@@ -8,11 +8,13 @@ import {
   buildAutoencoder, buildNetwork, NETWORK_INPUT, transferEncoderWeights, type DsvddAutoencoder, type DsvddNet,
 } from './networks.js';
 import { DCAE_DEFAULTS, DSVDD_DEFAULTS, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
+import { loadPretrainedAutoencoder } from './init-from.js';
 import { aeEpoch, asDtype, distToCenter, initCenter, makeOptimizer, reconstructionError, svddEpoch } from './train.js';
 
 export * from './networks.js';
 export * from './config.js';
 export * from './train.js';
+export { loadPretrainedAutoencoder, type PretrainedAutoencoder } from './init-from.js';
 export { preprocessFor, type ImagePreprocessor } from './preprocess.js';
 
 type Shape3 = readonly [number, number, number];
@@ -156,6 +158,8 @@ class DsvddDetector implements Detector {
   readonly net: DsvddNet;
   c: Tensor | null = null;
   R = 0;
+  /** Absolute path of the autoencoder the network was initialised from (provenance, in state().meta). */
+  initFromPath: string | null = null;
 
   constructor(readonly config: DsvddConfig, imageShape: Shape3) {
     checkShape(config.network, NETWORK_INPUT[config.network], imageShape);
@@ -171,7 +175,17 @@ class DsvddDetector implements Detector {
     if (resume && resume.meta.stage !== 'pretrain' && !resumeTrain) {
       throw new Error(`dsvdd: cannot resume from stage '${resume.meta.stage}'; expected 'pretrain' or 'train'`);
     }
-    if (!resumeTrain && cfg.pretrain.epochs > 0) {
+    if (!resumeTrain && cfg.initFrom) {
+      // The autoencoder was trained by an earlier run: no pretraining here.
+      const pre = loadPretrainedAutoencoder(cfg.initFrom, cfg.network, { fastDeconv: cfg.fastDeconv, dtype: cfg.dtype ?? 'float32' });
+      this.initFromPath = pre.path;
+      try {
+        const keys = transferEncoderWeights(pre.ae, this.net);
+        ctx.log(`initFrom: copied ${keys.length} encoder tensors (${keys.join(', ')}) from the ${pre.description} into ${this.net.constructor.name}; DCAE pretraining skipped`);
+      } finally {
+        pre.ae.dispose();
+      }
+    } else if (!resumeTrain && cfg.pretrain.epochs > 0) {
       const { loss, ...s } = cfg.pretrain;
       const ae = buildAutoencoder(cfg.network, { fastDeconv: cfg.fastDeconv });
       if (cfg.dtype === 'float64') ae.to('float64');
@@ -238,7 +252,9 @@ class DsvddDetector implements Detector {
     if (!this.c) throw new Error('dsvdd: state() before fit() or load()');
     const tensors = this.net.stateDict();
     tensors.set('c', torch.noGrad(() => this.c!.detach()));
-    return { tensors, meta: { method: 'dsvdd', network: this.config.network, objective: this.config.objective, R: this.R } };
+    const meta: Record<string, unknown> = { method: 'dsvdd', network: this.config.network, objective: this.config.objective, R: this.R };
+    if (this.initFromPath) meta.initFrom = this.initFromPath;
+    return { tensors, meta };
   }
 
   dispose(): void {
@@ -274,6 +290,7 @@ export const dsvdd: MethodDefinition<DsvddConfig> = {
     const R = state.meta.R ?? 0;
     if (typeof R !== 'number' || !Number.isFinite(R)) { d.dispose(); throw new Error(`dsvdd: saved meta.R must be a finite number, got ${JSON.stringify(R)}`); }
     d.R = R;
+    if (typeof state.meta.initFrom === 'string') d.initFromPath = state.meta.initFrom;
     d.net.eval();
     return d;
   },
