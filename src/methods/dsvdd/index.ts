@@ -8,7 +8,7 @@ import {
   buildAutoencoder, buildNetwork, NETWORK_INPUT, transferEncoderWeights, type DsvddAutoencoder, type DsvddNet,
 } from './networks.js';
 import { DCAE_DEFAULTS, DSVDD_DEFAULTS, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
-import { loadPretrainedAutoencoder } from './init-from.js';
+import { loadPretrainedAutoencoder, type PretrainedAutoencoder } from './init-from.js';
 import { aeEpoch, asDtype, distToCenter, initCenter, makeOptimizer, reconstructionError, svddEpoch } from './train.js';
 
 export * from './networks.js';
@@ -160,6 +160,8 @@ class DsvddDetector implements Detector {
   R = 0;
   /** Absolute path of the autoencoder the network was initialised from (provenance, in state().meta). */
   initFromPath: string | null = null;
+  /** The `initFrom` autoencoder, loaded by create() so that a bad path fails before training; freed by fit(). */
+  pretrained: PretrainedAutoencoder | null = null;
 
   constructor(readonly config: DsvddConfig, imageShape: Shape3) {
     checkShape(config.network, NETWORK_INPUT[config.network], imageShape);
@@ -175,17 +177,18 @@ class DsvddDetector implements Detector {
     if (resume && resume.meta.stage !== 'pretrain' && !resumeTrain) {
       throw new Error(`dsvdd: cannot resume from stage '${resume.meta.stage}'; expected 'pretrain' or 'train'`);
     }
-    if (!resumeTrain && cfg.initFrom) {
+    const pre = cfg.initFrom && !resumeTrain ? this.pretrained ?? this.loadInitFrom() : null;
+    if (this.pretrained && this.pretrained !== pre) this.pretrained.ae.dispose();
+    this.pretrained = null;
+    if (pre) {
       // The autoencoder was trained by an earlier run: no pretraining here.
-      const pre = loadPretrainedAutoencoder(cfg.initFrom, cfg.network, { fastDeconv: cfg.fastDeconv, dtype: cfg.dtype ?? 'float32' });
-      this.initFromPath = pre.path;
       try {
         const keys = transferEncoderWeights(pre.ae, this.net);
         ctx.log(`initFrom: copied ${keys.length} encoder tensors (${keys.join(', ')}) from the ${pre.description} into ${this.net.constructor.name}; DCAE pretraining skipped`);
       } finally {
         pre.ae.dispose();
       }
-    } else if (!resumeTrain && cfg.pretrain.epochs > 0) {
+    } else if (!resumeTrain && !cfg.initFrom && cfg.pretrain.epochs > 0) {
       const { loss, ...s } = cfg.pretrain;
       const ae = buildAutoencoder(cfg.network, { fastDeconv: cfg.fastDeconv });
       if (cfg.dtype === 'float64') ae.to('float64');
@@ -257,7 +260,18 @@ class DsvddDetector implements Detector {
     return { tensors, meta };
   }
 
+  /** Loads and checks `config.initFrom` (throws naming the path and the problem). */
+  loadInitFrom(): PretrainedAutoencoder {
+    const cfg = this.config;
+    if (!cfg.initFrom) throw new Error('dsvdd: loadInitFrom() without config.initFrom');
+    const pre = loadPretrainedAutoencoder(cfg.initFrom, cfg.network, { fastDeconv: cfg.fastDeconv, dtype: cfg.dtype ?? 'float32' });
+    this.initFromPath = pre.path;
+    return pre;
+  }
+
   dispose(): void {
+    this.pretrained?.ae.dispose();
+    this.pretrained = null;
     this.net.dispose();
     this.c?.dispose();
     this.c = null;
@@ -269,7 +283,16 @@ export const dsvdd: MethodDefinition<DsvddConfig> = {
   description: 'Deep SVDD (Ruff et al., ICML 2018): one-class or soft-boundary hypersphere around the DCAE-pretrained LeNet features; score = squared distance to c (minus R² for soft-boundary)',
   defaults: DSVDD_DEFAULTS,
   create(config, imageShape) {
-    return new DsvddDetector(resolveDsvddConfig(config), imageShape);
+    const d = new DsvddDetector(resolveDsvddConfig(config), imageShape);
+    if (d.config.initFrom) {
+      try {
+        d.pretrained = d.loadInitFrom();
+      } catch (e) {
+        d.dispose();
+        throw e;
+      }
+    }
+    return d;
   },
   load(config, imageShape, state) {
     const d = new DsvddDetector(resolveDsvddConfig(config), imageShape);
