@@ -1,0 +1,304 @@
+#!/usr/bin/env node
+// The Fashion-MNIST results table: for each normal class and seed, a DCAE run and a Deep SVDD run
+// initialised from it (the CLI's two-run flow, paper presets configs/{dcae,dsvdd}/fmnist.yaml), one
+// JSON file per (class, seed) under results/fmnist/. Pairs already there are skipped, so the table
+// can be completed over several sessions. --report prints the markdown table beside the published
+// numbers and can rewrite the marked block of README.md.
+//
+//   node scripts/fmnist-table.mjs --classes 0-9 --seeds 0,1,2 --jobs 2     # run what is missing
+//   node scripts/fmnist-table.mjs --report [--write-readme]                # table (and README block)
+//   node scripts/fmnist-table.mjs --classes 0 --seeds 0 --epochs-override 1 # smoke test → results/smoke/
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const TIME = '/usr/bin/time';
+const START = '<!-- fmnist-table:start -->';
+const END = '<!-- fmnist-table:end -->';
+
+const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+// Deep-SVDD column of the GOAD paper's Fashion-MNIST table (Bergman & Hoshen, ICLR 2020), as quoted in
+// docs numbers.md §0.1; marked UNVERIFIED there (from memory of the paper, mean 92.8).
+const GOAD_DSVDD = [98.2, 90.3, 90.7, 94.2, 89.4, 91.8, 83.4, 98.8, 91.9, 99.0];
+// Deep SAD (Ruff et al., ICLR 2020) Table 1, γ_l = 0 (= Deep SVDD), F-MNIST mean over classes (numbers.md §0.2).
+const DEEP_SAD_MEAN = '89.2 ± 6.2';
+
+const USAGE = `usage: node scripts/fmnist-table.mjs [options]
+  --classes 0-9          normal classes (ranges and lists: 0-4,7)
+  --seeds 0,1,2          seeds (ranges and lists)
+  --jobs 2               pairs run in parallel (each with OMP_NUM_THREADS=1)
+  --results DIR          result JSON folder (default results/fmnist, results/smoke with --epochs-override)
+  --runs DIR             run directories (default runs/fmnist-table, runs/fmnist-smoke with --epochs-override)
+  --epochs-override N    smoke test: N epochs for DCAE and Deep SVDD (results go to results/smoke)
+  --report               print the markdown table of the results folder instead of running
+  --write-readme         with --report: replace the block between ${START} and ${END} in --readme
+  --readme FILE          the file --write-readme edits (default README.md)
+  --dry-run              list the pairs that would run`;
+
+function fail(message) {
+  process.stderr.write(`fmnist-table: ${message}\n`);
+  process.exit(1);
+}
+
+function parseList(text, what) {
+  const out = new Set();
+  for (const part of String(text).split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) fail(`--${what} ${text}: expected numbers and ranges such as 0-9 or 0,1,2`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) fail(`--${what} ${text}: range ${a}-${b} is reversed`);
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+function writeAtomic(path, text) {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+function gitCommit() {
+  const head = spawnSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
+  if (head.status !== 0) return { commit: null, dirty: null };
+  // Only the code that runs counts: other people's uncommitted docs do not change a result.
+  const st = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'native', 'configs'], { encoding: 'utf8' });
+  return { commit: head.stdout.trim(), dirty: st.status === 0 ? st.stdout.trim() !== '' : null };
+}
+
+/** Runs the CLI as a child; wall time, and peak RSS through GNU time when it is installed. */
+function runCli(args, logFile) {
+  const env = { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
+  const useTime = existsSync(TIME);
+  const timeFile = `${logFile}.time`;
+  const [cmd, argv] = useTime ? [TIME, ['-f', '%e %M', '-o', timeFile, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  return new Promise((resolvePromise) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('close', (code) => {
+      const wall = (performance.now() - t0) / 1000;
+      writeFileSync(logFile, out);
+      let peakMb = null;
+      if (useTime && existsSync(timeFile)) {
+        const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
+        const kb = Number(last.split(' ')[1]);
+        if (Number.isFinite(kb)) peakMb = Math.round(kb / 1024);
+        rmSync(timeFile, { force: true });
+      }
+      resolvePromise({ code, wall, peakMb, out });
+    });
+  });
+}
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+async function runPair(c, seed, o) {
+  const pairDir = join(o.runs, `${c}-seed${seed}`);
+  // A pair without a result was interrupted: start it over, so its times are whole runs.
+  rmSync(pairDir, { recursive: true, force: true });
+  mkdirSync(pairDir, { recursive: true });
+  const dcaeDir = join(pairDir, 'dcae');
+  const dsvddDir = join(pairDir, 'dsvdd');
+  const common = ['--data', `fmnist:${c}`, '--seed', String(seed), '--quiet'];
+  const epochs = o.epochs === null ? [] : ['--set', `model.train.epochs=${o.epochs}`];
+  const a = await runCli(['train', '--method', 'dcae', ...common, ...epochs, '--out', dcaeDir], join(pairDir, 'dcae.out'));
+  if (a.code !== 0) throw new Error(`dcae run failed (exit ${a.code}):\n${a.out.trim().split('\n').slice(-8).join('\n')}`);
+  const b = await runCli(['train', '--method', 'dsvdd', ...common, ...epochs, '--set', `model.initFrom=${dcaeDir}`, '--out', dsvddDir], join(pairDir, 'dsvdd.out'));
+  if (b.code !== 0) throw new Error(`dsvdd run failed (exit ${b.code}):\n${b.out.trim().split('\n').slice(-8).join('\n')}`);
+  const ma = readJson(join(dcaeDir, 'metrics.json'));
+  const mb = readJson(join(dsvddDir, 'metrics.json'));
+  const ca = readJson(join(dcaeDir, 'model', 'manifest.json')).config;
+  const cb = readJson(join(dsvddDir, 'model', 'manifest.json')).config;
+  const result = {
+    class: c,
+    class_name: CLASSES[c],
+    seed,
+    dcae_auroc: ma.image.auroc,
+    dsvdd_auroc: mb.image.auroc,
+    dcae_s: Number(a.wall.toFixed(2)),
+    dsvdd_s: Number(b.wall.toFixed(2)),
+    dcae_fit_s: Number(ma.timing.fit_s.toFixed(2)),
+    dsvdd_fit_s: Number(mb.timing.fit_s.toFixed(2)),
+    peak_rss_mb: a.peakMb === null || b.peakMb === null ? null : Math.max(a.peakMb, b.peakMb),
+    dcae_peak_rss_mb: a.peakMb,
+    dsvdd_peak_rss_mb: b.peakMb,
+    epochs: { dcae: ca.train.epochs, dsvdd: cb.train.epochs },
+    counts: { train: mb.counts.train, test: mb.counts.test },
+    threads: 1,
+    vigil_commit: o.git.commit,
+    vigil_dirty: o.git.dirty,
+    vigil_version: mb.vigil_version,
+    host: { name: hostname(), cpu: cpus()[0]?.model ?? null, cores: cpus().length, jobs: o.jobs },
+    node: process.version,
+    finished: new Date().toISOString(),
+  };
+  writeAtomic(join(o.results, `${c}-seed${seed}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+async function runAll(o) {
+  if (!existsSync(CLI)) fail(`${CLI} is missing; build first: npx tsc -p .`);
+  const pending = [];
+  for (const c of o.classes) for (const s of o.seeds) if (!existsSync(join(o.results, `${c}-seed${s}.json`))) pending.push([c, s]);
+  const done = o.classes.length * o.seeds.length - pending.length;
+  process.stdout.write(`fmnist-table: ${pending.length} pair(s) to run, ${done} already in ${o.results}; ${o.jobs} job(s), OMP_NUM_THREADS=1 each${o.epochs === null ? '' : `, ${o.epochs} epoch(s) (smoke)`}\n`);
+  if (o.dryRun) {
+    for (const [c, s] of pending) process.stdout.write(`  class ${c} seed ${s}\n`);
+    return 0;
+  }
+  let next = 0;
+  let failed = 0;
+  let finished = 0;
+  const worker = async () => {
+    while (next < pending.length) {
+      const [c, s] = pending[next++];
+      const t0 = Date.now();
+      try {
+        const r = await runPair(c, s, o);
+        finished++;
+        process.stdout.write(`[${finished + failed}/${pending.length}] class ${c} seed ${s}: DCAE ${(100 * r.dcae_auroc).toFixed(2)} (${r.dcae_s.toFixed(0)} s), Deep SVDD ${(100 * r.dsvdd_auroc).toFixed(2)} (${r.dsvdd_s.toFixed(0)} s), peak ${r.peak_rss_mb ?? '?'} MB\n`);
+      } catch (e) {
+        failed++;
+        process.stdout.write(`[${finished + failed}/${pending.length}] class ${c} seed ${s}: FAILED after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${e.message}\n`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.jobs, pending.length) }, worker));
+  process.stdout.write(`fmnist-table: ${finished} done, ${failed} failed; results in ${o.results}\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+// ---- report ---------------------------------------------------------------------------------
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Sample standard deviation (n − 1); 0 for one value. */
+const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const pm = (xs, digits = 1) => (xs.length === 0 ? '—' : xs.length === 1 ? (100 * xs[0]).toFixed(digits) : `${(100 * mean(xs)).toFixed(digits)} ± ${(100 * std(xs)).toFixed(digits)}`);
+
+function loadResults(dir) {
+  if (!existsSync(dir)) fail(`no results folder ${dir}; run the table first (node scripts/fmnist-table.mjs --classes 0-9 --seeds 0,1,2)`);
+  const out = [];
+  for (const f of readdirSync(dir).filter((n) => /^\d+-seed\d+\.json$/.test(n)).sort()) {
+    const r = readJson(join(dir, f));
+    for (const k of ['class', 'seed', 'dcae_auroc', 'dsvdd_auroc', 'dcae_s', 'dsvdd_s']) {
+      if (typeof r[k] !== 'number') fail(`${join(dir, f)}: field '${k}' is missing or not a number`);
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+export function renderReport(results) {
+  const byClass = new Map();
+  for (const r of results) {
+    if (!byClass.has(r.class)) byClass.set(r.class, []);
+    byClass.get(r.class).push(r);
+  }
+  const epochs = [...new Set(results.map((r) => `${r.epochs?.dcae ?? '?'} + ${r.epochs?.dsvdd ?? '?'}`))];
+  const lines = [
+    '| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) | Deep SVDD, GOAD table [U] | Δ vs GOAD table | Time DCAE / Deep SVDD (s) | Peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const classMeans = { dcae: [], dsvdd: [] };
+  const flagged = [];
+  for (let c = 0; c < 10; c++) {
+    const rs = (byClass.get(c) ?? []).sort((a, b) => a.seed - b.seed);
+    if (rs.length === 0) {
+      lines.push(`| ${c} ${CLASSES[c]} | — | — | — | ${GOAD_DSVDD[c].toFixed(1)} | — | — | — |`);
+      continue;
+    }
+    const dcae = rs.map((r) => r.dcae_auroc);
+    const dsvdd = rs.map((r) => r.dsvdd_auroc);
+    classMeans.dcae.push(mean(dcae));
+    classMeans.dsvdd.push(mean(dsvdd));
+    const delta = 100 * mean(dsvdd) - GOAD_DSVDD[c];
+    if (delta < -3) flagged.push(c);
+    const rss = rs.map((r) => r.peak_rss_mb).filter((x) => typeof x === 'number');
+    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} | ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${mean(rs.map((r) => r.dcae_s)).toFixed(0)} / ${mean(rs.map((r) => r.dsvdd_s)).toFixed(0)} | ${rss.length ? Math.max(...rss) : '—'} |`);
+  }
+  const n = classMeans.dsvdd.length;
+  const allTimes = results.map((r) => r.dcae_s + r.dsvdd_s);
+  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** | **${(mean(GOAD_DSVDD)).toFixed(1)}**; Deep SAD paper: **${DEEP_SAD_MEAN}** | | ${allTimes.length ? `${mean(allTimes).toFixed(0)} per class and seed` : '—'} | |`);
+  const commits = [...new Set(results.map((r) => (r.vigil_commit ? r.vigil_commit.slice(0, 7) + (r.vigil_dirty ? '+dirty' : '') : '?')))];
+  const hosts = [...new Set(results.map((r) => `${r.host?.cpu ?? '?'} (${r.host?.cores ?? '?'} cores, ${r.host?.jobs ?? '?'} jobs)`))];
+  const notes = [
+    '',
+    `Image AUROC (%) on the full test set (1,000 normal, 9,000 anomalous), trained on the 6,000 images of the normal class; per class: mean ± sample std over the seeds listed; mean row: mean ± std over the class means. Epochs (DCAE + Deep SVDD): ${epochs.join(', ')}. Preset: configs/dcae/fmnist.yaml → configs/dsvdd/fmnist.yaml with model.initFrom (Deep SAD protocol). Times: wall clock of each \`vigil train\` (data loading, training, scoring the test set), one thread per run (OMP_NUM_THREADS=1); peak RSS: the larger of the two processes (GNU time). Vigil ${commits.join(', ')}; ${hosts.join('; ')}.`,
+    '',
+    'Published: "Deep SVDD, GOAD table" is the Deep-SVDD column of the GOAD paper\'s Fashion-MNIST table [U: unverified, see numbers.md §0.1; the same ten values appear as GEOM\'s RAW-OC-SVM column]; 89.2 ± 6.2 is the Deep SAD paper\'s γ_l = 0 mean with the protocol used here (pixels / 255, FashionMNIST_LeNet).'
+      + (flagged.length ? ` † more than 3 points below the GOAD-table value: class${flagged.length > 1 ? 'es' : ''} ${flagged.join(', ')}.` : ''),
+    '',
+    'Reproduce: `npm run build && node scripts/fmnist-table.mjs --classes 0-9 --seeds 0,1,2 --jobs 2 && node scripts/fmnist-table.mjs --report --write-readme`',
+  ];
+  return [...lines, ...notes].join('\n');
+}
+
+export function replaceBlock(text, block, file) {
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < 0 || b < a) fail(`${file}: markers ${START} … ${END} not found (add them on their own lines where the table goes)`);
+  return `${text.slice(0, a + START.length)}\n${block}\n${text.slice(b)}`;
+}
+
+async function main() {
+  let v;
+  try {
+    ({ values: v } = parseArgs({
+      options: {
+        classes: { type: 'string', default: '0-9' },
+        seeds: { type: 'string', default: '0,1,2' },
+        jobs: { type: 'string', default: '2' },
+        results: { type: 'string' },
+        runs: { type: 'string' },
+        'epochs-override': { type: 'string' },
+        report: { type: 'boolean', default: false },
+        'write-readme': { type: 'boolean', default: false },
+        readme: { type: 'string', default: 'README.md' },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    fail(`${e.message}\n${USAGE}`);
+  }
+  if (v.help) { process.stdout.write(`${USAGE}\n`); return 0; }
+  const epochs = v['epochs-override'] === undefined ? null : Number(v['epochs-override']);
+  if (epochs !== null && !(Number.isInteger(epochs) && epochs >= 1)) fail(`--epochs-override ${v['epochs-override']}: expected an integer ≥ 1`);
+  const smoke = epochs !== null;
+  const results = resolve(ROOT, v.results ?? (smoke ? 'results/smoke' : 'results/fmnist'));
+  const runs = resolve(ROOT, v.runs ?? (smoke ? 'runs/fmnist-smoke' : 'runs/fmnist-table'));
+  if (smoke && results === resolve(ROOT, 'results/fmnist')) fail('--epochs-override results must not go to results/fmnist (the table); pick another --results');
+  if (v.report) {
+    const rs = loadResults(results);
+    if (rs.length === 0) fail(`no results in ${results}`);
+    const table = renderReport(rs);
+    process.stdout.write(`${table}\n`);
+    if (v['write-readme']) {
+      const file = resolve(ROOT, v.readme);
+      writeAtomic(file, replaceBlock(readFileSync(file, 'utf8'), table, file));
+      process.stdout.write(`fmnist-table: wrote the table into ${file}\n`);
+    }
+    return 0;
+  }
+  const jobs = Number(v.jobs);
+  if (!(Number.isInteger(jobs) && jobs >= 1)) fail(`--jobs ${v.jobs}: expected an integer ≥ 1`);
+  const classes = parseList(v.classes, 'classes');
+  if (classes.some((c) => c > 9)) fail(`--classes ${v.classes}: Fashion-MNIST classes are 0..9`);
+  return runAll({ classes, seeds: parseList(v.seeds, 'seeds'), jobs, results, runs, epochs, dryRun: v['dry-run'], git: gitCommit() });
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then((code) => { process.exitCode = code; });
+}
