@@ -103,5 +103,6 @@ test('a backbone given as a .pth path is loaded (and a wrong file is named)', ()
 test('config errors name the field', () => {
   assert.throws(() => resolvePatchCoreConfig({ layers: ['layer9' as 'layer1'] }), /model\.layers: 'layer9'/);
   assert.throws(() => resolvePatchCoreConfig({ coreset: { ...PATCHCORE_DEFAULTS.coreset, ratio: 0 } }), /model\.coreset\.ratio/);
-  assert.throws(() => resolvePatchCoreConfig({ knn: { k: 0 } }), /model\.knn\.k/);
+  assert.throws(() => resolvePatchCoreConfig({ knn: { k: 0, prune: true } }), /model\.knn\.k/);
+  assert.throws(() => resolvePatchCoreConfig({ knn: { k: 1, prune: 'yes' as unknown as boolean } }), /model\.knn\.prune/);
 });

@@ -11,12 +11,12 @@ import { loadBackbone, RESNET_LAYERS, type ResNet, type ResNetLayer, type ResNet
 import type { Detector, FitContext, MethodDefinition, ScoreResult, TrainData } from '../types.js';
 import { EmbedPlan } from './features.js';
 import { greedyCoresetIndices, type CoresetMethod } from './coreset.js';
-import { knnDistances } from './knn.js';
+import { knnDistances, KnnIndex } from './knn.js';
 import { anomalyMaps } from './segment.js';
 
 export { EmbedPlan } from './features.js';
 export { greedyCoresetIndices, randomProjection, sampleWithoutReplacement, type CoresetOptions, type CoresetMethod } from './coreset.js';
-export { knnDistances, type KnnOptions } from './knn.js';
+export { knnDistances, KnnIndex, type KnnOptions, type KnnIndexOptions } from './knn.js';
 export { anomalyMaps, gaussianFilter2d, gaussianKernel1d, reflectIndices } from './segment.js';
 
 export interface PatchCoreConfig {
@@ -39,7 +39,8 @@ export interface PatchCoreConfig {
     projectionDim: number;
     startingPoints: number;
   };
-  knn: { k: number };
+  /** k neighbours; prune: exact search with a PCA lower bound that skips most of a large bank (same result). */
+  knn: { k: number; prune: boolean };
   /** Resize side before the crop (authors: 256) and crop side (224). */
   imageSize: number;
   cropSize: number;
@@ -58,7 +59,7 @@ export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
   pretrainEmbedDim: 1024,
   embedDim: 1024,
   coreset: { method: 'approx_greedy', ratio: 0.1, projectionDim: 128, startingPoints: 10 },
-  knn: { k: 1 },
+  knn: { k: 1, prune: true },
   imageSize: 256,
   cropSize: 224,
   smoothing: 4,
@@ -78,7 +79,7 @@ export const PATCHCORE_PRESETS: Record<string, Partial<PatchCoreConfig>> = {
     pretrainEmbedDim: 1536,
     embedDim: 1536,
     coreset: { method: 'approx_greedy', ratio: 0.01, projectionDim: 128, startingPoints: 10 },
-    knn: { k: 9 },
+    knn: { k: 9, prune: true },
   },
 };
 
@@ -100,6 +101,7 @@ function checkConfig(c: PatchCoreConfig): void {
   posInt(c.pretrainEmbedDim, 'pretrainEmbedDim');
   posInt(c.embedDim, 'embedDim');
   posInt(c.knn?.k, 'knn.k');
+  if (typeof c.knn?.prune !== 'boolean') throw new Error(`model.knn.prune must be true or false, got ${JSON.stringify(c.knn?.prune)}`);
   posInt(c.coreset?.projectionDim, 'coreset.projectionDim');
   posInt(c.coreset?.startingPoints, 'coreset.startingPoints');
   posInt(c.batchSize, 'batchSize');
@@ -138,6 +140,7 @@ export class PatchCoreDetector implements Detector {
   readonly layers: ResNetLayer[];
   #bank: Tensor | null = null;
   #bankNorms: Tensor | null = null;
+  #index: KnnIndex | null = null;
   #grid: [number, number] | null = null;
 
   constructor(config: PatchCoreConfig, imageShape: readonly [number, number, number]) {
@@ -167,10 +170,14 @@ export class PatchCoreDetector implements Detector {
 
   #setBank(bank: Tensor): void {
     torch.dispose([this.#bank, this.#bankNorms]);
+    this.#index?.dispose();
+    this.#index = null;
     // fp16 banks are stored rounded but searched in fp32 (CPU half matmul is slow).
     const b = this.config.memoryBank.dtype === 'float16' ? torch.tidy(() => bank.to('float16').to('float32')) : bank.to('float32');
     this.#bank = torch.keep(b);
     this.#bankNorms = torch.keep(torch.tidy(() => b.mul(b).sum(1)));
+    // Large banks get the pruned exact search (same neighbours, a fraction of the multiply-adds).
+    if (this.config.knn.prune && b.shape[0]! >= 4096) this.#index = new KnnIndex(b, this.#bankNorms);
   }
 
   async fit(data: TrainData, ctx: FitContext): Promise<void> {
@@ -230,7 +237,7 @@ export class PatchCoreDetector implements Detector {
     if (!this.#bank) throw new Error('patchcore: the detector is not fitted (call fit() or load a saved model)');
     return torch.tidy(() => {
       const { embeddings, grid } = this.embed(images);
-      const d = knnDistances(embeddings, this.#bank!, { k: this.config.knn.k, bankNorms: this.#bankNorms! });
+      const d = this.#index ? this.#index.search(embeddings, this.config.knn.k) : knnDistances(embeddings, this.#bank!, { k: this.config.knn.k, bankNorms: this.#bankNorms! });
       return d.mean(1).reshape([images.shape[0]!, grid[0], grid[1]]);
     });
   }
@@ -280,6 +287,8 @@ export class PatchCoreDetector implements Detector {
     torch.dispose([this.#bank, this.#bankNorms]);
     this.#bank = null;
     this.#bankNorms = null;
+    this.#index?.dispose();
+    this.#index = null;
     this.plan.dispose();
     this.backbone.dispose();
   }
