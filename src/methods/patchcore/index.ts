@@ -232,12 +232,18 @@ export class PatchCoreDetector implements Detector {
     }
   }
 
+  /** Q×k squared L2 distances of patch embeddings to their nearest memory-bank rows, ascending. */
+  nearest(embeddings: Tensor): Tensor {
+    if (!this.#bank) throw new Error('patchcore: the detector is not fitted (call fit() or load a saved model)');
+    return this.#index ? this.#index.search(embeddings, this.config.knn.k) : knnDistances(embeddings, this.#bank, { k: this.config.knn.k, bankNorms: this.#bankNorms! });
+  }
+
   /** Per-patch scores (N×h×w): mean of the k smallest squared L2 distances (faiss IndexFlatL2). */
   patchScores(images: Tensor): Tensor {
     if (!this.#bank) throw new Error('patchcore: the detector is not fitted (call fit() or load a saved model)');
     return torch.tidy(() => {
       const { embeddings, grid } = this.embed(images);
-      const d = this.#index ? this.#index.search(embeddings, this.config.knn.k) : knnDistances(embeddings, this.#bank!, { k: this.config.knn.k, bankNorms: this.#bankNorms! });
+      const d = this.nearest(embeddings);
       return d.mean(1).reshape([images.shape[0]!, grid[0], grid[1]]);
     });
   }
