@@ -126,6 +126,7 @@ test('setup: run our fits and the PyTorch reference', async () => {
       nu: 0.1,
       warmUpEpochs: 5,
       fastDeconv: true,
+      channelsLast: true, // the default; the reference below is contiguous NCHW
       // float64 on both sides: Adam's first steps are ≈ lr·sign(g), so float32 rounding differences
       // (1 ulp in step 2) grow chaotically to ~1e-4 within 20 steps; in float64 they stay ~1e-12.
       dtype: 'float64',

@@ -230,6 +230,24 @@ test('to(dtype) also retargets parameters kept in plain fields', () => {
   m.dispose();
 });
 
+test('to({ memoryFormat: channels_last }) re-lays out 4-D tensors only; values, outputs and state dicts unchanged', () => {
+  torch.manualSeed(11);
+  const a = new Net();
+  torch.manualSeed(11);
+  const b = new Net().to({ memoryFormat: 'channels_last' });
+  const [, c, h, w] = a.conv1.weight.shape as number[];
+  assert.deepEqual(b.conv1.weight.strides, [c! * h! * w!, 1, w! * c!, c!], 'NHWC strides');
+  assert.deepEqual(b.fc.weight.strides, a.fc.weight.strides, '2-D weights untouched');
+  assert.ok(b.parameters().every((p) => p.requiresGrad && p.isLeaf));
+  torch.tidy(() => {
+    a.eval(); b.eval();
+    assert.ok(a.forward(x).sub(b.forward(x)).abs().max().item() < 1e-5);
+    const sa = a.stateDict(), sb = b.stateDict();
+    for (const [k, t] of sa) assert.deepEqual(torch.toRaw(sb.get(k)!).data, torch.toRaw(t).data, `${k}: same bytes when saved`);
+  });
+  a.dispose(); b.dispose();
+});
+
 test('cleanup', () => {
   A.dispose();
   torch.dispose([x, yA]);

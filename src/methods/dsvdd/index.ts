@@ -106,7 +106,7 @@ class DcaeDetector implements Detector {
 
   constructor(readonly config: DcaeConfig, imageShape: Shape3) {
     checkShape(config.network, NETWORK_INPUT[config.network], imageShape);
-    this.ae = buildAutoencoder(config.network, { fastDeconv: config.fastDeconv });
+    this.ae = buildAutoencoder(config.network, { fastDeconv: config.fastDeconv, channelsLast: config.channelsLast });
     if (config.dtype === 'float64') this.ae.to('float64');
   }
 
@@ -165,7 +165,7 @@ class DsvddDetector implements Detector {
 
   constructor(readonly config: DsvddConfig, imageShape: Shape3) {
     checkShape(config.network, NETWORK_INPUT[config.network], imageShape);
-    this.net = buildNetwork(config.network);
+    this.net = buildNetwork(config.network, { channelsLast: config.channelsLast });
     if (config.dtype === 'float64') this.net.to('float64');
   }
 
@@ -190,7 +190,7 @@ class DsvddDetector implements Detector {
       }
     } else if (!resumeTrain && !cfg.initFrom && cfg.pretrain.epochs > 0) {
       const { loss, ...s } = cfg.pretrain;
-      const ae = buildAutoencoder(cfg.network, { fastDeconv: cfg.fastDeconv });
+      const ae = buildAutoencoder(cfg.network, { fastDeconv: cfg.fastDeconv, channelsLast: cfg.channelsLast });
       if (cfg.dtype === 'float64') ae.to('float64');
       try {
         await trainAutoencoder(ae, data, s, loss, ctx, 'pretrain', {});
@@ -264,7 +264,7 @@ class DsvddDetector implements Detector {
   loadInitFrom(): PretrainedAutoencoder {
     const cfg = this.config;
     if (!cfg.initFrom) throw new Error('dsvdd: loadInitFrom() without config.initFrom');
-    const pre = loadPretrainedAutoencoder(cfg.initFrom, cfg.network, { fastDeconv: cfg.fastDeconv, dtype: cfg.dtype ?? 'float32' });
+    const pre = loadPretrainedAutoencoder(cfg.initFrom, cfg.network, { fastDeconv: cfg.fastDeconv, channelsLast: cfg.channelsLast, dtype: cfg.dtype ?? 'float32' });
     this.initFromPath = pre.path;
     return pre;
   }

@@ -92,12 +92,12 @@ function readFile(file: string): { tensors: Map<string, Tensor>; description: st
  * the problem: missing, not a DCAE run, another network, keys or shapes that do not fit.
  */
 export function loadPretrainedAutoencoder(
-  initFrom: string, network: DsvddNetworkName, options: { fastDeconv?: boolean; dtype?: 'float32' | 'float64' } = {},
+  initFrom: string, network: DsvddNetworkName, options: { fastDeconv?: boolean; channelsLast?: boolean; dtype?: 'float32' | 'float64' } = {},
 ): PretrainedAutoencoder {
   const path = resolve(initFrom);
   if (!existsSync(path)) fail(path, `does not exist; ${HINT}`);
   const { tensors, description } = statSync(path).isDirectory() ? readRunDir(path, network) : readFile(path);
-  const ae = buildAutoencoder(network, { fastDeconv: options.fastDeconv ?? true });
+  const ae = buildAutoencoder(network, { fastDeconv: options.fastDeconv ?? true, channelsLast: options.channelsLast ?? false });
   try {
     ae.loadStateDict(tensors);
   } catch (e) {

@@ -45,13 +45,14 @@ const conv5 = (i: number, o: number): nn.Conv2d => new nn.Conv2d(i, o, 5, { padd
  * CPU through slow_conv_transpose2d (im2col + GEMM, single-threaded col2im); the convolution takes
  * the oneDNN path, forward and backward. Gradients flow to W through flip/transpose.
  */
-export function convTranspose2dViaConv(x: Tensor, weight: Tensor, padding: readonly [number, number]): Tensor {
+export function convTranspose2dViaConv(x: Tensor, weight: Tensor, padding: readonly [number, number], options: { channelsLast?: boolean } = {}): Tensor {
   const [, , kh, kw] = weight.shape as [number, number, number, number];
   const ph = kh - 1 - padding[0];
   const pw = kw - 1 - padding[1];
   if (ph < 0 || pw < 0) throw new RangeError(`convTranspose2dViaConv: padding (${padding.join(', ')}) is larger than kernel − 1; use conv_transpose2d`);
   return torch.tidy(() => {
-    const w = weight.transpose(0, 1).flip([2, 3]);
+    let w = weight.transpose(0, 1).flip([2, 3]);
+    if (options.channelsLast) w = w.contiguous({ memoryFormat: 'channels_last' });
     return F.conv2d(x, w, { padding: [ph, pw] });
   });
 }
@@ -62,6 +63,8 @@ export function convTranspose2dViaConv(x: Tensor, weight: Tensor, padding: reado
  */
 export class Deconv2d extends nn.ConvTranspose2d {
   fast = true;
+  /** The fast path's flipped weight is laid out channels-last (set by {@link useChannelsLast}). */
+  channelsLast = false;
   constructor(inC: number, outC: number, kernel: number, padding: number) {
     super(inC, outC, kernel, { padding, bias: false });
   }
@@ -73,9 +76,22 @@ export class Deconv2d extends nn.ConvTranspose2d {
   }
 
   override forward(x: Tensor): Tensor {
-    if (this.fast && this.fastApplicable) return convTranspose2dViaConv(x, this.weight, this.padding);
+    if (this.fast && this.fastApplicable) return convTranspose2dViaConv(x, this.weight, this.padding, { channelsLast: this.channelsLast });
     return super.forward(x);
   }
+}
+
+/**
+ * Lays the 4-D weights out channels-last (NHWC). A convolution whose weight is channels-last runs
+ * oneDNN's NHWC kernels and returns channels-last activations, which BatchNorm, pooling, activations
+ * and nearest upsampling keep; the NCHW layout instead reorders every activation to oneDNN's blocked
+ * format and back, forward and backward. Same values up to summation order. Measured on this
+ * project's 2-core machine, libtorch 1.13, 1 thread, batch 128: FashionMNIST_LeNet encoder step
+ * 45 → 31 ms, its autoencoder step 143 → 85 ms (bench/dsvdd-fmnist reports the end-to-end effect).
+ */
+export function useChannelsLast(m: nn.Module): void {
+  m.to({ memoryFormat: 'channels_last' });
+  for (const d of m.modules()) if (d instanceof Deconv2d) d.channelsLast = true;
 }
 
 function xavierLeaky(w: Tensor): void { nn.init.xavierUniform_(w, nn.init.calculateGain('leaky_relu')); }
@@ -372,17 +388,20 @@ export function checkNetworkName(name: unknown, field = 'network'): DsvddNetwork
 }
 
 /** A fresh Deep SVDD network φ, initialised as the authors' constructor does. */
-export function buildNetwork(name: DsvddNetworkName): DsvddNet {
+export function buildNetwork(name: DsvddNetworkName, options: { channelsLast?: boolean } = {}): DsvddNet {
+  let net: DsvddNet;
   switch (checkNetworkName(name)) {
-    case 'mnist': return new MnistLeNet();
-    case 'fmnist': return new FashionMnistLeNet();
-    case 'cifar10': return new Cifar10LeNet();
-    case 'cifar10-elu': return new Cifar10LeNetElu();
+    case 'mnist': net = new MnistLeNet(); break;
+    case 'fmnist': net = new FashionMnistLeNet(); break;
+    case 'cifar10': net = new Cifar10LeNet(); break;
+    case 'cifar10-elu': net = new Cifar10LeNetElu(); break;
   }
+  if (options.channelsLast) useChannelsLast(net);
+  return net;
 }
 
 /** A fresh autoencoder for the network, initialised as the authors' constructor does. */
-export function buildAutoencoder(name: DsvddNetworkName, options: { fastDeconv?: boolean } = {}): DsvddAutoencoder {
+export function buildAutoencoder(name: DsvddNetworkName, options: { fastDeconv?: boolean; channelsLast?: boolean } = {}): DsvddAutoencoder {
   let ae: DsvddAutoencoder;
   switch (checkNetworkName(name)) {
     case 'mnist': ae = new MnistLeNetAutoencoder(); break;
@@ -391,6 +410,7 @@ export function buildAutoencoder(name: DsvddNetworkName, options: { fastDeconv?:
     case 'cifar10-elu': ae = new Cifar10LeNetEluAutoencoder(); break;
   }
   ae.setFastDeconv(options.fastDeconv ?? true);
+  if (options.channelsLast) useChannelsLast(ae);
   return ae;
 }
 

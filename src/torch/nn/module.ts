@@ -7,7 +7,7 @@
 import { Tensor } from '../tensor.js';
 import { keep, tidy } from '../scope.js';
 import { noGrad } from '../autograd.js';
-import { isFloatingPoint, type DType } from '../dtype.js';
+import { isFloatingPoint, type DType, type MemoryFormat } from '../dtype.js';
 
 export interface LoadResult {
   missingKeys: string[];
@@ -232,19 +232,30 @@ export abstract class Module {
   }
 
   /**
-   * Moves parameters and buffers to a device ('cpu', 'cuda') or casts the floating-point ones to
-   * a dtype. Converted tensors are new objects (the old ones are disposed): build optimisers after.
+   * Moves parameters and buffers to a device ('cpu', 'cuda'), casts the floating-point ones to a
+   * dtype, or, with { memoryFormat }, re-lays out the 4-D ones (PyTorch's
+   * `module.to(memory_format=torch.channels_last)`). Converted tensors are new objects (the old
+   * ones are disposed): build optimisers after.
    */
-  to(deviceOrDtype: string): this {
+  to(target: string | { memoryFormat: MemoryFormat }): this {
+    if (typeof target === 'object') {
+      const { memoryFormat } = target;
+      return this.#convertAll((t) => (t.ndim === 4 ? noGrad(() => t.clone({ memoryFormat })) : null));
+    }
+    const deviceOrDtype = target;
     const isDtype = DTYPE_NAMES.has(deviceOrDtype);
-    const convert = (t: Tensor): Tensor | null => {
+    return this.#convertAll((t: Tensor): Tensor | null => {
       if (isDtype) {
         if (!t.isFloatingPoint || t.dtype === deviceOrDtype) return null;
         return noGrad(() => t.to(deviceOrDtype as DType));
       }
       if (sameDevice(t.device, deviceOrDtype)) return null;
       return noGrad(() => t.to(deviceOrDtype));
-    };
+    });
+  }
+
+  /** Replaces every parameter (with its gradient) and buffer for which convert returns a new tensor. */
+  #convertAll(convert: (t: Tensor) => Tensor | null): this {
     for (const m of this.modules()) {
       // Subclasses that stored a tensor in a plain field (`w = this.registerParameter(…)`) shadow
       // the accessor; point those fields at the converted tensor too.
