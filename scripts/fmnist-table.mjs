@@ -78,7 +78,7 @@ function runCli(args, logFile) {
   const env = { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
   const useTime = existsSync(TIME);
   const timeFile = `${logFile}.time`;
-  const [cmd, argv] = useTime ? [TIME, ['-f', '%e %M', '-o', timeFile, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  const [cmd, argv] = useTime ? [TIME, ['-f', '%e %M %U %S', '-o', timeFile, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
   return new Promise((resolvePromise) => {
     const t0 = performance.now();
     const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -89,13 +89,15 @@ function runCli(args, logFile) {
       const wall = (performance.now() - t0) / 1000;
       writeFileSync(logFile, out);
       let peakMb = null;
+      let cpu = null;
       if (useTime && existsSync(timeFile)) {
-        const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
-        const kb = Number(last.split(' ')[1]);
-        if (Number.isFinite(kb)) peakMb = Math.round(kb / 1024);
+        const last = (readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number);
+        if (Number.isFinite(last[1])) peakMb = Math.round(last[1] / 1024);
+        // CPU seconds (user + system): unlike wall time, not inflated when the job is paused or shares a core.
+        if (Number.isFinite(last[2]) && Number.isFinite(last[3])) cpu = last[2] + last[3];
         rmSync(timeFile, { force: true });
       }
-      resolvePromise({ code, wall, peakMb, out });
+      resolvePromise({ code, wall, peakMb, cpu, out });
     });
   });
 }
@@ -129,6 +131,8 @@ async function runPair(c, seed, o) {
     dsvdd_auroc: mb.image.auroc,
     dcae_s: Number(a.wall.toFixed(2)),
     dsvdd_s: Number(b.wall.toFixed(2)),
+    dcae_cpu_s: a.cpu === null ? null : Number(a.cpu.toFixed(2)),
+    dsvdd_cpu_s: b.cpu === null ? null : Number(b.cpu.toFixed(2)),
     dcae_fit_s: Number(ma.timing.fit_s.toFixed(2)),
     dsvdd_fit_s: Number(mb.timing.fit_s.toFixed(2)),
     peak_rss_mb: a.peakMb === null || b.peakMb === null ? null : Math.max(a.peakMb, b.peakMb),
@@ -199,6 +203,12 @@ function loadResults(dir) {
   return out;
 }
 
+function timeCell(rs) {
+  const m = (k) => mean(rs.map((r) => r[k]));
+  const cpu = rs.every((r) => typeof r.dcae_cpu_s === 'number' && typeof r.dsvdd_cpu_s === 'number');
+  return `${m('dcae_s').toFixed(0)}${cpu ? ` (${m('dcae_cpu_s').toFixed(0)})` : ''} / ${m('dsvdd_s').toFixed(0)}${cpu ? ` (${m('dsvdd_cpu_s').toFixed(0)})` : ''}`;
+}
+
 export function renderReport(results) {
   const byClass = new Map();
   for (const r of results) {
@@ -207,7 +217,7 @@ export function renderReport(results) {
   }
   const epochs = [...new Set(results.map((r) => `${r.epochs?.dcae ?? '?'} + ${r.epochs?.dsvdd ?? '?'}`))];
   const lines = [
-    '| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) | Deep SVDD, GOAD table [U] | Δ vs GOAD table | Time DCAE / Deep SVDD (s) | Peak RSS (MB) |',
+    '| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) | Deep SVDD, GOAD table [U] | Δ vs GOAD table | Wall (CPU) s, DCAE / Deep SVDD | Peak RSS (MB) |',
     '|---|---|---|---|---|---|---|---|',
   ];
   const classMeans = { dcae: [], dsvdd: [] };
@@ -225,7 +235,7 @@ export function renderReport(results) {
     const delta = 100 * mean(dsvdd) - GOAD_DSVDD[c];
     if (delta < -3) flagged.push(c);
     const rss = rs.map((r) => r.peak_rss_mb).filter((x) => typeof x === 'number');
-    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} | ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${mean(rs.map((r) => r.dcae_s)).toFixed(0)} / ${mean(rs.map((r) => r.dsvdd_s)).toFixed(0)} | ${rss.length ? Math.max(...rss) : '—'} |`);
+    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} | ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${timeCell(rs)} | ${rss.length ? Math.max(...rss) : '—'} |`);
   }
   const n = classMeans.dsvdd.length;
   const allTimes = results.map((r) => r.dcae_s + r.dsvdd_s);
@@ -234,7 +244,7 @@ export function renderReport(results) {
   const hosts = [...new Set(results.map((r) => `${r.host?.cpu ?? '?'} (${r.host?.cores ?? '?'} cores, ${r.host?.jobs ?? '?'} jobs)`))];
   const notes = [
     '',
-    `Image AUROC (%) on the full test set (1,000 normal, 9,000 anomalous), trained on the 6,000 images of the normal class; per class: mean ± sample std over the seeds listed; mean row: mean ± std over the class means. Epochs (DCAE + Deep SVDD): ${epochs.join(', ')}. Preset: configs/dcae/fmnist.yaml → configs/dsvdd/fmnist.yaml with model.initFrom (Deep SAD protocol). Times: wall clock of each \`vigil train\` (data loading, training, scoring the test set), one thread per run (OMP_NUM_THREADS=1); peak RSS: the larger of the two processes (GNU time). Vigil ${commits.join(', ')}; ${hosts.join('; ')}.`,
+    `Image AUROC (%) on the full test set (1,000 normal, 9,000 anomalous), trained on the 6,000 images of the normal class; per class: mean ± sample std over the seeds listed; mean row: mean ± std over the class means. Epochs (DCAE + Deep SVDD): ${epochs.join(', ')}. Preset: configs/dcae/fmnist.yaml → configs/dsvdd/fmnist.yaml with model.initFrom (Deep SAD protocol). Times: wall clock of each \`vigil train\` (data loading, training, scoring the test set) and, in brackets, its CPU time (user + system), one thread per run (OMP_NUM_THREADS=1); peak RSS: the larger of the two processes (GNU time). Vigil ${commits.join(', ')}; ${hosts.join('; ')}.`,
     '',
     'Published: "Deep SVDD, GOAD table" is the Deep-SVDD column of the GOAD paper\'s Fashion-MNIST table [U: unverified, see numbers.md §0.1; the same ten values appear as GEOM\'s RAW-OC-SVM column]; 89.2 ± 6.2 is the Deep SAD paper\'s γ_l = 0 mean with the protocol used here (pixels / 255, FashionMNIST_LeNet).'
       + (flagged.length ? ` † more than 3 points below the GOAD-table value: class${flagged.length > 1 ? 'es' : ''} ${flagged.join(', ')}.` : ''),
