@@ -69,16 +69,18 @@ try {
   det.dispose();
   trainData.dispose();
 
-  // Where the time goes in one AE epoch: the conv-based transposed convolution vs ConvTranspose2d.
-  const ablation: Record<string, number> = {};
+  // Where the time goes: one epoch of each stage with the layout and transposed-convolution
+  // choices switched off one at a time (channels-last + conv-based deconv is the default).
+  const ablation: Record<string, { aeEpochS: number; svddEpochS: number }> = {};
   {
     const data = arrayTrainData(prep(ds.train), ds.train.shape, { seed });
-    for (const fast of [true, false]) {
+    const variants = { default: { channelsLast: true, fastDeconv: true }, contiguous: { channelsLast: false, fastDeconv: true }, contiguousConvTranspose: { channelsLast: false, fastDeconv: false } };
+    for (const [name, v] of Object.entries(variants)) {
       torch.manualSeed(seed);
-      const d = dsvdd.create({ ...config, fastDeconv: fast, pretrain: { ...config.pretrain, epochs: 1 }, train: { ...config.train, epochs: 1 } }, [1, 28, 28]);
-      let sec = 0;
-      await d.fit(data, { seed, log: () => {}, progress: (stage, _d, _t, v) => { if (stage === 'pretrain') sec = v!.seconds!; } });
-      ablation[fast ? 'aeEpochFastDeconvS' : 'aeEpochConvTransposeS'] = sec;
+      const d = dsvdd.create({ ...config, ...v, pretrain: { ...config.pretrain, epochs: 1 }, train: { ...config.train, epochs: 1 } }, [1, 28, 28]);
+      const sec = { pretrain: 0, train: 0 };
+      await d.fit(data, { seed, log: () => {}, progress: (stage, _d, _t, p) => { if (stage === 'pretrain' || stage === 'train') sec[stage] = p!.seconds!; } });
+      ablation[name] = { aeEpochS: +sec.pretrain.toFixed(2), svddEpochS: +sec.train.toFixed(2) };
       d.dispose();
     }
     data.dispose();
