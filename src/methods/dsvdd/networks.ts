@@ -117,55 +117,58 @@ export abstract class DsvddAutoencoder extends nn.Module {
 }
 
 // ---- MNIST (Deep SVDD src/networks/mnist_LeNet.py) ---------------------------------------------
+// The autoencoder repeats the encoder's layers at its top level (keys conv1, bn1, …), as the authors'.
 
+interface MnistEncoderLayers {
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.BatchNorm2d;
+  readonly conv2: nn.Conv2d;
+  readonly bn2: nn.BatchNorm2d;
+  readonly fc1: nn.Linear;
+}
+
+function addMnistEncoder(m: nn.Module): void {
+  m.registerModule('conv1', conv5(1, 8));
+  m.registerModule('bn1', bn2d(8));
+  m.registerModule('conv2', conv5(8, 4));
+  m.registerModule('bn2', bn2d(4));
+  m.registerModule('fc1', new nn.Linear(4 * 7 * 7, 32, { bias: false }));
+}
+
+function mnistEncode(m: MnistEncoderLayers, x: Tensor): Tensor {
+  const h = pool(leaky(m.bn1.forward(m.conv1.forward(x))));
+  return m.fc1.forward(pool(leaky(m.bn2.forward(m.conv2.forward(h)))).flatten(1));
+}
+
+export interface MnistLeNet extends MnistEncoderLayers {}
 export class MnistLeNet extends DsvddNet {
   readonly repDim = 32;
   readonly name = 'mnist' as const;
-  declare readonly conv1: nn.Conv2d;
-  declare readonly bn1: nn.BatchNorm2d;
-  declare readonly conv2: nn.Conv2d;
-  declare readonly bn2: nn.BatchNorm2d;
-  declare readonly fc1: nn.Linear;
 
   constructor() {
     super();
-    this.registerModule('conv1', conv5(1, 8));
-    this.registerModule('bn1', bn2d(8));
-    this.registerModule('conv2', conv5(8, 4));
-    this.registerModule('bn2', bn2d(4));
-    this.registerModule('fc1', new nn.Linear(4 * 7 * 7, 32, { bias: false }));
+    addMnistEncoder(this);
   }
 
   forward(x: Tensor): Tensor {
-    return torch.tidy(() => {
-      let h = pool(leaky(this.bn1.forward(this.conv1.forward(x))));
-      h = pool(leaky(this.bn2.forward(this.conv2.forward(h))));
-      return this.fc1.forward(h.flatten(1));
-    });
+    return torch.tidy(() => mnistEncode(this, x));
   }
 }
 
+export interface MnistLeNetAutoencoder extends MnistEncoderLayers {
+  readonly deconv1: Deconv2d;
+  readonly bn3: nn.BatchNorm2d;
+  readonly deconv2: Deconv2d;
+  readonly bn4: nn.BatchNorm2d;
+  readonly deconv3: Deconv2d;
+}
 export class MnistLeNetAutoencoder extends DsvddAutoencoder {
   readonly repDim = 32;
   readonly name = 'mnist' as const;
-  declare readonly conv1: nn.Conv2d;
-  declare readonly bn1: nn.BatchNorm2d;
-  declare readonly conv2: nn.Conv2d;
-  declare readonly bn2: nn.BatchNorm2d;
-  declare readonly fc1: nn.Linear;
-  declare readonly deconv1: Deconv2d;
-  declare readonly bn3: nn.BatchNorm2d;
-  declare readonly deconv2: Deconv2d;
-  declare readonly bn4: nn.BatchNorm2d;
-  declare readonly deconv3: Deconv2d;
 
   constructor() {
     super();
-    this.registerModule('conv1', conv5(1, 8));
-    this.registerModule('bn1', bn2d(8));
-    this.registerModule('conv2', conv5(8, 4));
-    this.registerModule('bn2', bn2d(4));
-    this.registerModule('fc1', new nn.Linear(4 * 7 * 7, 32, { bias: false }));
+    addMnistEncoder(this);
     this.registerModule('deconv1', new Deconv2d(2, 4, 5, 2));
     this.registerModule('bn3', bn2d(4));
     this.registerModule('deconv2', new Deconv2d(4, 8, 5, 3));
@@ -175,10 +178,8 @@ export class MnistLeNetAutoencoder extends DsvddAutoencoder {
 
   forward(x: Tensor): Tensor {
     return torch.tidy(() => {
-      let h = pool(leaky(this.bn1.forward(this.conv1.forward(x))));
-      h = pool(leaky(this.bn2.forward(this.conv2.forward(h))));
-      h = this.fc1.forward(h.flatten(1));
-      h = up2(leaky(h.view([h.shape[0]!, 2, 4, 4])));
+      const z = mnistEncode(this, x);
+      let h = up2(leaky(z.view([z.shape[0]!, 2, 4, 4])));
       h = up2(leaky(this.bn3.forward(this.deconv1.forward(h))));
       h = up2(leaky(this.bn4.forward(this.deconv2.forward(h))));
       return torch.sigmoid(this.deconv3.forward(h));
@@ -271,38 +272,50 @@ export class FashionMnistLeNetAutoencoder extends DsvddAutoencoder {
 }
 
 // ---- CIFAR-10 (Deep SVDD src/networks/cifar10_LeNet.py, cifar10_LeNet_elu.py) ------------------
+// As for MNIST, the autoencoder repeats the encoder's layers at its top level.
 
+interface Cifar10EncoderLayers {
+  readonly conv1: nn.Conv2d;
+  readonly bn2d1: nn.BatchNorm2d;
+  readonly conv2: nn.Conv2d;
+  readonly bn2d2: nn.BatchNorm2d;
+  readonly conv3: nn.Conv2d;
+  readonly bn2d3: nn.BatchNorm2d;
+  readonly fc1: nn.Linear;
+}
+
+/** Registers the encoder layers; `init` re-initialises each conv weight right after it is built (the AE's order). */
+function addCifar10Encoder(m: nn.Module, init: (w: Tensor) => void = () => {}): void {
+  const c = (conv: nn.Conv2d): nn.Conv2d => { init(conv.weight); return conv; };
+  m.registerModule('conv1', c(conv5(3, 32)));
+  m.registerModule('bn2d1', bn2d(32));
+  m.registerModule('conv2', c(conv5(32, 64)));
+  m.registerModule('bn2d2', bn2d(64));
+  m.registerModule('conv3', c(conv5(64, 128)));
+  m.registerModule('bn2d3', bn2d(128));
+  m.registerModule('fc1', new nn.Linear(128 * 4 * 4, 128, { bias: false }));
+}
+
+function cifar10Encode(m: Cifar10EncoderLayers, act: Activation, x: Tensor): Tensor {
+  let h = pool(act(m.bn2d1.forward(m.conv1.forward(x))));
+  h = pool(act(m.bn2d2.forward(m.conv2.forward(h))));
+  h = pool(act(m.bn2d3.forward(m.conv3.forward(h))));
+  return m.fc1.forward(h.flatten(1));
+}
+
+interface Cifar10Encoder extends Cifar10EncoderLayers {}
 class Cifar10Encoder extends DsvddNet {
   readonly repDim = 128;
-  declare readonly conv1: nn.Conv2d;
-  declare readonly bn2d1: nn.BatchNorm2d;
-  declare readonly conv2: nn.Conv2d;
-  declare readonly bn2d2: nn.BatchNorm2d;
-  declare readonly conv3: nn.Conv2d;
-  declare readonly bn2d3: nn.BatchNorm2d;
-  declare readonly fc1: nn.Linear;
   readonly #act: Activation;
 
   constructor(readonly name: 'cifar10' | 'cifar10-elu') {
     super();
     this.#act = name === 'cifar10' ? leaky : elu;
-    this.registerModule('conv1', conv5(3, 32));
-    this.registerModule('bn2d1', bn2d(32));
-    this.registerModule('conv2', conv5(32, 64));
-    this.registerModule('bn2d2', bn2d(64));
-    this.registerModule('conv3', conv5(64, 128));
-    this.registerModule('bn2d3', bn2d(128));
-    this.registerModule('fc1', new nn.Linear(128 * 4 * 4, 128, { bias: false }));
+    addCifar10Encoder(this);
   }
 
   forward(x: Tensor): Tensor {
-    const act = this.#act;
-    return torch.tidy(() => {
-      let h = pool(act(this.bn2d1.forward(this.conv1.forward(x))));
-      h = pool(act(this.bn2d2.forward(this.conv2.forward(h))));
-      h = pool(act(this.bn2d3.forward(this.conv3.forward(h))));
-      return this.fc1.forward(h.flatten(1));
-    });
+    return torch.tidy(() => cifar10Encode(this, this.#act, x));
   }
 }
 
@@ -314,23 +327,18 @@ export class Cifar10LeNetElu extends Cifar10Encoder {
   constructor() { super('cifar10-elu'); }
 }
 
+interface Cifar10Autoencoder extends Cifar10EncoderLayers {
+  readonly bn1d: nn.BatchNorm1d;
+  readonly deconv1: Deconv2d;
+  readonly bn2d4: nn.BatchNorm2d;
+  readonly deconv2: Deconv2d;
+  readonly bn2d5: nn.BatchNorm2d;
+  readonly deconv3: Deconv2d;
+  readonly bn2d6: nn.BatchNorm2d;
+  readonly deconv4: Deconv2d;
+}
 class Cifar10Autoencoder extends DsvddAutoencoder {
   readonly repDim = 128;
-  declare readonly conv1: nn.Conv2d;
-  declare readonly bn2d1: nn.BatchNorm2d;
-  declare readonly conv2: nn.Conv2d;
-  declare readonly bn2d2: nn.BatchNorm2d;
-  declare readonly conv3: nn.Conv2d;
-  declare readonly bn2d3: nn.BatchNorm2d;
-  declare readonly fc1: nn.Linear;
-  declare readonly bn1d: nn.BatchNorm1d;
-  declare readonly deconv1: Deconv2d;
-  declare readonly bn2d4: nn.BatchNorm2d;
-  declare readonly deconv2: Deconv2d;
-  declare readonly bn2d5: nn.BatchNorm2d;
-  declare readonly deconv3: Deconv2d;
-  declare readonly bn2d6: nn.BatchNorm2d;
-  declare readonly deconv4: Deconv2d;
   readonly #act: Activation;
 
   constructor(readonly name: 'cifar10' | 'cifar10-elu') {
@@ -338,14 +346,8 @@ class Cifar10Autoencoder extends DsvddAutoencoder {
     this.#act = name === 'cifar10' ? leaky : elu;
     // leaky-ReLU nets: xavier_uniform_ with gain calculate_gain('leaky_relu'); ELU nets: gain 1.
     const init = name === 'cifar10' ? xavierLeaky : (w: Tensor): void => { nn.init.xavierUniform_(w); };
-    const c = <M extends nn.Conv2d | nn.ConvTranspose2d>(m: M): M => { init(m.weight); return m; };
-    this.registerModule('conv1', c(conv5(3, 32)));
-    this.registerModule('bn2d1', bn2d(32));
-    this.registerModule('conv2', c(conv5(32, 64)));
-    this.registerModule('bn2d2', bn2d(64));
-    this.registerModule('conv3', c(conv5(64, 128)));
-    this.registerModule('bn2d3', bn2d(128));
-    this.registerModule('fc1', new nn.Linear(128 * 4 * 4, 128, { bias: false }));
+    const c = (m: Deconv2d): Deconv2d => { init(m.weight); return m; };
+    addCifar10Encoder(this, init);
     this.registerModule('bn1d', bn1d(128));
     this.registerModule('deconv1', c(new Deconv2d(8, 128, 5, 2)));
     this.registerModule('bn2d4', bn2d(128));
@@ -359,10 +361,7 @@ class Cifar10Autoencoder extends DsvddAutoencoder {
   forward(x: Tensor): Tensor {
     const act = this.#act;
     return torch.tidy(() => {
-      let h = pool(act(this.bn2d1.forward(this.conv1.forward(x))));
-      h = pool(act(this.bn2d2.forward(this.conv2.forward(h))));
-      h = pool(act(this.bn2d3.forward(this.conv3.forward(h))));
-      h = this.bn1d.forward(this.fc1.forward(h.flatten(1)));
+      let h = this.bn1d.forward(cifar10Encode(this, act, x));
       h = act(h.view([h.shape[0]!, 8, 4, 4]));
       h = up2(act(this.bn2d4.forward(this.deconv1.forward(h))));
       h = up2(act(this.bn2d5.forward(this.deconv2.forward(h))));
