@@ -4,11 +4,9 @@
  * `labels` (list of ints). Read with the restricted unpickler: numpy arrays are allowed, nothing
  * else is imported or run.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { unpickle, isRawTensor, type PyValue } from '../../torch/io/index.js';
 import { DatasetError } from '../dataset-error.js';
-import { cifar10PythonFiles, concatLabeledImages, findCifar10Dir, readCifar10Binary, type CifarSplit } from './cifar.js';
+import { cifar10PythonFiles, findCifar10Dir, readCifar10Binary, readCifarBatches, type CifarSplit } from './cifar.js';
 import type { LabeledImages } from './types.js';
 
 /** dict lookup that accepts a str key (Python 2 files read as latin1) or a bytes key (files re-saved by Python 3). */
@@ -58,18 +56,7 @@ export async function readCifar10Python(root: string, split: CifarSplit): Promis
       root,
     );
   }
-  const parts: LabeledImages[] = [];
-  for (const file of cifar10PythonFiles(split)) {
-    const path = join(dir, file);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(path);
-    } catch (e) {
-      throw new DatasetError('not-found', `cannot read CIFAR-10 batch ${path}: ${(e as Error).message}`, path, { cause: e });
-    }
-    parts.push(parseCifarPython(bytes, path));
-  }
-  return concatLabeledImages(parts);
+  return readCifarBatches(dir, cifar10PythonFiles(split), parseCifarPython);
 }
 
 /** Reads CIFAR-10 from `root`, preferring the binary version and falling back to the python one. */

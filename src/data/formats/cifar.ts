@@ -114,8 +114,13 @@ export async function readCifar10Binary(root: string, split: CifarSplit): Promis
       root,
     );
   }
+  return readCifarBatches(dir, cifar10BinaryFiles(split), parseCifarBinary);
+}
+
+/** Reads and parses each batch file of a split, in order, and concatenates them. */
+export async function readCifarBatches(dir: string, files: readonly string[], parse: (bytes: Uint8Array, path: string) => LabeledImages): Promise<LabeledImages> {
   const parts: LabeledImages[] = [];
-  for (const file of cifar10BinaryFiles(split)) {
+  for (const file of files) {
     const path = join(dir, file);
     let bytes: Uint8Array;
     try {
@@ -123,7 +128,7 @@ export async function readCifar10Binary(root: string, split: CifarSplit): Promis
     } catch (e) {
       throw new DatasetError('not-found', `cannot read CIFAR-10 batch ${path}: ${(e as Error).message}`, path, { cause: e });
     }
-    parts.push(parseCifarBinary(bytes, path));
+    parts.push(parse(bytes, path));
   }
   return concatLabeledImages(parts);
 }

@@ -49,8 +49,6 @@ export interface UnpickleOptions {
   source?: string;
 }
 
-const MARK = Symbol('mark');
-
 function globalError(source: string, full: string): Error {
   return new Error(
     `${source}: refusing to load global '${full}': this file is not a plain checkpoint ` +

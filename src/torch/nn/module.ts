@@ -7,7 +7,7 @@
 import { Tensor } from '../tensor.js';
 import { keep, tidy } from '../scope.js';
 import { noGrad } from '../autograd.js';
-import { isFloatingPoint, type DType, type MemoryFormat } from '../dtype.js';
+import type { DType, MemoryFormat } from '../dtype.js';
 
 export interface LoadResult {
   missingKeys: string[];
