@@ -334,26 +334,25 @@ function shortId(id: string): string {
   return id.includes(sep) ? id.split(sep).slice(-3).join('/') : id;
 }
 
-/** Original image | heatmap overlay, side by side, at the original size (small images upscaled). */
+/**
+ * Original image | heatmap overlay, side by side, at the original size (small images upscaled);
+ * the image alone for methods without anomaly maps.
+ */
 async function renderPanel(split: DataSplit, index: number, map: Float32Array | undefined, m: ModelManifest, h: number, w: number): Promise<Uint8Array> {
   const img = await split.original(index);
   const spec = split instanceof FileSplit ? loaderTransforms(m.preprocessing) : [];
   const norm = m.normalisation.pixel;
-  let over: Uint8Array;
-  if (map && norm) {
-    const full = spec.length > 0 ? mapToOriginal(normaliseArray(map, norm), h, w, spec, img.height, img.width, 0) : normaliseArray(map, norm);
-    over = overlay(img, full);
-  } else {
-    over = overlay(img, new Float32Array(img.height * img.width), 0);
-  }
   const base = overlay(img, new Float32Array(img.height * img.width), 0);
+  const f = Math.max(1, Math.floor(160 / img.height));
+  if (!map || !norm) return encodePng(upscale(base, img.height, img.width, 3, f), img.width * f, img.height * f, 3);
+  const full = spec.length > 0 ? mapToOriginal(normaliseArray(map, norm), h, w, spec, img.height, img.width, 0) : normaliseArray(map, norm);
+  const over = overlay(img, full);
   const W = img.width * 2 + 4;
   const panel = new Uint8Array(img.height * W * 3).fill(255);
   for (let y = 0; y < img.height; y++) {
     panel.set(base.subarray(y * img.width * 3, (y + 1) * img.width * 3), y * W * 3);
     panel.set(over.subarray(y * img.width * 3, (y + 1) * img.width * 3), (y * W + img.width + 4) * 3);
   }
-  const f = Math.max(1, Math.floor(160 / img.height));
   return encodePng(upscale(panel, img.height, W, 3, f), W * f, img.height * f, 3);
 }
 

@@ -117,6 +117,9 @@ test('pretrain and train as two runs: dcae run → dsvdd --set model.initFrom=<r
   assert.doesNotMatch(log, /stage pretrain|pretrain 1\//, 'no pretraining stage');
   assert.equal(json(join(b, 'model', 'manifest.json')).state_meta.initFrom, a);
   const trained = json(join(b, 'metrics.json'));
+  // No anomaly maps: each report image is the test image alone (28 px upscaled 5×), not a pair.
+  const png = readFileSync(join(b, trained.images[0].file));
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [140, 140]);
 
   const t = join(dir, 'runs', 'dsvdd-from-dcae-test');
   ok(vigil(['test', b, '--out', t, '--quiet']), 'vigil test');

@@ -29,6 +29,8 @@ test('train writes the whole run directory', () => {
   assert.ok(!existsSync(join(run, 'checkpoint')), 'checkpoint/ is removed once the model is saved');
   const images = readdirSync(join(run, 'images')).sort();
   assert.deepEqual(images, ['least-anomalous-01.png', 'least-anomalous-02.png', 'least-anomalous-03.png', 'most-anomalous-01.png', 'most-anomalous-02.png', 'most-anomalous-03.png']);
+  const png = readFileSync(join(run, 'images', images[0]!));
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [2 * 96 + 4, 96], 'image | overlay side by side at the original 96 px');
   const cfg = YAML.parse(readFileSync(join(run, 'config.yaml'), 'utf8'));
   assert.equal(cfg.method, 'pixelstats');
   assert.equal(cfg.preprocess.size, 64);
