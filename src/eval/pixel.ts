@@ -87,6 +87,16 @@ export class PixelMetricAccumulator {
     return this.imageCount;
   }
 
+  /** Anomalous (mask ≠ 0) pixels added so far. */
+  get positivePixels(): number {
+    return this.positives;
+  }
+
+  /** Normal (mask = 0) pixels added so far. */
+  get negativePixels(): number {
+    return this.negatives;
+  }
+
   /** Adds one score map (float32) and its mask (0 normal, any other value anomalous). */
   add(scores: Float32Array, mask: Uint8Array): void {
     const image = this.imageCount;

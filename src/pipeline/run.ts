@@ -258,8 +258,14 @@ async function evaluate(e: EvalContext): Promise<RunMetrics> {
   }
   let pixel: RunMetrics['pixel'] = null;
   if (pixelAcc) {
-    const p = pixelAcc.compute();
-    pixel = { auroc: p.auroc, ap: p.averagePrecision, aupro: p.aupro!, f1_max: p.f1Max };
+    if (pixelAcc.images === 0) {
+      e.log(`test split has masks, but ${det.method} gives no anomaly maps: pixel metrics are not computed`);
+    } else if (pixelAcc.positivePixels === 0 || pixelAcc.negativePixels === 0) {
+      e.log(`the test masks have ${pixelAcc.positivePixels === 0 ? 'no anomalous' : 'no normal'} pixels: pixel AUROC/AP/AUPRO are not defined`);
+    } else {
+      const p = pixelAcc.compute();
+      pixel = { auroc: p.auroc, ap: p.averagePrecision, aupro: p.aupro!, f1_max: p.f1Max };
+    }
   }
   let confusion: RunMetrics['confusion'] = null;
   if (!r.labels.includes(-1)) {

@@ -136,3 +136,15 @@ test('pretrain and train as two runs: dcae run → dsvdd --set model.initFrom=<r
   assert.equal(missing.code, 1, missing.stderr);
   assert.match(missing.stderr, /model\.initFrom: .*nope: does not exist/);
 });
+
+test('on a folder-style set with masks (synth:), Deep SVDD at 32 px gives image metrics and says why pixel metrics are absent', () => {
+  const run = join(dir, 'runs', 'dsvdd-synth');
+  ok(vigil([
+    'train', '--method', 'dsvdd', '--data', `synth:${join(dir, 'synth')}`, '--set', 'model.network=cifar10', '--set', 'preprocess.size=32',
+    '--set', 'dataset.synth.train_count=12', '--set', 'dataset.synth.test_good_count=3', '--set', 'dataset.synth.test_defect_count=2', ...EPOCHS, '--out', run,
+  ]), 'dsvdd on synth');
+  const m = json(join(run, 'metrics.json'));
+  assert.equal(m.pixel, null);
+  assert.ok(m.image.auroc >= 0 && m.image.auroc <= 1);
+  assert.match(readFileSync(join(run, 'log.txt'), 'utf8'), /test split has masks, but dsvdd gives no anomaly maps: pixel metrics are not computed/);
+});
