@@ -19,9 +19,9 @@ export type GcnScale = 'l1' | 'l2';
  *
  *   x ← x − mean(x);   l1: s = mean(|x|);   l2: s = sqrt(Σ x²) / n   (n, not √n, as in their code);   x ← x / s
  *
- * A constant image gives s = 0 and NaN output, as in the reference; callers that may see
- * constant images must filter them. Sums are accumulated in float64, each stored value is
- * rounded to float32.
+ * A constant image (s = 0) becomes all zeros, its centred values: the reference divides 0 by 0,
+ * and the NaN image would make every score and metric of a run NaN (a blank frame in a folder is
+ * enough). Sums are accumulated in float64, each stored value is rounded to float32.
  */
 export function globalContrastNormalization(x: Float32Array, scale: GcnScale, out: Float32Array = new Float32Array(x.length)): Float32Array {
   const n = x.length;
@@ -36,6 +36,7 @@ export function globalContrastNormalization(x: Float32Array, scale: GcnScale, ou
     acc += scale === 'l1' ? Math.abs(c) : c * c;
   }
   const s = scale === 'l1' ? Math.fround(acc / n) : Math.fround(Math.fround(Math.sqrt(acc)) / n);
+  if (s === 0) return out;
   for (let i = 0; i < n; i++) out[i] = out[i]! / s;
   return out;
 }
@@ -140,7 +141,13 @@ export function computeGcnMinMax(images: Uint8Array, count: number, scale: GcnSc
       if (c > hi) hi = c;
     }
     const s = scale === 'l1' ? acc / per : Math.sqrt(acc) / per;
-    // s > 0, so the extremes of the scaled image are the scaled extremes.
+    // A constant image (s = 0) is all zeros after GCN and does not widen the range; otherwise the
+    // extremes of the scaled image are the scaled extremes.
+    if (s === 0) {
+      if (0 < min) min = 0;
+      if (0 > max) max = 0;
+      continue;
+    }
     if (lo / s < min) min = lo / s;
     if (hi / s > max) max = hi / s;
   }

@@ -124,6 +124,19 @@ test('GCN (l1, l2), the full Deep SVDD transform and the min-max constants match
   }
 });
 
+test('a constant image is all zeros after GCN (the reference gives NaN) and counts as 0 in the min-max constants', () => {
+  for (const scale of ['l1', 'l2'] as const) {
+    assert.deepEqual(Array.from(globalContrastNormalization(new Float32Array(6).fill(0.3), scale)), [0, 0, 0, 0, 0, 0]);
+  }
+  const imgs = new Uint8Array(2 * 4);
+  imgs.set([10, 20, 30, 40], 0);
+  imgs.fill(77, 4);
+  const withBlank = computeGcnMinMax(imgs, 2);
+  const alone = computeGcnMinMax(imgs.subarray(0, 4), 1);
+  assert.ok(Number.isFinite(withBlank.min) && Number.isFinite(withBlank.max));
+  assert.deepEqual(withBlank, { min: Math.min(alone.min, 0), max: Math.max(alone.max, 0) });
+});
+
 test('min-max constants map the data they were computed on onto [0, 1]', () => {
   const rand = mulberry32(9);
   const count = 20;
