@@ -225,6 +225,20 @@ function pushBounded(list: Candidate[], c: Candidate, k: number, higherFirst: bo
   if (list.length > k) list.length = k;
 }
 
+/** A model that gives every image the same score ranks nothing; say so rather than report AUROC 0.5. */
+function warnIfConstant(scores: Float32Array, what: string, log: (m: string) => void): void {
+  if (scores.length < 2) return;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of scores) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (hi - lo <= 1e-6 * Math.max(Math.abs(lo), Math.abs(hi), 1e-30)) {
+    log(`warning: all ${scores.length} ${what} scores are equal (${lo.toPrecision(6)}): the model does not tell images apart; check the data (blank or identical images?) and the method's settings`);
+  }
+}
+
 async function evaluate(e: EvalContext): Promise<RunMetrics> {
   const { det, manifest, split } = e;
   const k = e.config.output.images;
@@ -245,6 +259,7 @@ async function evaluate(e: EvalContext): Promise<RunMetrics> {
     },
   });
   const testS = (performance.now() - t0) / 1000;
+  warnIfConstant(r.scores, 'test', e.log);
   const norm = manifest.normalisation.image;
   const thr = manifest.threshold.image.value;
   const both = r.labels.includes(0) && r.labels.includes(1);

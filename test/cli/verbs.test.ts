@@ -1,11 +1,11 @@
 // End-to-end: every verb as a child process on tiny data, asserting on the files it writes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { readImage } from '../../src/data/image/index.js';
+import { encodePng, readImage } from '../../src/data/image/index.js';
 import { parseCsv, pairAuroc, vigil } from './helpers.js';
 
 let dir: string;
@@ -149,4 +149,15 @@ test('datasets info describes a spec', () => {
   assert.equal(info.test_anomalous, 10);
   assert.equal(info.test_normal, 6);
   assert.equal(info.masks, true);
+});
+
+test('a folder of identical images: the run finishes and warns that every test score is equal', () => {
+  const good = join(dir, 'same', 'good');
+  mkdirSync(good, { recursive: true });
+  const png = encodePng(new Uint8Array(16 * 16 * 3).fill(128), 16, 16, 3);
+  for (let i = 0; i < 10; i++) writeFileSync(join(good, `${i}.png`), png);
+  const out = join(dir, 'same-run');
+  const r = vigil(['train', '--method', 'pixelstats', '--data', `folder:${join(dir, 'same')}`, '--set', 'preprocess.size=16', '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(join(out, 'log.txt'), 'utf8'), /warning: all \d+ test scores are equal \(/);
 });
