@@ -95,6 +95,27 @@ test('channels-last networks and autoencoders (float32) are as accurate as conti
   }
 });
 
+test('dcae: maps are the per-pixel squared reconstruction error (summed over channels) and sum to the scores', () => {
+  for (const network of ['mnist', 'cifar10'] as const) {
+    const [c, h, w] = network === 'cifar10' ? [3, 32, 32] : [1, 28, 28];
+    torch.manualSeed(8);
+    const det = dcae.create({ ...dcae.defaults, network }, [c, h, w]);
+    torch.tidy(() => {
+      const x = torch.rand([3, c, h, w]);
+      const r = det.score(x);
+      assert.equal(r.maps!.length, 3 * h * w);
+      const ae = (det as unknown as { ae: { eval(): void; forward(t: Tensor): Tensor } }).ae;
+      const expected = torch.noGrad(() => ae.forward(x).sub(x).pow(2).sum([1])).toTypedArray() as Float32Array;
+      for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(r.maps![i]! - expected[i]!) <= 1e-6 * Math.max(1, expected[i]!), `pixel ${i}`);
+      for (let n = 0; n < 3; n++) {
+        const sum = r.maps!.subarray(n * h * w, (n + 1) * h * w).reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(sum - r.scores[n]!) <= 1e-4 * r.scores[n]!, `${network} image ${n}: map sum ${sum} vs score ${r.scores[n]}`);
+      }
+    });
+    det.dispose();
+  }
+});
+
 test('transferEncoderWeights copies exactly the network keys (weights and BN buffers) from the encoder', () => {
   torch.manualSeed(5);
   for (const name of DSVDD_NETWORKS) {

@@ -9,7 +9,7 @@ import {
 } from './networks.js';
 import { DCAE_DEFAULTS, DSVDD_DEFAULTS, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
 import { loadPretrainedAutoencoder, type PretrainedAutoencoder } from './init-from.js';
-import { aeEpoch, asDtype, distToCenter, initCenter, makeOptimizer, reconstructionError, svddEpoch } from './train.js';
+import { aeEpoch, asDtype, distToCenter, initCenter, makeOptimizer, svddEpoch } from './train.js';
 
 export * from './networks.js';
 export * from './config.js';
@@ -115,13 +115,15 @@ class DcaeDetector implements Detector {
     await trainAutoencoder(this.ae, data, this.config.train, this.config.loss, ctx, 'train', {});
   }
 
+  /** Score = per-image sum of squared reconstruction errors; map = the squared error per pixel (summed over channels). */
   score(images: Tensor): ScoreResult {
     this.ae.eval();
-    const s = torch.tidy(() => torch.noGrad(() => {
+    return torch.tidy(() => torch.noGrad(() => {
       const x = asDtype(images, this.ae.parameters()[0]!.dtype);
-      return Float32Array.from(reconstructionError(this.ae.forward(x), x).toTypedArray() as Float32Array | Float64Array);
+      const err = this.ae.forward(x).sub(x).pow(2).sum([1]);
+      const f32 = (t: Tensor): Float32Array => Float32Array.from(t.toTypedArray() as Float32Array | Float64Array);
+      return { scores: f32(err.flatten(1).sum([1])), maps: f32(err) };
     }));
-    return { scores: s };
   }
 
   state(): { tensors: Map<string, Tensor>; meta: Record<string, unknown> } {
@@ -133,7 +135,7 @@ class DcaeDetector implements Detector {
 
 export const dcae: MethodDefinition<DcaeConfig> = {
   name: 'dcae',
-  description: 'Deep convolutional autoencoder (the Deep SVDD paper\'s DCAE baseline): score = per-image sum of squared reconstruction errors',
+  description: 'Deep convolutional autoencoder (the Deep SVDD paper\'s DCAE baseline): score = per-image sum of squared reconstruction errors, map = squared error per pixel',
   defaults: DCAE_DEFAULTS,
   create(config, imageShape) {
     return new DcaeDetector(resolveDcaeConfig(config), imageShape);
