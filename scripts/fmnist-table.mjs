@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,7 +38,8 @@ const USAGE = `usage: node scripts/fmnist-table.mjs [options]
   --report               print the markdown table of the results folder instead of running
   --write-readme         with --report: replace the block between ${START} and ${END} in --readme
   --readme FILE          the file --write-readme edits (default README.md)
-  --dry-run              list the pairs that would run`;
+  --dry-run              list the pairs that would run
+  --details              add per-anomalous-class AUROCs to older results from their run directories`;
 
 function fail(message) {
   process.stderr.write(`fmnist-table: ${message}\n`);
@@ -106,6 +107,30 @@ function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
+/**
+ * AUROC of the normal class against each anomalous class alone, from a run's scores.csv (columns
+ * id,label,defect,score,…; defect = 'class-<k>'): which classes the model confuses with the normal one.
+ */
+async function aurocVsClass(scoresCsv) {
+  const { auroc } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'eval', 'index.js')).href);
+  const rows = readFileSync(scoresCsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const normal = rows.filter((r) => r[1] === '0').map((r) => Number(r[3]));
+  const byClass = new Map();
+  for (const r of rows) {
+    if (r[1] !== '1') continue;
+    const k = r[2].replace(/^class-/, '');
+    if (!byClass.has(k)) byClass.set(k, []);
+    byClass.get(k).push(Number(r[3]));
+  }
+  const out = {};
+  for (const [k, pos] of [...byClass].sort((a, b) => Number(a[0]) - Number(b[0]))) {
+    const scores = Float64Array.from([...normal, ...pos]);
+    const labels = Uint8Array.from([...normal.map(() => 0), ...pos.map(() => 1)]);
+    out[k] = Number(auroc(scores, labels).toFixed(4));
+  }
+  return out;
+}
+
 async function runPair(c, seed, o) {
   const pairDir = join(o.runs, `${c}-seed${seed}`);
   // A pair without a result was interrupted: start it over, so its times are whole runs.
@@ -133,6 +158,8 @@ async function runPair(c, seed, o) {
     dsvdd_s: Number(b.wall.toFixed(2)),
     dcae_cpu_s: a.cpu === null ? null : Number(a.cpu.toFixed(2)),
     dsvdd_cpu_s: b.cpu === null ? null : Number(b.cpu.toFixed(2)),
+    dcae_auroc_vs_class: await aurocVsClass(join(dcaeDir, 'scores.csv')),
+    dsvdd_auroc_vs_class: await aurocVsClass(join(dsvddDir, 'scores.csv')),
     dcae_fit_s: Number(ma.timing.fit_s.toFixed(2)),
     dsvdd_fit_s: Number(mb.timing.fit_s.toFixed(2)),
     peak_rss_mb: a.peakMb === null || b.peakMb === null ? null : Math.max(a.peakMb, b.peakMb),
@@ -203,6 +230,15 @@ function loadResults(dir) {
   return out;
 }
 
+/** The anomalous class the normal class is least separated from (mean per-class AUROC over the seeds that recorded it). */
+function hardestCell(rs) {
+  const withDetails = rs.filter((r) => r.dsvdd_auroc_vs_class);
+  if (withDetails.length === 0) return '—';
+  const keys = Object.keys(withDetails[0].dsvdd_auroc_vs_class);
+  const m = keys.map((k) => [k, mean(withDetails.map((r) => r.dsvdd_auroc_vs_class[k]))]).sort((a, b) => a[1] - b[1]);
+  return `${m[0][0]} ${CLASSES[Number(m[0][0])]} (${(100 * m[0][1]).toFixed(1)})`;
+}
+
 function timeCell(rs) {
   const m = (k) => mean(rs.map((r) => r[k]));
   const cpu = rs.every((r) => typeof r.dcae_cpu_s === 'number' && typeof r.dsvdd_cpu_s === 'number');
@@ -217,15 +253,15 @@ export function renderReport(results) {
   }
   const epochs = [...new Set(results.map((r) => `${r.epochs?.dcae ?? '?'} + ${r.epochs?.dsvdd ?? '?'}`))];
   const lines = [
-    '| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) | Deep SVDD, GOAD table [U] | Δ vs GOAD table | Wall (CPU) s, DCAE / Deep SVDD | Peak RSS (MB) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) | Deep SVDD, GOAD table [U] | Δ vs GOAD table | Deep SVDD\'s hardest anomaly class | Wall (CPU) s, DCAE / Deep SVDD | Peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   const classMeans = { dcae: [], dsvdd: [] };
   const flagged = [];
   for (let c = 0; c < 10; c++) {
     const rs = (byClass.get(c) ?? []).sort((a, b) => a.seed - b.seed);
     if (rs.length === 0) {
-      lines.push(`| ${c} ${CLASSES[c]} | — | — | — | ${GOAD_DSVDD[c].toFixed(1)} | — | — | — |`);
+      lines.push(`| ${c} ${CLASSES[c]} | — | — | — | ${GOAD_DSVDD[c].toFixed(1)} | — | — | — | — |`);
       continue;
     }
     const dcae = rs.map((r) => r.dcae_auroc);
@@ -235,16 +271,17 @@ export function renderReport(results) {
     const delta = 100 * mean(dsvdd) - GOAD_DSVDD[c];
     if (delta < -3) flagged.push(c);
     const rss = rs.map((r) => r.peak_rss_mb).filter((x) => typeof x === 'number');
-    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} | ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${timeCell(rs)} | ${rss.length ? Math.max(...rss) : '—'} |`);
+    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} | ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${hardestCell(rs)} | ${timeCell(rs)} | ${rss.length ? Math.max(...rss) : '—'} |`);
   }
   const n = classMeans.dsvdd.length;
+  const present = [...byClass.keys()];
   const allTimes = results.map((r) => r.dcae_s + r.dsvdd_s);
-  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** | **${(mean(GOAD_DSVDD)).toFixed(1)}**; Deep SAD paper: **${DEEP_SAD_MEAN}** | | ${allTimes.length ? `${mean(allTimes).toFixed(0)} per class and seed` : '—'} | |`);
+  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** | **${mean(present.map((c) => GOAD_DSVDD[c])).toFixed(1)}**${n < 10 ? ' (same classes)' : ''}; Deep SAD paper: **${DEEP_SAD_MEAN}** | | | ${allTimes.length ? `${mean(allTimes).toFixed(0)} per class and seed` : '—'} | |`);
   const commits = [...new Set(results.map((r) => (r.vigil_commit ? r.vigil_commit.slice(0, 7) + (r.vigil_dirty ? '+dirty' : '') : '?')))];
   const hosts = [...new Set(results.map((r) => `${r.host?.cpu ?? '?'} (${r.host?.cores ?? '?'} cores, ${r.host?.jobs ?? '?'} jobs)`))];
   const notes = [
     '',
-    `Image AUROC (%) on the full test set (1,000 normal, 9,000 anomalous), trained on the 6,000 images of the normal class; per class: mean ± sample std over the seeds listed; mean row: mean ± std over the class means. Epochs (DCAE + Deep SVDD): ${epochs.join(', ')}. Preset: configs/dcae/fmnist.yaml → configs/dsvdd/fmnist.yaml with model.initFrom (Deep SAD protocol). Times: wall clock of each \`vigil train\` (data loading, training, scoring the test set) and, in brackets, its CPU time (user + system), one thread per run (OMP_NUM_THREADS=1); peak RSS: the larger of the two processes (GNU time). Vigil ${commits.join(', ')}; ${hosts.join('; ')}.`,
+    `Image AUROC (%) on the full test set (1,000 normal, 9,000 anomalous), trained on the 6,000 images of the normal class; per class: mean ± sample std over the seeds listed; mean row: mean ± std over the class means. Hardest anomaly class: the class whose test images Deep SVDD separates worst from the normal class (AUROC of the normal test images against that class alone). Epochs (DCAE + Deep SVDD): ${epochs.join(', ')}. Preset: configs/dcae/fmnist.yaml → configs/dsvdd/fmnist.yaml with model.initFrom (Deep SAD protocol). Times: wall clock of each \`vigil train\` (data loading, training, scoring the test set) and, in brackets, its CPU time (user + system), one thread per run (OMP_NUM_THREADS=1); peak RSS: the larger of the two processes (GNU time). Vigil ${commits.join(', ')}; ${hosts.join('; ')}.`,
     '',
     'Published: "Deep SVDD, GOAD table" is the Deep-SVDD column of the GOAD paper\'s Fashion-MNIST table [U: unverified, see numbers.md §0.1; the same ten values appear as GEOM\'s RAW-OC-SVM column]; 89.2 ± 6.2 is the Deep SAD paper\'s γ_l = 0 mean with the protocol used here (pixels / 255, FashionMNIST_LeNet).'
       + (flagged.length ? ` † more than 3 points below the GOAD-table value: class${flagged.length > 1 ? 'es' : ''} ${flagged.join(', ')}.` : ''),
@@ -276,6 +313,7 @@ async function main() {
         'write-readme': { type: 'boolean', default: false },
         readme: { type: 'string', default: 'README.md' },
         'dry-run': { type: 'boolean', default: false },
+        details: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: false,
@@ -290,6 +328,25 @@ async function main() {
   const results = resolve(ROOT, v.results ?? (smoke ? 'results/smoke' : 'results/fmnist'));
   const runs = resolve(ROOT, v.runs ?? (smoke ? 'runs/fmnist-smoke' : 'runs/fmnist-table'));
   if (smoke && results === resolve(ROOT, 'results/fmnist')) fail('--epochs-override results must not go to results/fmnist (the table); pick another --results');
+  if (v.details) {
+    // Adds the per-anomalous-class AUROCs to results written before they were recorded, from the
+    // run directories when they are still there.
+    let added = 0;
+    for (const f of existsSync(results) ? readdirSync(results).filter((n) => /^\d+-seed\d+\.json$/.test(n)) : []) {
+      const r = readJson(join(results, f));
+      if (r.dsvdd_auroc_vs_class) continue;
+      const pair = join(runs, f.replace(/\.json$/, ''));
+      if (!existsSync(join(pair, 'dsvdd', 'scores.csv')) || !existsSync(join(pair, 'dcae', 'scores.csv'))) continue;
+      const check = readJson(join(pair, 'dsvdd', 'metrics.json')).image.auroc;
+      if (check !== r.dsvdd_auroc) fail(`${pair}: its metrics (${check}) are not those of ${f} (${r.dsvdd_auroc})`);
+      r.dcae_auroc_vs_class = await aurocVsClass(join(pair, 'dcae', 'scores.csv'));
+      r.dsvdd_auroc_vs_class = await aurocVsClass(join(pair, 'dsvdd', 'scores.csv'));
+      writeAtomic(join(results, f), `${JSON.stringify(r, null, 2)}\n`);
+      added++;
+    }
+    process.stdout.write(`fmnist-table: per-class AUROCs added to ${added} result(s)\n`);
+    return 0;
+  }
   if (v.report) {
     const rs = loadResults(results);
     if (rs.length === 0) fail(`no results in ${results}`);
