@@ -39,7 +39,9 @@ const USAGE = `usage: node scripts/fmnist-table.mjs [options]
   --write-readme         with --report: replace the block between ${START} and ${END} in --readme
   --readme FILE          the file --write-readme edits (default README.md)
   --dry-run              list the pairs that would run
-  --details              add per-anomalous-class AUROCs to older results from their run directories`;
+  --details              add per-anomalous-class AUROCs to older results from their run directories
+  --variant no-transfer  Deep SVDD from random initialisation only (Deep-SAD-PyTorch's code as it runs on
+                         F-MNIST); results/fmnist-no-transfer, shown as an extra column by --report`;
 
 function fail(message) {
   process.stderr.write(`fmnist-table: ${message}\n`);
@@ -131,7 +133,38 @@ async function aurocVsClass(scoresCsv) {
   return out;
 }
 
+/**
+ * The 'no-transfer' variant: Deep SVDD alone from its default (random) initialisation, c from that
+ * network — what Deep-SAD-PyTorch's code does for Fashion-MNIST, where the encoder transfer matches
+ * no key (src/methods/dsvdd/README.md). One run per (class, seed).
+ */
+async function runNoTransfer(c, seed, o) {
+  const dir = join(o.runs, `${c}-seed${seed}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const runDir = join(dir, 'dsvdd');
+  const epochs = o.epochs === null ? [] : ['--set', `model.train.epochs=${o.epochs}`];
+  const b = await runCli(['train', '--method', 'dsvdd', '--data', `fmnist:${c}`, '--seed', String(seed), '--quiet', '--set', 'model.pretrain.epochs=0', ...epochs, '--out', runDir], join(dir, 'dsvdd.out'));
+  if (b.code !== 0) throw new Error(`dsvdd run failed (exit ${b.code}):\n${b.out.trim().split('\n').slice(-8).join('\n')}`);
+  const m = readJson(join(runDir, 'metrics.json'));
+  const result = {
+    class: c, class_name: CLASSES[c], seed, variant: 'no-transfer',
+    dsvdd_auroc: m.image.auroc,
+    dsvdd_auroc_vs_class: await aurocVsClass(join(runDir, 'scores.csv')),
+    dsvdd_s: Number(b.wall.toFixed(2)),
+    dsvdd_cpu_s: b.cpu === null ? null : Number(b.cpu.toFixed(2)),
+    peak_rss_mb: b.peakMb,
+    epochs: { dsvdd: readJson(join(runDir, 'model', 'manifest.json')).config.train.epochs },
+    threads: 1, vigil_commit: o.git.commit, vigil_dirty: o.git.dirty, vigil_version: m.vigil_version,
+    host: { name: hostname(), cpu: cpus()[0]?.model ?? null, cores: cpus().length, jobs: o.jobs },
+    node: process.version, finished: new Date().toISOString(),
+  };
+  writeAtomic(join(o.results, `${c}-seed${seed}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
 async function runPair(c, seed, o) {
+  if (o.variant === 'no-transfer') return runNoTransfer(c, seed, o);
   const pairDir = join(o.runs, `${c}-seed${seed}`);
   // A pair without a result was interrupted: start it over, so its times are whole runs.
   rmSync(pairDir, { recursive: true, force: true });
@@ -199,7 +232,8 @@ async function runAll(o) {
       try {
         const r = await runPair(c, s, o);
         finished++;
-        process.stdout.write(`[${finished + failed}/${pending.length}] class ${c} seed ${s}: DCAE ${(100 * r.dcae_auroc).toFixed(2)} (${r.dcae_s.toFixed(0)} s), Deep SVDD ${(100 * r.dsvdd_auroc).toFixed(2)} (${r.dsvdd_s.toFixed(0)} s), peak ${r.peak_rss_mb ?? '?'} MB\n`);
+        const dcaePart = r.dcae_auroc === undefined ? '' : `DCAE ${(100 * r.dcae_auroc).toFixed(2)} (${r.dcae_s.toFixed(0)} s), `;
+        process.stdout.write(`[${finished + failed}/${pending.length}] class ${c} seed ${s}: ${dcaePart}Deep SVDD ${(100 * r.dsvdd_auroc).toFixed(2)} (${r.dsvdd_s.toFixed(0)} s), peak ${r.peak_rss_mb ?? '?'} MB\n`);
       } catch (e) {
         failed++;
         process.stdout.write(`[${finished + failed}/${pending.length}] class ${c} seed ${s}: FAILED after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${e.message}\n`);
@@ -217,12 +251,12 @@ const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const pm = (xs, digits = 1) => (xs.length === 0 ? '—' : xs.length === 1 ? (100 * xs[0]).toFixed(digits) : `${(100 * mean(xs)).toFixed(digits)} ± ${(100 * std(xs)).toFixed(digits)}`);
 
-function loadResults(dir) {
+function loadResults(dir, keys = ['class', 'seed', 'dcae_auroc', 'dsvdd_auroc', 'dcae_s', 'dsvdd_s']) {
   if (!existsSync(dir)) fail(`no results folder ${dir}; run the table first (node scripts/fmnist-table.mjs --classes 0-9 --seeds 0,1,2)`);
   const out = [];
   for (const f of readdirSync(dir).filter((n) => /^\d+-seed\d+\.json$/.test(n)).sort()) {
     const r = readJson(join(dir, f));
-    for (const k of ['class', 'seed', 'dcae_auroc', 'dsvdd_auroc', 'dcae_s', 'dsvdd_s']) {
+    for (const k of keys) {
       if (typeof r[k] !== 'number') fail(`${join(dir, f)}: field '${k}' is missing or not a number`);
     }
     out.push(r);
@@ -245,7 +279,17 @@ function timeCell(rs) {
   return `${m('dcae_s').toFixed(0)}${cpu ? ` (${m('dcae_cpu_s').toFixed(0)})` : ''} / ${m('dsvdd_s').toFixed(0)}${cpu ? ` (${m('dsvdd_cpu_s').toFixed(0)})` : ''}`;
 }
 
-export function renderReport(results) {
+export function renderReport(results, noTransfer = []) {
+  const nt = new Map();
+  for (const r of noTransfer) {
+    if (!nt.has(r.class)) nt.set(r.class, []);
+    nt.get(r.class).push(r);
+  }
+  const withNt = nt.size > 0;
+  const ntCell = (c) => {
+    const rs = (nt.get(c) ?? []).sort((a, b) => a.seed - b.seed);
+    return rs.length === 0 ? '—' : `${pm(rs.map((r) => r.dsvdd_auroc))} (seed${rs.length > 1 ? 's' : ''} ${rs.map((r) => r.seed).join(',')})`;
+  };
   const byClass = new Map();
   for (const r of results) {
     if (!byClass.has(r.class)) byClass.set(r.class, []);
@@ -253,15 +297,15 @@ export function renderReport(results) {
   }
   const epochs = [...new Set(results.map((r) => `${r.epochs?.dcae ?? '?'} + ${r.epochs?.dsvdd ?? '?'}`))];
   const lines = [
-    '| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) | Deep SVDD, GOAD table [U] | Δ vs GOAD table | Deep SVDD\'s hardest anomaly class | Wall (CPU) s, DCAE / Deep SVDD | Peak RSS (MB) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    `| Class | Seeds | DCAE (Vigil) | Deep SVDD (Vigil) |${withNt ? ' Deep SVDD, random init ‡ |' : ''} Deep SVDD, GOAD table [U] | Δ vs GOAD table | Deep SVDD's hardest anomaly class | Wall (CPU) s, DCAE / Deep SVDD | Peak RSS (MB) |`,
+    `|---|---|---|---|${withNt ? '---|' : ''}---|---|---|---|---|`,
   ];
   const classMeans = { dcae: [], dsvdd: [] };
   const flagged = [];
   for (let c = 0; c < 10; c++) {
     const rs = (byClass.get(c) ?? []).sort((a, b) => a.seed - b.seed);
     if (rs.length === 0) {
-      lines.push(`| ${c} ${CLASSES[c]} | — | — | — | ${GOAD_DSVDD[c].toFixed(1)} | — | — | — | — |`);
+      lines.push(`| ${c} ${CLASSES[c]} | — | — | — |${withNt ? ` ${ntCell(c)} |` : ''} ${GOAD_DSVDD[c].toFixed(1)} | — | — | — | — |`);
       continue;
     }
     const dcae = rs.map((r) => r.dcae_auroc);
@@ -271,18 +315,19 @@ export function renderReport(results) {
     const delta = 100 * mean(dsvdd) - GOAD_DSVDD[c];
     if (delta < -3) flagged.push(c);
     const rss = rs.map((r) => r.peak_rss_mb).filter((x) => typeof x === 'number');
-    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} | ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${hardestCell(rs)} | ${timeCell(rs)} | ${rss.length ? Math.max(...rss) : '—'} |`);
+    lines.push(`| ${c} ${CLASSES[c]} | ${rs.map((r) => r.seed).join(',')} | ${pm(dcae)} | ${pm(dsvdd)} |${withNt ? ` ${ntCell(c)} |` : ''} ${GOAD_DSVDD[c].toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)}${delta < -3 ? ' †' : ''} | ${hardestCell(rs)} | ${timeCell(rs)} | ${rss.length ? Math.max(...rss) : '—'} |`);
   }
   const n = classMeans.dsvdd.length;
   const present = [...byClass.keys()];
   const allTimes = results.map((r) => r.dcae_s + r.dsvdd_s);
-  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** | **${mean(present.map((c) => GOAD_DSVDD[c])).toFixed(1)}**${n < 10 ? ' (same classes)' : ''}; Deep SAD paper: **${DEEP_SAD_MEAN}** | | | ${allTimes.length ? `${mean(allTimes).toFixed(0)} per class and seed` : '—'} | |`);
+  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** |${withNt ? ` **${pm([...nt.values()].map((rs) => mean(rs.map((r) => r.dsvdd_auroc))))}**${nt.size < 10 ? ` (${nt.size} classes)` : ''} |` : ''} **${mean(present.map((c) => GOAD_DSVDD[c])).toFixed(1)}**${n < 10 ? ' (same classes)' : ''}; Deep SAD paper: **${DEEP_SAD_MEAN}** | | | ${allTimes.length ? `${mean(allTimes).toFixed(0)} per class and seed` : '—'} | |`);
   const commits = [...new Set(results.map((r) => (r.vigil_commit ? r.vigil_commit.slice(0, 7) + (r.vigil_dirty ? '+dirty' : '') : '?')))];
   const hosts = [...new Set(results.map((r) => `${r.host?.cpu ?? '?'} (${r.host?.cores ?? '?'} cores, ${r.host?.jobs ?? '?'} jobs)`))];
   const notes = [
     '',
     `Image AUROC (%) on the full test set (1,000 normal, 9,000 anomalous), trained on the 6,000 images of the normal class; per class: mean ± sample std over the seeds listed; mean row: mean ± std over the class means. Hardest anomaly class: the class whose test images Deep SVDD separates worst from the normal class (AUROC of the normal test images against that class alone). Epochs (DCAE + Deep SVDD): ${epochs.join(', ')}. Preset: configs/dcae/fmnist.yaml → configs/dsvdd/fmnist.yaml with model.initFrom (Deep SAD protocol). Times: wall clock of each \`vigil train\` (data loading, training, scoring the test set) and, in brackets, its CPU time (user + system), one thread per run (OMP_NUM_THREADS=1); peak RSS: the larger of the two processes (GNU time). Vigil ${commits.join(', ')}; ${hosts.join('; ')}.`,
     '',
+    ...(withNt ? ['‡ Deep SVDD trained from its default (random) initialisation, c from that network: what Deep-SAD-PyTorch\'s code does on Fashion-MNIST, where the encoder transfer matches no key (`node scripts/fmnist-table.mjs --variant no-transfer`; results/fmnist-no-transfer/).', ''] : []),
     'Published: "Deep SVDD, GOAD table" is the Deep-SVDD column of the GOAD paper\'s Fashion-MNIST table [U: unverified, see numbers.md §0.1; the same ten values appear as GEOM\'s RAW-OC-SVM column]; 89.2 ± 6.2 is the Deep SAD paper\'s γ_l = 0 mean with the protocol used here (pixels / 255, FashionMNIST_LeNet).'
       + (flagged.length ? ` † more than 3 points below the GOAD-table value: class${flagged.length > 1 ? 'es' : ''} ${flagged.join(', ')}.` : ''),
     '',
@@ -314,6 +359,7 @@ async function main() {
         readme: { type: 'string', default: 'README.md' },
         'dry-run': { type: 'boolean', default: false },
         details: { type: 'boolean', default: false },
+        variant: { type: 'string', default: 'paper' },
         help: { type: 'boolean', default: false },
       },
       allowPositionals: false,
@@ -325,8 +371,10 @@ async function main() {
   const epochs = v['epochs-override'] === undefined ? null : Number(v['epochs-override']);
   if (epochs !== null && !(Number.isInteger(epochs) && epochs >= 1)) fail(`--epochs-override ${v['epochs-override']}: expected an integer ≥ 1`);
   const smoke = epochs !== null;
-  const results = resolve(ROOT, v.results ?? (smoke ? 'results/smoke' : 'results/fmnist'));
-  const runs = resolve(ROOT, v.runs ?? (smoke ? 'runs/fmnist-smoke' : 'runs/fmnist-table'));
+  if (v.variant !== 'paper' && v.variant !== 'no-transfer') fail(`--variant ${v.variant}: expected paper or no-transfer`);
+  const suffix = v.variant === 'paper' ? '' : `-${v.variant}`;
+  const results = resolve(ROOT, v.results ?? (smoke ? `results/smoke${suffix}` : `results/fmnist${suffix}`));
+  const runs = resolve(ROOT, v.runs ?? (smoke ? `runs/fmnist-smoke${suffix}` : `runs/fmnist-table${suffix}`));
   if (smoke && results === resolve(ROOT, 'results/fmnist')) fail('--epochs-override results must not go to results/fmnist (the table); pick another --results');
   if (v.details) {
     // Adds the per-anomalous-class AUROCs to results written before they were recorded, from the
@@ -350,7 +398,9 @@ async function main() {
   if (v.report) {
     const rs = loadResults(results);
     if (rs.length === 0) fail(`no results in ${results}`);
-    const table = renderReport(rs);
+    const ntDir = `${results}-no-transfer`;
+    const nt = suffix === '' && existsSync(ntDir) ? loadResults(ntDir, ['class', 'seed', 'dsvdd_auroc']) : [];
+    const table = renderReport(rs, nt);
     process.stdout.write(`${table}\n`);
     if (v['write-readme']) {
       const file = resolve(ROOT, v.readme);
@@ -363,7 +413,7 @@ async function main() {
   if (!(Number.isInteger(jobs) && jobs >= 1)) fail(`--jobs ${v.jobs}: expected an integer ≥ 1`);
   const classes = parseList(v.classes, 'classes');
   if (classes.some((c) => c > 9)) fail(`--classes ${v.classes}: Fashion-MNIST classes are 0..9`);
-  return runAll({ classes, seeds: parseList(v.seeds, 'seeds'), jobs, results, runs, epochs, dryRun: v['dry-run'], git: gitCommit() });
+  return runAll({ classes, seeds: parseList(v.seeds, 'seeds'), jobs, results, runs, epochs, variant: v.variant, dryRun: v['dry-run'], git: gitCommit() });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
