@@ -320,7 +320,8 @@ export function renderReport(results, noTransfer = []) {
   const n = classMeans.dsvdd.length;
   const present = [...byClass.keys()];
   const allTimes = results.map((r) => r.dcae_s + r.dsvdd_s);
-  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** |${withNt ? ` **${pm([...nt.values()].map((rs) => mean(rs.map((r) => r.dsvdd_auroc))))}**${nt.size < 10 ? ` (${nt.size} classes)` : ''} |` : ''} **${mean(present.map((c) => GOAD_DSVDD[c])).toFixed(1)}**${n < 10 ? ' (same classes)' : ''}; Deep SAD paper: **${DEEP_SAD_MEAN}** | | | ${allTimes.length ? `${mean(allTimes).toFixed(0)} per class and seed` : '—'} | |`);
+  const allCpu = results.filter((r) => typeof r.dcae_cpu_s === 'number' && typeof r.dsvdd_cpu_s === 'number').map((r) => r.dcae_cpu_s + r.dsvdd_cpu_s);
+  lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** |${withNt ? ` **${pm([...nt.values()].map((rs) => mean(rs.map((r) => r.dsvdd_auroc))))}**${nt.size < 10 ? ` (${nt.size} classes)` : ''} |` : ''} **${mean(present.map((c) => GOAD_DSVDD[c])).toFixed(1)}**${n < 10 ? ' (same classes)' : ''}; Deep SAD paper: **${DEEP_SAD_MEAN}** | | | ${allTimes.length ? `${mean(allTimes).toFixed(0)}${allCpu.length === allTimes.length ? ` (${mean(allCpu).toFixed(0)})` : ''} per class and seed` : '—'} | |`);
   const commits = [...new Set(results.map((r) => (r.vigil_commit ? r.vigil_commit.slice(0, 7) + (r.vigil_dirty ? '+dirty' : '') : '?')))];
   const hosts = [...new Set(results.map((r) => `${r.host?.cpu ?? '?'} (${r.host?.cores ?? '?'} cores, ${r.host?.jobs ?? '?'} jobs)`))];
   const notes = [
