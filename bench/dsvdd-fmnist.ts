@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { median } from './stats.js';
 import * as torch from '../src/torch/index.js';
 import { auroc } from '../src/eval/index.js';
 import { FASHION_MNIST_DEFAULT_ROOT, loadOneClass } from '../src/data/oneclass.js';
@@ -25,7 +26,6 @@ const seed = 1;
 const threads = torch.getNumThreads();
 const here = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const r2 = (x: number): number => +x.toFixed(2);
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0);
 
 const preset = DSVDD_PRESETS.fmnist;

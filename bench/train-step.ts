@@ -4,6 +4,7 @@
 // Usage: node dist/bench/train-step.js [--steps 30] [--rounds 2]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.js';
 import * as torch from '../src/torch/index.js';
 import { nn, optim, type Tensor } from '../src/torch/index.js';
 
@@ -88,7 +89,6 @@ for i in range(warm + steps):
 print(json.dumps({"times": times, "threads": torch.get_num_threads(), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "version": torch.__version__}))
 `;
 
-const median = (a: number[]) => { const s = [...a].sort((p, q) => p - q); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 if (process.argv.includes('--vigil-child')) {
   const r = runVigil();
