@@ -273,9 +273,12 @@ function hardestCell(rs) {
   return `${m[0][0]} ${CLASSES[Number(m[0][0])]} (${(100 * m[0][1]).toFixed(1)})`;
 }
 
+// Results from before CPU time was recorded have wall time only.
+const hasCpu = (r) => typeof r.dcae_cpu_s === 'number' && typeof r.dsvdd_cpu_s === 'number';
+
 function timeCell(rs) {
   const m = (k) => mean(rs.map((r) => r[k]));
-  const cpu = rs.every((r) => typeof r.dcae_cpu_s === 'number' && typeof r.dsvdd_cpu_s === 'number');
+  const cpu = rs.every(hasCpu);
   return `${m('dcae_s').toFixed(0)}${cpu ? ` (${m('dcae_cpu_s').toFixed(0)})` : ''} / ${m('dsvdd_s').toFixed(0)}${cpu ? ` (${m('dsvdd_cpu_s').toFixed(0)})` : ''}`;
 }
 
@@ -320,7 +323,7 @@ export function renderReport(results, noTransfer = []) {
   const n = classMeans.dsvdd.length;
   const present = [...byClass.keys()];
   const allTimes = results.map((r) => r.dcae_s + r.dsvdd_s);
-  const allCpu = results.filter((r) => typeof r.dcae_cpu_s === 'number' && typeof r.dsvdd_cpu_s === 'number').map((r) => r.dcae_cpu_s + r.dsvdd_cpu_s);
+  const allCpu = results.filter(hasCpu).map((r) => r.dcae_cpu_s + r.dsvdd_cpu_s);
   lines.push(`| **mean${n < 10 ? ` (${n} of 10 classes)` : ''}** | | **${pm(classMeans.dcae)}** | **${pm(classMeans.dsvdd)}** |${withNt ? ` **${pm([...nt.values()].map((rs) => mean(rs.map((r) => r.dsvdd_auroc))))}**${nt.size < 10 ? ` (${nt.size} classes)` : ''} |` : ''} **${mean(present.map((c) => GOAD_DSVDD[c])).toFixed(1)}**${n < 10 ? ' (same classes)' : ''}; Deep SAD paper: **${DEEP_SAD_MEAN}** | | | ${allTimes.length ? `${mean(allTimes).toFixed(0)}${allCpu.length === allTimes.length ? ` (${mean(allCpu).toFixed(0)})` : ''} per class and seed` : '—'} | |`);
   const commits = [...new Set(results.map((r) => (r.vigil_commit ? r.vigil_commit.slice(0, 7) + (r.vigil_dirty ? '+dirty' : '') : '?')))];
   const hosts = [...new Set(results.map((r) => `${r.host?.cpu ?? '?'} (${r.host?.cores ?? '?'} cores, ${r.host?.jobs ?? '?'} jobs)`))];
@@ -332,7 +335,7 @@ export function renderReport(results, noTransfer = []) {
     'Published: "Deep SVDD, GOAD table" is the Deep-SVDD column of the GOAD paper\'s Fashion-MNIST table [U: unverified, see numbers.md §0.1; the same ten values appear as GEOM\'s RAW-OC-SVM column]; 89.2 ± 6.2 is the Deep SAD paper\'s γ_l = 0 mean with the protocol used here (pixels / 255, FashionMNIST_LeNet).'
       + (flagged.length ? ` † more than 3 points below the GOAD-table value: class${flagged.length > 1 ? 'es' : ''} ${flagged.join(', ')}.` : ''),
     '',
-    'Reproduce: `npm run build && node scripts/fmnist-table.mjs --classes 0-9 --seeds 0,1,2 --jobs 2 && node scripts/fmnist-table.mjs --report --write-readme`',
+    `Reproduce: \`npm run build && node scripts/fmnist-table.mjs --classes 0-9 --seeds 0,1,2 --jobs 2${withNt ? ' && node scripts/fmnist-table.mjs --variant no-transfer --classes 0-9 --seeds 0,1,2 --jobs 2' : ''} && node scripts/fmnist-table.mjs --report --write-readme\``,
   ];
   return [...lines, ...notes].join('\n');
 }

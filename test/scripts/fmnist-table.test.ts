@@ -40,11 +40,12 @@ test('report: one row per class, the mean row, flags below the GOAD column, like
   assert.match(mean, /\*\*94\.2\*\* \(same classes\)/, 'GOAD mean over classes 0, 1, 3');
   assert.ok(lines.some((l) => l.includes('† more than 3 points below the GOAD-table value: class 0.')));
   assert.ok(lines.some((l) => l.startsWith('‡ Deep SVDD trained from its default (random) initialisation')));
+  assert.match(lines.find((l) => l.startsWith('Reproduce:'))!, /--variant no-transfer --classes 0-9 --seeds 0,1,2/, 'the ‡ column\'s runs are part of the command');
 });
 
 test('report without no-transfer results has no ‡ column; the README block is replaced between its markers only', () => {
   const text = renderReport([result(5, 0, 0.9)]);
-  assert.doesNotMatch(text, /‡/);
+  assert.doesNotMatch(text, /‡|no-transfer/);
   const readme = 'intro\n<!-- fmnist-table:start -->\nold table\n<!-- fmnist-table:end -->\nafter\n';
   assert.equal(replaceBlock(readme, 'NEW', 'README.md'), 'intro\n<!-- fmnist-table:start -->\nNEW\n<!-- fmnist-table:end -->\nafter\n');
 });
