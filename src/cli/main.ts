@@ -5,13 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { parseArgs, helpText, type OptionSpec } from './args.js';
 import { ProgressBars } from './progress.js';
-import { UserError, isUserError } from '../pipeline/errors.js';
-import { readFileSync } from 'node:fs';
-
-// Read here, not from pipeline/run.js: `--help` must not pay for loading libtorch.
-const VIGIL_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { InterruptedError, UserError, isUserError } from '../pipeline/errors.js';
+// version.js loads no torch: `--help` must not pay for loading libtorch.
+import { VIGIL_VERSION } from '../pipeline/version.js';
 
 type Spec = Record<string, OptionSpec>;
+const COMPUTE: Spec = {
+  threads: { type: 'number', arg: '<n>', help: 'libtorch threads (default VIGIL_THREADS, else every core)' },
+  device: { type: 'string', arg: '<dev>', help: 'cpu (default), cuda or cuda:<n> (needs a CUDA libtorch)' },
+};
 const COMMON: Spec = {
   quiet: { type: 'boolean', help: 'no progress bars or log lines on stderr' },
   json: { type: 'boolean', help: 'print the result as JSON on stdout' },
@@ -27,6 +29,7 @@ const TRAIN: Spec = {
   'data-root': { type: 'string', arg: '<dir>', help: 'folder of the MNIST / Fashion-MNIST / CIFAR-10 files' },
   seed: { type: 'number', arg: '<n>', help: 'seed of weights init, shuffling and splits (default 0)' },
   resume: { type: 'string', arg: '<run-dir>', help: 'continue an interrupted run from its last checkpoint' },
+  ...COMPUTE,
   ...COMMON,
 };
 const TEST: Spec = {
@@ -34,6 +37,7 @@ const TEST: Spec = {
   'data-root': { type: 'string', arg: '<dir>', help: 'folder of the one-class dataset files' },
   set: { type: 'list', arg: '<key=value>', help: 'override a config key (dataset.*, train.batch_size, output.images)' },
   out: { type: 'string', arg: '<dir>', help: 'output folder (default <run-dir>/test-<dataset>)' },
+  ...COMPUTE,
   ...COMMON,
 };
 const PREDICT: Spec = {
@@ -41,6 +45,7 @@ const PREDICT: Spec = {
   'batch-size': { type: 'number', arg: '<n>', help: 'images per batch (default 16)' },
   'skip-unreadable': { type: 'boolean', help: "list unreadable files as 'unreadable' instead of failing" },
   'no-images': { type: 'boolean', help: 'write predictions.csv only (no heatmaps or masks)' },
+  ...COMPUTE,
   ...COMMON,
 };
 const SYNTH: Spec = {
@@ -89,12 +94,17 @@ function print(c: Ctx, json: unknown, human: string): void {
 
 const fmt = (v: number | undefined | null): string => (typeof v === 'number' ? v.toFixed(4) : 'n/a');
 
+/** --threads / --device as library options. */
+function compute(o: Record<string, unknown>): { threads?: number; device?: string } {
+  return { ...(o.threads !== undefined ? { threads: o.threads as number } : {}), ...(o.device !== undefined ? { device: o.device as string } : {}) };
+}
+
 async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
   const { options: o, positionals } = parseArgs(argv, TRAIN, 'train');
   if (o.help) { process.stdout.write(helpText('vigil train --method <name> --data <spec> [options]', 'Fits a method on the normal training images, sets the threshold, evaluates on the test split\nand writes a run directory (config.yaml, log.txt, metrics.json, scores.csv, model/, report.html, images/).', TRAIN)); return; }
   if (positionals.length > 0) throw new UserError(`train: unexpected argument '${positionals[0]}' (options start with --)`);
   const c = context(o);
-  const { train } = await import('../pipeline/run.js');
+  const { train } = await import('../pipeline/train.js');
   const r = await train({
     ...(o.method ? { method: o.method as string } : {}),
     ...(o.data ? { data: o.data as string } : {}),
@@ -104,6 +114,7 @@ async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
     ...(o['data-root'] ? { dataRoot: o['data-root'] as string } : {}),
     ...(o.seed !== undefined ? { seed: o.seed as number } : {}),
     ...(o.resume ? { resume: o.resume as string } : {}),
+    ...compute(o),
     onProgress: (e) => c.bars.update(e),
     onLog: logger(c),
     signal,
@@ -123,12 +134,13 @@ async function cmdTest(argv: string[], signal: AbortSignal): Promise<void> {
   if (o.help) { process.stdout.write(helpText('vigil test <run-dir> [--data <spec>] [options]', 'Re-evaluates a trained model on a dataset (default: the one it was trained on); writes\nmetrics.json, scores.csv, report.html and images/ to <run-dir>/test-<dataset> or --out.', TEST)); return; }
   if (positionals.length !== 1) throw new UserError('test: give exactly one run directory: vigil test <run-dir> [--data <spec>]');
   const c = context(o);
-  const { test } = await import('../pipeline/run.js');
+  const { test } = await import('../pipeline/test.js');
   const r = await test(positionals[0]!, {
     ...(o.data ? { data: o.data as string } : {}),
     ...(o['data-root'] ? { dataRoot: o['data-root'] as string } : {}),
     ...(o.set ? { set: o.set as string[] } : {}),
     ...(o.out ? { out: o.out as string } : {}),
+    ...compute(o),
     onProgress: (e) => c.bars.update(e),
     onLog: logger(c),
     signal,
@@ -146,12 +158,13 @@ async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
   if (o.help) { process.stdout.write(helpText('vigil predict <run-dir> <image|dir|glob …> [options]', 'Scores images with a trained model. Writes predictions.csv (path, score, normalised score,\nverdict) and, for methods with anomaly maps, heatmaps/ and masks/ PNGs at each image\'s original size.', PREDICT)); return; }
   if (positionals.length < 2) throw new UserError('predict: give a run directory and at least one image, folder or glob: vigil predict <run-dir> <image|dir|glob …>');
   const c = context(o);
-  const { predict } = await import('../pipeline/run.js');
+  const { predict } = await import('../pipeline/predict.js');
   const r = await predict(positionals[0]!, positionals.slice(1), {
     ...(o.out ? { out: o.out as string } : {}),
     ...(o['batch-size'] ? { batchSize: o['batch-size'] as number } : {}),
     skipUnreadable: o['skip-unreadable'] === true,
     images: o['no-images'] !== true,
+    ...compute(o),
     onProgress: (e) => c.bars.update(e),
     onLog: logger(c),
     signal,
@@ -263,12 +276,16 @@ async function cmdMethods(argv: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const ac = new AbortController();
-  const onSig = (): void => {
-    if (ac.signal.aborted) process.exit(130);
-    process.stderr.write('\ninterrupted: stopping after the current batch (Ctrl-C again to quit now)\n');
-    ac.abort(new UserError('interrupted'));
+  const onSig = (sig: 'SIGINT' | 'SIGTERM'): void => {
+    const code = sig === 'SIGINT' ? 130 : 143;
+    if (ac.signal.aborted) process.exit(code);
+    process.stderr.write(`\ninterrupted (${sig}): stopping after the current batch (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
+    ac.abort(new InterruptedError(sig));
   };
-  process.on('SIGINT', onSig);
+  const onInt = (): void => onSig('SIGINT');
+  const onTerm = (): void => onSig('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
@@ -289,14 +306,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (isUserError(e) || (e instanceof Error && e.name === 'MissingWeightsError')) {
+    if (e instanceof InterruptedError) {
+      process.stderr.write(`vigil: ${e.message}\n`);
+      return e.signal === 'SIGINT' ? 130 : 143;
+    }
+    if (isUserError(e)) {
       process.stderr.write(`vigil: error: ${(e as Error).message}\n`);
       return 1;
     }
     process.stderr.write(`vigil: internal error (please report it): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     return 2;
   } finally {
-    process.off('SIGINT', onSig);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }
 

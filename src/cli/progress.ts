@@ -1,6 +1,6 @@
 // Progress bars on stderr: one line per stage, redrawn in place, with rate and ETA. Silent when
 // stderr is not a terminal (logs, CI, pipes) or with --quiet.
-import type { ProgressEvent } from '../pipeline/run.js';
+import type { ProgressEvent } from '../pipeline/types.js';
 
 export class ProgressBars {
   #stages = new Map<string, { start: number; last: number }>();

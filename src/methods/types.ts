@@ -2,6 +2,18 @@
 // it and evaluates it. A method sees preprocessed image tensors only; reading files, transforms,
 // thresholds, metrics, reports and the CLI live above it.
 import type { Tensor } from '../torch/index.js';
+import type { TransformSpec } from '../data/transforms/index.js';
+
+/**
+ * A problem with the user's data or settings that a method finds (e.g. images of the wrong size
+ * for a fixed-size network): the CLI prints it and exits 1. Bugs stay plain Errors (exit 2).
+ */
+export class MethodInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MethodInputError';
+  }
+}
 
 /** One batch of preprocessed images, N×C×H×W float32. Owned by the pipeline: disposed after use. */
 export interface ImageBatch {
@@ -10,6 +22,11 @@ export interface ImageBatch {
   labels?: Int32Array;
   /** Position of each image in the dataset (stable across epochs). */
   indices?: number[];
+  /**
+   * Outputs of the method's train-time augmentation (MethodInputs.trainAugment), by name, e.g.
+   * DRAEM's `augmented`, `mask`, `hasAnomaly`; on the batch's device, owned by the pipeline.
+   */
+  extra?: Record<string, Tensor>;
 }
 
 export interface EpochOptions {
@@ -63,11 +80,42 @@ export interface ScoreResult {
 export interface Detector {
   readonly method: string;
   fit(data: TrainData, ctx: FitContext): Promise<void>;
-  /** Scores a batch (eval mode, no grad, inside tidy). */
+  /**
+   * Scores a batch; the pipeline calls it inside tidy with grad disabled. A method whose maps
+   * need gradients (KDAD's gradient localisation) may turn grad on itself with torch.enableGrad.
+   */
   score(images: Tensor): ScoreResult;
   /** Everything needed to rebuild the fitted detector: tensors (safetensors) + JSON. */
   state(): { tensors: Map<string, Tensor>; meta: Record<string, unknown> };
   dispose(): void;
+}
+
+/**
+ * Train-time augmentation or anomaly synthesis, run batched in the data loader's worker threads
+ * (functions cannot cross threads, so the method names a module and an export). The export is
+ * called as `fn(batch, ctx, options)`; see src/pipeline/augment.ts for the signature.
+ */
+export interface TrainAugmentation {
+  /** Module URL (e.g. `new URL('./synthesis.js', import.meta.url).href`). */
+  module: string;
+  export: string;
+  /** JSON-able options passed to every call. */
+  options: Record<string, unknown>;
+}
+
+/** What a method needs from the data side, derived from its `model` config. */
+export interface MethodInputs {
+  /** Colour mode for image files; default rgb. */
+  mode?: 'rgb' | 'gray';
+  /** Eval-time transforms for image files (e.g. PatchCore's resize/crop/ImageNet normalisation). */
+  transforms?: TransformSpec[];
+  /** Train-time augmentation/synthesis in the loader workers (DRAEM's synthetic anomalies). */
+  trainAugment?: TrainAugmentation;
+}
+
+export interface CreateOptions {
+  /** 'cpu' (default), 'cuda', 'cuda:1'; parameters, buffers and saved state live there. */
+  device?: string;
 }
 
 export interface MethodDefinition<C extends object = Record<string, unknown>> {
@@ -75,8 +123,10 @@ export interface MethodDefinition<C extends object = Record<string, unknown>> {
   readonly description: string;
   /** Defaults of the `model` section of the config; presets override them. */
   readonly defaults: C;
+  /** What the data side must give the method; absent = rgb, the pipeline's default resize. */
+  inputs?(config: C): MethodInputs;
   /** A new, unfitted detector for images of the given C×H×W. */
-  create(config: C, imageShape: readonly [number, number, number]): Detector;
+  create(config: C, imageShape: readonly [number, number, number], options?: CreateOptions): Detector;
   /** Rebuilds a fitted detector from state() output. Throws naming the key on a shape mismatch. */
-  load(config: C, imageShape: readonly [number, number, number], state: { tensors: Map<string, Tensor>; meta: Record<string, unknown> }): Detector;
+  load(config: C, imageShape: readonly [number, number, number], state: { tensors: Map<string, Tensor>; meta: Record<string, unknown> }, options?: CreateOptions): Detector;
 }

@@ -18,6 +18,8 @@ export interface FolderConfig {
 export interface VigilConfig {
   method: string;
   seed: number;
+  /** 'cpu', 'cuda', 'cuda:<n>'. */
+  device: string;
   dataset: {
     /** fmnist:3, mnist:0, cifar10:3, mvtec:<root>/<category>, folder:<dir>, synth:<dir>[/<category>]. */
     spec: string;
@@ -92,6 +94,7 @@ function baseSchema(model: Schema): Schema {
   return obj({
     method: str(),
     seed: int(0),
+    device: str(),
     dataset: obj({
       spec: str(),
       root: str(undefined, true),
@@ -134,6 +137,7 @@ export function defaultConfig(method: string, modelDefaults: Record<string, unkn
   return {
     method,
     seed: 0,
+    device: 'cpu',
     dataset: {
       spec: '',
       root: null,

@@ -15,7 +15,7 @@ import { generateSynthDataset, readSynthMarker, CATEGORIES, type Category } from
 import { applyPipeline, parsePipeline, isRandomOp, type TransformSpec } from '../data/transforms/index.js';
 import type { VigilConfig } from './config.js';
 import { UserError } from './errors.js';
-import type { MethodEntry } from './registry.js';
+import type { MethodInputs } from '../methods/types.js';
 
 /** How raw images become model inputs; stored in the model manifest so predict does the same. */
 export type Preprocessing =
@@ -304,10 +304,10 @@ export interface PrepareOptions {
   onLog?: (m: string) => void;
 }
 
-export async function prepareData(config: VigilConfig, entry: MethodEntry, o: PrepareOptions = {}): Promise<PreparedData> {
+export async function prepareData(config: VigilConfig, inputs: MethodInputs, o: PrepareOptions = {}): Promise<PreparedData> {
   const spec = parseDataSpec(config.dataset.spec, config.dataset.category);
   if (spec.kind === 'oneclass') return prepareOneClass(config, spec, o);
-  return prepareFiles(config, entry, spec, o);
+  return prepareFiles(config, inputs, spec, o);
 }
 
 function pick(sub: OneClassSubset, idx: number[], tag: string): { raw: Uint8Array; labels: Int32Array; ids: string[]; defects: string[] } {
@@ -371,7 +371,7 @@ async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { 
   return { name: `${spec.dataset}:${spec.normalClass}`, imageShape: chw, preprocessing: p, train, calib, val, test, close: async () => {} };
 }
 
-async function prepareFiles(config: VigilConfig, entry: MethodEntry, spec: Exclude<ParsedSpec, { kind: 'oneclass' }>, o: PrepareOptions): Promise<PreparedData> {
+async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exclude<ParsedSpec, { kind: 'oneclass' }>, o: PrepareOptions): Promise<PreparedData> {
   const d = config.dataset;
   let train: AnomalySample[];
   let test: AnomalySample[];
@@ -413,12 +413,12 @@ async function prepareFiles(config: VigilConfig, entry: MethodEntry, spec: Exclu
     if (o.preprocessing.kind !== 'files') throw new UserError(`the model was trained on an in-memory benchmark (${o.preprocessing.size.join('×')} arrays); test it with --data fmnist:<c>/mnist:<c>/cifar10:<c>, or use vigil predict for image files`);
     p = o.preprocessing;
   } else {
-    const mode = config.preprocess.mode === 'auto' ? entry.mode ?? 'rgb' : config.preprocess.mode;
+    const mode = config.preprocess.mode === 'auto' ? inputs.mode ?? 'rgb' : config.preprocess.mode;
     let transforms: TransformSpec[];
     try {
       transforms = config.preprocess.transforms
         ? parsePipeline(config.preprocess.transforms, 'preprocess.transforms')
-        : entry.transforms?.(config.model) ?? [{ op: 'resize', size: [config.preprocess.size, config.preprocess.size] }];
+        : inputs.transforms ?? [{ op: 'resize', size: [config.preprocess.size, config.preprocess.size] }];
     } catch (e) {
       throw new UserError((e as Error).message);
     }

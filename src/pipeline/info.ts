@@ -18,9 +18,9 @@ export interface DatasetInfo {
 }
 
 export async function datasetInfo(spec: string, o: { dataRoot?: string; set?: readonly string[] } = {}): Promise<DatasetInfo> {
-  const entry = await getMethod('pixelstats');
-  const { config } = resolveConfig({ method: 'pixelstats', modelDefaults: entry.definition.defaults, data: spec, ...(o.set ? { set: o.set } : {}), flags: o.dataRoot ? { dataset: { root: o.dataRoot } } : {} });
-  const d = await prepareData(config, entry);
+  const method = await getMethod('pixelstats');
+  const { config } = resolveConfig({ method: 'pixelstats', modelDefaults: method.defaults, data: spec, ...(o.set ? { set: o.set } : {}), flags: o.dataRoot ? { dataset: { root: o.dataRoot } } : {} });
+  const d = await prepareData(config, method.inputs?.(config.model) ?? {});
   try {
     const defects: Record<string, number> = {};
     d.test?.defects.forEach((x) => { defects[x] = (defects[x] ?? 0) + 1; });

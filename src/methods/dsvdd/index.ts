@@ -3,7 +3,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import type { optim } from '../../torch/index.js';
-import type { Detector, FitContext, MethodDefinition, ScoreResult, TrainData, TrainingState } from '../types.js';
+import { MethodInputError, type Detector, type FitContext, type MethodDefinition, type ScoreResult, type TrainData, type TrainingState } from '../types.js';
 import {
   buildAutoencoder, buildNetwork, NETWORK_INPUT, transferEncoderWeights, type DsvddAutoencoder, type DsvddNet,
 } from './networks.js';
@@ -21,7 +21,7 @@ type Shape3 = readonly [number, number, number];
 
 function checkShape(network: string, expected: Shape3, got: Shape3): void {
   if (expected.some((d, i) => d !== got[i])) {
-    throw new Error(`network '${network}' takes ${expected.join('×')} images, the data has ${got.join('×')}; pick the network for the dataset (mnist/fmnist 1×28×28, cifar10 3×32×32); for image folders set model.network and preprocess.size to match, e.g. --set model.network=cifar10 --set preprocess.size=32, or --set model.network=fmnist --set preprocess.size=28 --set preprocess.mode=gray`);
+    throw new MethodInputError(`network '${network}' takes ${expected.join('×')} images, the data has ${got.join('×')}; pick the network for the dataset (mnist/fmnist 1×28×28, cifar10 3×32×32); for image folders set model.network and preprocess.size to match, e.g. --set model.network=cifar10 --set preprocess.size=32, or --set model.network=fmnist --set preprocess.size=28 --set preprocess.mode=gray`);
   }
 }
 

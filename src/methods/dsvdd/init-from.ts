@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import { sniffCheckpoint } from '../../torch/io/index.js';
+import { MethodInputError } from '../types.js';
 import { buildAutoencoder, NETWORK_CLASSES, type DsvddAutoencoder, type DsvddNetworkName } from './networks.js';
 
 export interface PretrainedAutoencoder {
@@ -18,7 +19,7 @@ export interface PretrainedAutoencoder {
 const HINT = 'give a DCAE run directory (vigil train --method dcae … --out DIR) or a .safetensors/.pth file holding the autoencoder state dict';
 
 function fail(path: string, problem: string): never {
-  throw new Error(`model.initFrom: ${path}: ${problem}`);
+  throw new MethodInputError(`model.initFrom: ${path}: ${problem}`);
 }
 
 interface DcaeManifest {

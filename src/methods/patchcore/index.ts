@@ -8,7 +8,7 @@ import type { Tensor } from '../../torch/index.js';
 import type { TransformSpec } from '../../data/transforms/index.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/transforms/index.js';
 import { loadBackbone, RESNET_LAYERS, type ResNet, type ResNetLayer, type ResNetName } from '../../models/backbones/index.js';
-import type { Detector, FitContext, MethodDefinition, ScoreResult, TrainData } from '../types.js';
+import { MethodInputError, type Detector, type FitContext, type MethodDefinition, type ScoreResult, type TrainData } from '../types.js';
 import { EmbedPlan } from './features.js';
 import { greedyCoresetIndices, type CoresetMethod } from './coreset.js';
 import { knnDistances, KnnIndex } from './knn.js';
@@ -147,7 +147,7 @@ export class PatchCoreDetector implements Detector {
     this.config = config;
     checkConfig(config);
     this.imageShape = imageShape;
-    if (imageShape[0] !== 3) throw new Error(`patchcore: images must have 3 channels (RGB, ImageNet-normalised), got ${imageShape[0]}`);
+    if (imageShape[0] !== 3) throw new MethodInputError(`patchcore: images must have 3 channels (RGB, ImageNet-normalised), got ${imageShape[0]}`);
     if (config.backbone.weights === 'random') {
       process.emitWarning(`patchcore: backbone ${config.backbone.name} uses random weights (model.backbone.weights = 'random'); results are meaningless beyond tests and timing`, 'PatchCoreWarning');
     }
@@ -304,6 +304,7 @@ export const patchcore: MethodDefinition<PatchCoreConfig> = {
   name: 'patchcore',
   description: 'PatchCore (Roth et al., CVPR 2022): coreset memory bank of pretrained patch features, nearest-neighbour scoring',
   defaults: PATCHCORE_DEFAULTS,
+  inputs: (config) => ({ mode: 'rgb', transforms: patchcoreTransforms(config) }),
   create(config, imageShape) {
     return new PatchCoreDetector(resolvePatchCoreConfig(config), imageShape);
   },

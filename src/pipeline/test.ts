@@ -1,0 +1,123 @@
+// `vigil test`: a trained model on a dataset's test split (default: the one it was trained on) →
+// metrics.json, scores.csv, report.html, images/. evaluateSplit() is also train's last step.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Detector } from '../methods/types.js';
+import { writeGalleries, writeMetricsAndReport, writeScoresCsv } from './artifacts.js';
+import { configToYaml, resolveConfig, type VigilConfig } from './config.js';
+import { FileSplit, prepareData, type DataSplit } from './data.js';
+import { UserError } from './errors.js';
+import { computeMetrics, testPass } from './evaluate.js';
+import { writeAtomic } from './fsutil.js';
+import { loadDetector, readRun, RunLog, specSlug } from './run-dir.js';
+import { applyThreads, checkDevice } from './runtime.js';
+import { warnIfConstant } from './score.js';
+import type { ModelManifest, RunHooks, RunMetrics } from './types.js';
+import { VIGIL_VERSION } from './version.js';
+
+export interface EvaluateInput {
+  det: Detector;
+  manifest: ModelManifest;
+  config: VigilConfig;
+  split: DataSplit;
+  outDir: string;
+  dataset: string;
+  fitS: number | null;
+  counts: Partial<RunMetrics['counts']>;
+  log: (m: string) => void;
+  hooks: RunHooks;
+  threads: number;
+  device: string;
+}
+
+/** Test pass → metrics → scores.csv, galleries, metrics.json, report.html. */
+export async function evaluateSplit(e: EvaluateInput): Promise<RunMetrics> {
+  const { manifest, split } = e;
+  const pass = await testPass(e.det, split, manifest, { batchSize: e.config.train.batch_size, gallery: e.config.output.images, hooks: e.hooks, device: e.device });
+  warnIfConstant(pass.scored.scores, 'test', e.log);
+  const thr = manifest.threshold.image.value;
+  const { image, pixel, confusion } = computeMetrics(pass, manifest.method, thr, e.log);
+  writeScoresCsv(e.outDir, pass, split, manifest);
+  const galleries = await writeGalleries(e.outDir, pass, split, manifest);
+  const { labels, scores } = pass.scored;
+  const metrics: RunMetrics = {
+    method: manifest.method,
+    dataset: e.dataset,
+    image,
+    pixel,
+    threshold: {
+      value: thr,
+      rule: manifest.threshold.image.rule,
+      ...(manifest.threshold.image.quantile !== undefined ? { quantile: manifest.threshold.image.quantile } : {}),
+      normalised: 0.5,
+      pixel: manifest.threshold.pixel ? { value: manifest.threshold.pixel.value, rule: manifest.threshold.pixel.rule } : null,
+    },
+    confusion,
+    counts: {
+      ...e.counts,
+      test: scores.length,
+      test_normal: labels.filter((l) => l === 0).length,
+      test_anomalous: labels.filter((l) => l === 1).length,
+      skipped_unreadable: split instanceof FileSplit ? split.skipped.length : 0,
+    },
+    timing: { fit_s: e.fitS, test_s: pass.seconds, infer_ms_per_image: scores.length ? pass.scored.inferMs / scores.length : 0, threads: e.threads, device: e.device },
+    seed: manifest.seed,
+    images: galleries.images,
+    vigil_version: VIGIL_VERSION,
+  };
+  writeMetricsAndReport(e.outDir, metrics, pass, galleries, manifest, e.config, e.dataset);
+  e.log(`test: ${scores.length} images${image ? `, image AUROC ${image.auroc.toFixed(4)}, AP ${image.ap.toFixed(4)}, F1-max ${image.f1_max.toFixed(4)}` : ''}${pixel ? `, pixel AUROC ${pixel.auroc.toFixed(4)}, AUPRO ${pixel.aupro.toFixed(4)}` : ''}`);
+  return metrics;
+}
+
+export interface TestOptions extends RunHooks {
+  /** Another dataset to evaluate on (default: the training dataset's test split). */
+  data?: string;
+  dataRoot?: string;
+  set?: readonly string[];
+  /** Output folder (default <run>/test-<dataset>). */
+  out?: string;
+  device?: string;
+}
+
+export interface TestResult {
+  outDir: string;
+  metrics: RunMetrics;
+}
+
+export async function test(runDir: string, o: TestOptions = {}): Promise<TestResult> {
+  const run = readRun(runDir);
+  const threads = applyThreads(o.threads);
+  const device = checkDevice(o.device ?? 'cpu');
+  const { det, method } = await loadDetector(run, device);
+  try {
+    const flags: Record<string, unknown> = { device };
+    if (o.dataRoot !== undefined) flags.dataset = { root: resolve(o.dataRoot) };
+    const { config } = resolveConfig({
+      method: run.manifest.method,
+      modelDefaults: method.defaults,
+      fileLayer: { ...run.config, output: { ...(run.config.output as object), dir: null } },
+      ...(o.data ? { data: o.data } : {}),
+      ...(o.set ? { set: o.set } : {}),
+      flags,
+    });
+    const outDir = resolve(o.out ?? join(run.dir, `test-${specSlug(config.dataset.spec)}`));
+    mkdirSync(outDir, { recursive: true });
+    const { log } = new RunLog(join(outDir, 'log.txt'), o.onLog);
+    log(`vigil ${VIGIL_VERSION} test: model ${run.dir} (${run.manifest.method}), data ${config.dataset.spec}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}`);
+    const data = await prepareData(config, method.inputs?.(config.model) ?? {}, { preprocessing: run.manifest.preprocessing, testOnly: true, onLog: log });
+    try {
+      if (data.imageShape.join('×') !== run.manifest.imageShape.join('×')) {
+        throw new UserError(`dataset ${config.dataset.spec} gives ${data.imageShape.join('×')} inputs but the model expects ${run.manifest.imageShape.join('×')}`);
+      }
+      if (!data.test || data.test.size === 0) throw new UserError(`dataset ${config.dataset.spec} has no test images`);
+      writeAtomic(join(outDir, 'config.yaml'), configToYaml(config));
+      const metrics = await evaluateSplit({ det, manifest: run.manifest, config, split: data.test, outDir, dataset: data.name, fitS: null, log, hooks: o, counts: {}, threads, device });
+      return { outDir, metrics };
+    } finally {
+      await data.close();
+    }
+  } finally {
+    det.dispose();
+  }
+}
