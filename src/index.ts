@@ -11,7 +11,7 @@ export { expandInputs } from './pipeline/inputs.js';
 export { VIGIL_VERSION, MODEL_FORMAT } from './pipeline/version.js';
 export type { RunMetrics, ModelManifest, ProgressEvent, RunHooks } from './pipeline/types.js';
 export { registerMethod, getMethod, listMethods, loadMethods, type AnyMethod } from './pipeline/registry.js';
-export { resolveConfig, defaultConfig, configSchema, parseSet, deepMerge, CONFIGS_DIR, type VigilConfig, type ConfigLayers } from './pipeline/config.js';
+export { resolveConfig, rootSchema, modelSchemaOf, parseWith, parseSet, deepMerge, CONFIGS_DIR, type VigilConfig, type ConfigLayers, type ResolvedConfig } from './pipeline/config.js';
 export { parseDataSpec, type ParsedSpec, type Preprocessing } from './pipeline/data.js';
 export { datasetInfo, type DatasetInfo } from './pipeline/info.js';
 export { normalise, quantile, type Normalisation, type ThresholdInfo, type ThresholdRule } from './pipeline/threshold.js';

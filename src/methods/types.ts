@@ -2,6 +2,7 @@
 // it and evaluates it. A method sees preprocessed image tensors only; reading files, transforms,
 // thresholds, metrics, reports and the CLI live above it.
 import type { Tensor } from '../torch/index.js';
+import type { ZodType } from 'zod';
 import type { TransformSpec } from '../data/transforms/index.js';
 
 /**
@@ -121,6 +122,11 @@ export interface CreateOptions {
 export interface MethodDefinition<C extends object = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
+  /**
+   * The `model` section's schema: types, validation and defaults in one place (zod). Parsing `{}`
+   * gives `defaults`. A method without one gets a schema inferred from `defaults`.
+   */
+  readonly schema?: ZodType<C>;
   /** Defaults of the `model` section of the config; presets override them. */
   readonly defaults: C;
   /** What the data side must give the method; absent = rgb, the pipeline's default resize. */

@@ -15,7 +15,7 @@ export interface Calibration {
 }
 
 export async function calibrate(det: Detector, data: PreparedData, config: VigilConfig, hooks: RunHooks, log: (m: string) => void, device = 'cpu'): Promise<Calibration> {
-  const bs = config.train.batch_size;
+  const bs = config.train.batchSize;
   const opts = { batchSize: bs, keepMaps: true, hooks, device };
   const calib = data.calib ? await scoreSplit(det, data.calib, { ...opts, stage: 'calibrate' }) : null;
   const val = data.val ? await scoreSplit(det, data.val, { ...opts, stage: 'validate' }) : null;

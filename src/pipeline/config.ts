@@ -1,248 +1,252 @@
 // Run configuration: OpenOOD-style sections, layered as
-//   built-in defaults ← configs/<method>/<dataset>.yaml ← --config file ← --set a.b=c ← CLI flags,
-// then validated against a schema. The `model` section's schema is the method's own defaults.
+//   schema defaults ← configs/<method>/<dataset>.yaml ← --config file ← --set a.b=c ← CLI flags,
+// then parsed by one zod schema: the root sections below plus the method's own `model` schema.
+// The schema is the single source of the keys, their types, their defaults and the TS types.
+// Keys are camelCase everywhere; the snake_case spellings of Vigil ≤ 0.1 (val_from_test,
+// batch_size, …) still work and are reported as deprecated.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { UserError } from './errors.js';
+import { z } from 'zod';
+import { ConfigError, UserError, type ConfigIssue } from './errors.js';
 
-export interface FolderConfig {
-  normal_dir: string | null;
-  abnormal_dir: string | null;
-  mask_dir: string | null;
-  normal_test_dir: string | null;
-  extensions: string[];
-  normal_split_ratio: number;
-}
+const nullableString = z.string().nullable();
 
-export interface VigilConfig {
-  method: string;
-  seed: number;
-  /** 'cpu', 'cuda', 'cuda:<n>'. */
-  device: string;
-  dataset: {
-    /** fmnist:3, mnist:0, cifar10:3, mvtec:<root>/<category>, folder:<dir>, synth:<dir>[/<category>]. */
-    spec: string;
-    /** Folder of the one-class datasets (fmnist defaults to Debian's copy). */
-    root: string | null;
-    /** synth: category used when the spec names none. */
-    category: string;
-    /** one-class: anomalies mixed into the training set (Deep SAD definition). */
-    pollution: number;
-    /** Share of the test set moved (stratified, seeded) to a labelled validation split for the threshold. */
-    val_from_test: number;
-    /** Use at most this many training / test images (seeded subset); 0 = all. */
-    limit_train: number;
-    limit_test: number;
-    skip_unreadable: boolean;
-    folder: FolderConfig;
-    synth: { size: number; train_count: number; test_good_count: number; test_defect_count: number };
-  };
-  preprocess: {
-    /** Colour mode for image files; auto = gray for MNIST-like data, else rgb. */
-    mode: 'auto' | 'rgb' | 'gray';
-    /** Square resize of image files when `transforms` is not given (and the method brings none). */
-    size: number;
-    /** Explicit transform pipeline for image files (replaces size and the method's transforms). */
-    transforms: unknown[] | null;
-    /** Deep SVDD preprocessing of one-class arrays: global contrast normalisation. */
-    gcn: 'none' | 'l1' | 'l2';
-    /** Min-max scaling after GCN: 'dsvdd' = the published per-class constants, 'computed' = from the training set. */
-    min_max: 'none' | 'dsvdd' | 'computed';
-  };
-  model: Record<string, unknown>;
-  train: {
-    batch_size: number;
-    /** Image decoding threads (0 = main thread). */
-    workers: number;
-    /** Write checkpoint/ each epoch so `vigil train --resume` can continue. */
-    checkpoint: boolean;
-  };
-  threshold: {
-    /** auto = f1 when a labelled validation split exists, else quantile. */
-    rule: 'auto' | 'f1' | 'quantile' | 'manual';
-    /** Quantile of held-out normal scores (rule quantile). */
-    quantile: number;
-    /** Share of the normal training images held out (not fitted on) to calibrate the threshold. */
-    holdout: number;
-    /** rule manual: the raw score threshold. */
-    value: number | null;
-  };
-  output: {
-    /** Run directory; default runs/<method>-<dataset>-<time>. */
-    dir: string | null;
-    /** Most and least anomalous test images drawn (each). */
-    images: number;
-  };
-}
+const folderSchema = z.strictObject({
+  /** Folder of the good images, relative to the --data folder. */
+  normalDir: nullableString.default('good'),
+  /** Folder(s) of defect images; null = every sibling folder of normalDir (see data/folder.ts). */
+  abnormalDir: nullableString.default(null),
+  /** Ground-truth masks: <maskDir>/<stem>_mask.png (or same name). */
+  maskDir: nullableString.default(null),
+  /** Good test images kept apart from training; null = a share of normalDir (normalSplitRatio). */
+  normalTestDir: nullableString.default(null),
+  extensions: z.array(z.string()).default([]),
+  normalSplitRatio: z.number().min(0).max(0.99).default(0.2),
+});
 
-// ---- schema ---------------------------------------------------------------------------------
-export type Schema =
-  | { kind: 'object'; fields: Record<string, Schema>; doc?: string }
-  | { kind: 'number'; int?: boolean; min?: number; max?: number; nullable?: boolean }
-  | { kind: 'string'; values?: readonly string[]; nullable?: boolean }
-  | { kind: 'boolean' }
-  | { kind: 'array'; of: Schema | null; nullable?: boolean }
-  | { kind: 'any' };
+const datasetSchema = z.strictObject({
+  /** fmnist:3, mnist:0, cifar10:3, mvtec:<root>/<category>, folder:<dir>, synth:<dir>[/<category>]. */
+  spec: z.string().default(''),
+  /** Folder of the one-class datasets (fmnist defaults to Debian's copy). */
+  root: nullableString.default(null),
+  /** synth: category used when the spec names none. */
+  category: z.string().default('woven'),
+  /** one-class: anomalies mixed into the training set (Deep SAD definition). */
+  pollution: z.number().min(0).max(0.99).default(0),
+  /** Share of the test set moved (stratified, seeded) to a labelled validation split for the threshold. */
+  valFromTest: z.number().min(0).max(0.9).default(0),
+  /** Use at most this many training / test images (seeded subset); 0 = all. */
+  limitTrain: z.int().min(0).default(0),
+  limitTest: z.int().min(0).default(0),
+  skipUnreadable: z.boolean().default(false),
+  folder: folderSchema.prefault({}),
+  synth: z.strictObject({
+    size: z.int().min(32).max(4096).default(128),
+    trainCount: z.int().min(1).default(40),
+    testGoodCount: z.int().min(0).default(10),
+    testDefectCount: z.int().min(0).default(4),
+  }).prefault({}),
+});
 
-const num = (min?: number, max?: number, nullable = false): Schema => ({ kind: 'number', min, max, nullable });
-const int = (min?: number, max?: number): Schema => ({ kind: 'number', int: true, min, max });
-const str = (values?: readonly string[], nullable = false): Schema => ({ kind: 'string', values, nullable });
-const obj = (fields: Record<string, Schema>): Schema => ({ kind: 'object', fields });
+const preprocessSchema = z.strictObject({
+  /** Colour mode for image files; auto = what the method asks for (rgb by default). */
+  mode: z.enum(['auto', 'rgb', 'gray']).default('auto'),
+  /** Square resize of image files when `transforms` is not given and the method brings none. */
+  size: z.int().min(8).max(4096).default(256),
+  /** Explicit transform pipeline for image files (replaces size and the method's transforms). */
+  transforms: z.array(z.unknown()).nullable().default(null),
+  /** Deep SVDD preprocessing of one-class arrays: global contrast normalisation. */
+  gcn: z.enum(['none', 'l1', 'l2']).default('none'),
+  /** Min-max scaling after GCN: 'dsvdd' = the published per-class constants, 'computed' = from the training set. */
+  minMax: z.enum(['none', 'dsvdd', 'computed']).default('none'),
+});
 
-function baseSchema(model: Schema): Schema {
-  return obj({
-    method: str(),
-    seed: int(0),
-    device: str(),
-    dataset: obj({
-      spec: str(),
-      root: str(undefined, true),
-      category: str(),
-      pollution: num(0, 0.99),
-      val_from_test: num(0, 0.9),
-      limit_train: int(0),
-      limit_test: int(0),
-      skip_unreadable: { kind: 'boolean' },
-      folder: obj({
-        normal_dir: str(undefined, true),
-        abnormal_dir: str(undefined, true),
-        mask_dir: str(undefined, true),
-        normal_test_dir: str(undefined, true),
-        extensions: { kind: 'array', of: str() },
-        normal_split_ratio: num(0, 0.99),
-      }),
-      synth: obj({ size: int(32, 4096), train_count: int(1), test_good_count: int(0), test_defect_count: int(0) }),
-    }),
-    preprocess: obj({
-      mode: str(['auto', 'rgb', 'gray']),
-      size: int(8, 4096),
-      transforms: { kind: 'array', of: null, nullable: true },
-      gcn: str(['none', 'l1', 'l2']),
-      min_max: str(['none', 'dsvdd', 'computed']),
-    }),
+const trainSchema = z.strictObject({
+  /** Images per batch when scoring (calibration, test); a method's own batch sizes are under model. */
+  batchSize: z.int().min(1).default(32),
+  /** Image decoding threads; null = from the thread count (at most 4); 0 = the main thread. */
+  workers: z.int().min(0).max(64).nullable().default(null),
+  /** Write checkpoint/ each epoch so `vigil train --resume` can continue. */
+  checkpoint: z.boolean().default(true),
+});
+
+const thresholdSchema = z.strictObject({
+  /** auto = f1 when a labelled validation split exists, else quantile. */
+  rule: z.enum(['auto', 'f1', 'quantile', 'manual']).default('auto'),
+  /** Quantile of held-out normal scores (rule quantile). */
+  quantile: z.number().min(0).max(1).default(0.99),
+  /** Share of the normal training images held out (not fitted on) to calibrate the threshold. */
+  holdout: z.number().min(0).max(0.9).default(0.1),
+  /** rule manual: the raw score threshold. */
+  value: z.number().nullable().default(null),
+});
+
+const outputSchema = z.strictObject({
+  /** Run directory; default runs/<method>-<dataset>-<time>. */
+  dir: nullableString.default(null),
+  /** Most and least anomalous test images drawn (each). */
+  images: z.int().min(0).max(100).default(6),
+});
+
+/** The root schema with a method's `model` schema in place. */
+export function rootSchema<M extends z.ZodType>(model: M) {
+  return z.strictObject({
+    method: z.string(),
+    seed: z.int().min(0).default(0),
+    /** 'cpu', 'cuda', 'cuda:<n>'. */
+    device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'must be cpu, cuda or cuda:<index>').default('cpu'),
+    dataset: datasetSchema.prefault({}),
+    preprocess: preprocessSchema.prefault({}),
     model,
-    train: obj({ batch_size: int(1), workers: int(0, 64), checkpoint: { kind: 'boolean' } }),
-    threshold: obj({
-      rule: str(['auto', 'f1', 'quantile', 'manual']),
-      quantile: num(0, 1),
-      holdout: num(0, 0.9),
-      value: num(undefined, undefined, true),
-    }),
-    output: obj({ dir: str(undefined, true), images: int(0, 100) }),
+    train: trainSchema.prefault({}),
+    threshold: thresholdSchema.prefault({}),
+    output: outputSchema.prefault({}),
   });
 }
 
-export function defaultConfig(method: string, modelDefaults: Record<string, unknown>): VigilConfig {
-  return {
-    method,
-    seed: 0,
-    device: 'cpu',
-    dataset: {
-      spec: '',
-      root: null,
-      category: 'woven',
-      pollution: 0,
-      val_from_test: 0,
-      limit_train: 0,
-      limit_test: 0,
-      skip_unreadable: false,
-      folder: { normal_dir: 'good', abnormal_dir: null, mask_dir: null, normal_test_dir: null, extensions: [], normal_split_ratio: 0.2 },
-      synth: { size: 128, train_count: 40, test_good_count: 10, test_defect_count: 4 },
-    },
-    preprocess: { mode: 'auto', size: 256, transforms: null, gcn: 'none', min_max: 'none' },
-    model: structuredClone(modelDefaults),
-    train: { batch_size: 32, workers: 2, checkpoint: true },
-    threshold: { rule: 'auto', quantile: 0.99, holdout: 0.1, value: null },
-    output: { dir: null, images: 6 },
-  };
-}
+export type VigilConfig = Omit<z.infer<ReturnType<typeof rootSchema<z.ZodType<Record<string, unknown>>>>>, 'model'> & { model: Record<string, unknown> };
 
-/** Schema of a method's `model` section, inferred from its defaults (types of the default values). */
-export function schemaFromDefaults(value: unknown): Schema {
-  if (value === null || value === undefined) return { kind: 'any' };
-  if (typeof value === 'number') return { kind: 'number', int: false };
-  if (typeof value === 'string') return { kind: 'string' };
-  if (typeof value === 'boolean') return { kind: 'boolean' };
-  if (Array.isArray(value)) return { kind: 'array', of: null };
+/**
+ * A `model` schema for a method that brings none (a plugin with only `defaults`): the type of each
+ * default value, defaults filled in, unknown keys rejected. null defaults accept anything.
+ */
+export function schemaFromDefaults(value: unknown): z.ZodType {
+  if (value === null || value === undefined) return z.unknown().default(null);
+  if (typeof value === 'number') return z.number().default(value);
+  if (typeof value === 'string') return z.string().default(value);
+  if (typeof value === 'boolean') return z.boolean().default(value);
+  if (Array.isArray(value)) return z.array(z.unknown()).default(structuredClone(value));
   if (typeof value === 'object') {
-    return obj(Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, schemaFromDefaults(v)])));
+    const shape = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, schemaFromDefaults(v)]));
+    return z.strictObject(shape).prefault({});
   }
-  return { kind: 'any' };
+  return z.unknown();
 }
 
-export function configSchema(modelDefaults: Record<string, unknown>): Schema {
-  return baseSchema(schemaFromDefaults(modelDefaults));
+/** The schema of a method's `model` section: its own, or one inferred from its defaults. */
+export function modelSchemaOf(method: { schema?: z.ZodType; defaults: object }): z.ZodType {
+  return method.schema ?? schemaFromDefaults(method.defaults);
 }
 
-function describe(s: Schema): string {
-  switch (s.kind) {
-    case 'object': return 'a mapping';
-    case 'number': {
-      let d = s.int ? 'an integer' : 'a number';
-      if (s.min !== undefined && s.max !== undefined) d += ` in [${s.min}, ${s.max}]`;
-      else if (s.min !== undefined) d += ` >= ${s.min}`;
-      return d + (s.nullable ? ' or null' : '');
-    }
-    case 'string': return (s.values ? `one of ${s.values.join(', ')}` : 'a string') + (s.nullable ? ' or null' : '');
-    case 'boolean': return 'true or false';
-    case 'array': return 'a list' + (s.nullable ? ' or null' : '');
-    case 'any': return 'any value';
-  }
-}
-
-function show(v: unknown): string {
-  const t = v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v;
-  return `${JSON.stringify(v) ?? String(v)} (${t})`;
-}
-
-/** Checks `value` against `schema`; throws a UserError naming every bad key path. */
-export function validate(value: unknown, schema: Schema, path = ''): void {
-  const problems: string[] = [];
-  check(value, schema, path, problems);
-  if (problems.length > 0) throw new UserError(`invalid configuration:\n  ${problems.join('\n  ')}`);
-}
-
-function check(v: unknown, s: Schema, path: string, out: string[]): void {
-  const name = path || '(root)';
-  const bad = () => out.push(`'${name}' must be ${describe(s)}, got ${show(v)}`);
-  switch (s.kind) {
-    case 'any': return;
-    case 'object': {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) { bad(); return; }
-      const valid = Object.keys(s.fields);
-      for (const [k, x] of Object.entries(v)) {
-        const p = path ? `${path}.${k}` : k;
-        const f = s.fields[k];
-        if (!f) out.push(`unknown key '${p}' (valid keys${path ? ` in '${path}'` : ''}: ${valid.join(', ')})`);
-        else check(x, f, p, out);
-      }
-      for (const k of valid) if (!(k in v)) out.push(`missing key '${path ? `${path}.${k}` : k}'`);
-      return;
-    }
-    case 'number':
-      if (v === null && s.nullable) return;
-      if (typeof v !== 'number' || !Number.isFinite(v) || (s.int && !Number.isInteger(v)) || (s.min !== undefined && v < s.min) || (s.max !== undefined && v > s.max)) bad();
-      return;
-    case 'string':
-      if (v === null && s.nullable) return;
-      if (typeof v !== 'string' || (s.values && !s.values.includes(v))) bad();
-      return;
-    case 'boolean':
-      if (typeof v !== 'boolean') bad();
-      return;
-    case 'array':
-      if (v === null && s.nullable) return;
-      if (!Array.isArray(v)) { bad(); return; }
-      if (s.of) v.forEach((x, i) => check(x, s.of!, `${path}[${i}]`, out));
-      return;
-  }
-}
-
-// ---- layering -------------------------------------------------------------------------------
+// ---- issues -----------------------------------------------------------------------------------
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+function show(v: unknown): string {
+  const t = v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v;
+  const s = JSON.stringify(v) ?? String(v);
+  return `${s.length > 60 ? s.slice(0, 57) + '…' : s} (${t})`;
+}
+
+const dotted = (path: readonly PropertyKey[]): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const p of path) v = isPlain(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[p as string] : undefined;
+  return v;
+}
+
+interface ZodDef { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType }
+const defOf = (x: z.ZodType): ZodDef => (x as unknown as { def: ZodDef }).def;
+
+/** Strips defaults, optionals, nullables and pipes; says whether null was allowed on the way. */
+function unwrap(x: z.ZodType, nullable = false): { schema: z.ZodType; nullable: boolean } {
+  const d = defOf(x);
+  if (d.innerType) return unwrap(d.innerType, nullable || d.type === 'nullable');
+  if (d.type === 'pipe' && d.in) return unwrap(d.in, nullable);
+  return { schema: x, nullable };
+}
+
+/** The schema reached by following `path` (object keys and list indices), or null. */
+function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | null {
+  let s: z.ZodType | undefined = schema;
+  for (const p of path) {
+    if (!s) return null;
+    const u = unwrap(s).schema;
+    const d = defOf(u);
+    if (typeof p === 'number' && d.type === 'array') s = d.element;
+    else s = (u as unknown as { shape?: Record<string, z.ZodType> }).shape?.[p as string];
+  }
+  return s ?? null;
+}
+
+function shapeAt(schema: z.ZodType, path: readonly PropertyKey[]): Record<string, z.ZodType> | null {
+  const s = schemaAt(schema, path);
+  return s ? (unwrap(s).schema as unknown as { shape?: Record<string, z.ZodType> }).shape ?? null : null;
+}
+
+/** What a value of this schema looks like, in words: 'a number in [0, 1]', 'one of "a", "b"'. */
+export function describeSchema(x: z.ZodType): string {
+  const { schema, nullable } = unwrap(x);
+  const d = defOf(schema);
+  let what: string;
+  if (d.type === 'number') {
+    const n = schema as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
+    const lo = n.minValue !== null && Number.isFinite(n.minValue) && Math.abs(n.minValue) < 2 ** 52 ? n.minValue : null;
+    const hi = n.maxValue !== null && Number.isFinite(n.maxValue) && Math.abs(n.maxValue) < 2 ** 52 ? n.maxValue : null;
+    what = (n.isInt ? 'an integer' : 'a number') + (lo !== null && hi !== null ? ` in [${lo}, ${hi}]` : lo !== null ? ` >= ${lo}` : hi !== null ? ` <= ${hi}` : '');
+  } else if (d.type === 'enum') {
+    what = `one of ${(schema as unknown as { options: unknown[] }).options.map((v) => JSON.stringify(v)).join(', ')}`;
+  } else {
+    what = { string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', unknown: 'any value' }[d.type] ?? d.type;
+  }
+  return what + (nullable ? ' or null' : '');
+}
+
+/** One readable line per zod issue: the key path, what was expected, what was given. */
+function describeIssues(err: z.ZodError, input: unknown, schema: z.ZodType): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const i of err.issues) {
+    const got = valueAt(input, i.path);
+    if (i.code === 'unrecognized_keys') {
+      const valid = Object.keys(shapeAt(schema, i.path) ?? {});
+      for (const k of i.keys) out.push({ path: dotted([...i.path, k]), message: `unknown key${valid.length ? ` (valid keys${i.path.length ? ` in '${dotted(i.path)}'` : ''}: ${valid.join(', ')})` : ''}` });
+    } else if (i.code === 'invalid_type') {
+      const at = schemaAt(schema, i.path);
+      const expected = at ? describeSchema(at) : i.expected;
+      out.push({ path: dotted(i.path), message: got === undefined ? `missing (expected ${expected})` : `expected ${expected}, got ${show(got)}` });
+    } else if (i.code === 'invalid_value') {
+      out.push({ path: dotted(i.path), message: `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(got)}` });
+    } else if (i.code === 'too_small' || i.code === 'too_big') {
+      const bound = i.code === 'too_small' ? `${i.inclusive ? '>=' : '>'} ${String(i.minimum)}` : `${i.inclusive ? '<=' : '<'} ${String(i.maximum)}`;
+      out.push({ path: dotted(i.path), message: `must be ${i.origin === 'array' ? `a list of length ${bound}` : bound}, got ${show(got)}` });
+    } else {
+      out.push({ path: dotted(i.path), message: `${i.message}${got !== undefined ? `, got ${show(got)}` : ''}` });
+    }
+  }
+  return out;
+}
+
+/** Parses `value` with `schema` (defaults filled in); throws a ConfigError listing every issue. */
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what = 'configuration'): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ConfigError(describeIssues(r.error, value, schema), what);
+  return r.data;
+}
+
+// ---- deprecated spellings -------------------------------------------------------------------
+const camel = (k: string): string => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * snake_case keys whose camelCase form is the schema's key at that place (and the snake form is
+ * not) → camelCase; returns the dotted paths that were renamed, so the log can say so. Keys of
+ * list items (transform specs) and of methods that really use snake_case are left alone.
+ */
+export function renameDeprecatedKeys(v: unknown, schema: z.ZodType, path: string[] = [], renamed: string[] = []): { value: unknown; renamed: string[] } {
+  if (!isPlain(v)) return { value: v, renamed };
+  const shape = shapeAt(schema, path);
+  if (!shape) return { value: v, renamed };
+  const out: Plain = {};
+  for (const [k, x] of Object.entries(v)) {
+    const nk = /_[a-z0-9]/.test(k) && !(k in shape) && camel(k) in shape ? camel(k) : k;
+    if (nk !== k) renamed.push([...path, k].join('.'));
+    out[nk] = renameDeprecatedKeys(x, schema, [...path, nk], renamed).value;
+  }
+  return { value: out, renamed };
+}
+
+// ---- layering -------------------------------------------------------------------------------
 /** Deep merge: mappings merge key by key; lists and scalars replace. */
 export function deepMerge<T>(base: T, over: unknown): T {
   if (!isPlain(base) || !isPlain(over)) return (over === undefined ? base : structuredClone(over)) as T;
@@ -276,19 +280,19 @@ export function readYamlFile(path: string, what: string): Plain {
   try {
     doc = YAML.parse(text);
   } catch (e) {
-    throw new UserError(`${what} ${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+    throw new UserError(`${what} ${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`, { code: 'CONFIG_INVALID' });
   }
   if (doc === null || doc === undefined) return {};
-  if (!isPlain(doc)) throw new UserError(`${what} ${path} must be a YAML mapping (sections dataset:, model:, …), got ${show(doc)}`);
+  if (!isPlain(doc)) throw new UserError(`${what} ${path} must be a YAML mapping (sections dataset:, model:, …), got ${show(doc)}`, { code: 'CONFIG_INVALID' });
   return doc;
 }
 
 /** `a.b=c` → { a: { b: c } } with c parsed as a YAML scalar (or flow list/map). */
 export function parseSet(assignment: string): Plain {
   const eq = assignment.indexOf('=');
-  if (eq <= 0) throw new UserError(`--set ${assignment}: expected key.path=value, e.g. --set train.batch_size=64`);
+  if (eq <= 0) throw new UserError(`--set ${assignment}: expected key.path=value, e.g. --set train.batchSize=64`, { code: 'CONFIG_INVALID' });
   const path = assignment.slice(0, eq).trim().split('.');
-  if (path.some((p) => p === '')) throw new UserError(`--set ${assignment}: empty key in '${assignment.slice(0, eq)}'`);
+  if (path.some((p) => p === '')) throw new UserError(`--set ${assignment}: empty key in '${assignment.slice(0, eq)}'`, { code: 'CONFIG_INVALID' });
   let value: unknown;
   const raw = assignment.slice(eq + 1);
   try {
@@ -307,7 +311,8 @@ export function parseSet(assignment: string): Plain {
 
 export interface ConfigLayers {
   method: string;
-  modelDefaults: Record<string, unknown>;
+  /** The method's `model` schema (modelSchemaOf(definition)). */
+  modelSchema: z.ZodType;
   /** Data spec from --data (overrides the files). */
   data?: string;
   /** --config file. */
@@ -315,33 +320,55 @@ export interface ConfigLayers {
   /** Parsed --config contents (when the caller already read it). */
   fileLayer?: Plain;
   set?: readonly string[];
-  /** Flags that map to config keys (--seed, --data-root, --out). */
+  /** Flags that map to config keys (--seed, --data-root, --out, --device). */
   flags?: Plain;
 }
 
-/** Builds and validates the resolved config; `sources` lists the layers used, for the log. */
-export function resolveConfig(l: ConfigLayers): { config: VigilConfig; sources: string[] } {
-  let cfg: unknown = defaultConfig(l.method, l.modelDefaults);
+export interface ResolvedConfig {
+  config: VigilConfig;
+  /** The layers used, for the log. */
+  sources: string[];
+  /** Deprecation notices (old key spellings). */
+  warnings: string[];
+}
+
+/** Builds and validates the resolved config. */
+export function resolveConfig(l: ConfigLayers): ResolvedConfig {
   const sources = ['defaults'];
-  const fileLayer = l.fileLayer ?? (l.configFile ? readYamlFile(l.configFile, 'config file') : undefined);
-  const sets = (l.set ?? []).map(parseSet);
+  const warnings: string[] = [];
+  const schema = rootSchema(l.modelSchema);
+  const modern = (layer: Plain | undefined, name: string): Plain | undefined => {
+    if (!layer) return layer;
+    const r = renameDeprecatedKeys(layer, schema);
+    if (r.renamed.length) warnings.push(`${name}: deprecated key spelling ${r.renamed.map((k) => `'${k}'`).join(', ')}; keys are camelCase now (e.g. ${camel(r.renamed[0]!.split('.').pop()!)})`);
+    return r.value as Plain;
+  };
+  const fileLayer = modern(l.fileLayer ?? (l.configFile ? readYamlFile(l.configFile, 'config file') : undefined), l.configFile ?? 'config');
+  const sets = (l.set ?? []).map((s) => modern(parseSet(s), `--set ${s}`)!);
   const overlay = [fileLayer, ...sets, l.flags].reduce<Plain>((a, b) => deepMerge(a, b ?? {}), {});
   const spec = l.data ?? ((overlay.dataset as Plain | undefined)?.spec as string | undefined) ?? '';
+  let cfg: Plain = {};
   const preset = spec ? presetPath(l.method, spec) : null;
   if (preset) {
-    cfg = deepMerge(cfg, readYamlFile(preset, 'preset'));
+    cfg = deepMerge(cfg, modern(readYamlFile(preset, 'preset'), preset));
     sources.push(preset);
   }
   if (fileLayer) { cfg = deepMerge(cfg, fileLayer); sources.push(l.configFile ?? 'config'); }
   for (const [i, s] of sets.entries()) { cfg = deepMerge(cfg, s); sources.push(`--set ${l.set![i]}`); }
   if (l.flags) cfg = deepMerge(cfg, l.flags);
   if (l.data) cfg = deepMerge(cfg, { dataset: { spec: l.data } });
-  (cfg as Plain).method = l.method;
-  validate(cfg, configSchema(l.modelDefaults));
-  const config = cfg as VigilConfig;
-  if (!config.dataset.spec) throw new UserError('no dataset: pass --data <spec> (e.g. --data synth:./synth, fmnist:0, mvtec:<root>/bottle, folder:<dir>) or set dataset.spec in the config');
-  if (config.threshold.rule === 'manual' && config.threshold.value === null) throw new UserError("threshold.rule is 'manual' but threshold.value is null; set --set threshold.value=<score>");
-  return { config, sources };
+  cfg.method = l.method;
+  if (cfg.model === undefined) cfg.model = {};
+  const config = parseWith(schema, cfg) as VigilConfig;
+  if (!config.dataset.spec) throw new UserError('no dataset: pass --data <spec> (e.g. --data synth:./synth, fmnist:0, mvtec:<root>/bottle, folder:<dir>) or set dataset.spec in the config', { code: 'CONFIG_INVALID' });
+  if (config.threshold.rule === 'manual' && config.threshold.value === null) throw new UserError("threshold.rule is 'manual' but threshold.value is null; set --set threshold.value=<score>", { code: 'CONFIG_INVALID' });
+  return { config, sources, warnings };
+}
+
+/** Re-validates a saved config (config.yaml of a run), old spellings included. */
+export function parseSavedConfig(raw: Plain, modelSchema: z.ZodType, file: string): VigilConfig {
+  const schema = rootSchema(modelSchema);
+  return parseWith(schema, renameDeprecatedKeys(raw, schema).value, file) as VigilConfig;
 }
 
 export function configToYaml(config: VigilConfig): string {

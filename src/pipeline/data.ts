@@ -64,7 +64,7 @@ export interface PreparedData {
   train: DataSplit;
   /** Normal training images held out of fit() to calibrate the threshold. */
   calib: DataSplit | null;
-  /** Labelled validation split (both classes), from dataset.val_from_test. */
+  /** Labelled validation split (both classes), from dataset.valFromTest. */
   val: DataSplit | null;
   test: DataSplit | null;
   close(): Promise<void>;
@@ -180,7 +180,7 @@ export class FileSplit implements DataSplit {
     return l;
   }
 
-  /** Files skipped as unreadable (dataset.skip_unreadable), over every pass so far. */
+  /** Files skipped as unreadable (dataset.skipUnreadable), over every pass so far. */
   get skipped(): Array<{ path: string; reason: string }> {
     const out = new Map<string, string>();
     for (const l of this.#loaders.values()) for (const s of l.skipped) out.set(s.path, s.reason);
@@ -197,7 +197,7 @@ export class FileSplit implements DataSplit {
         // An unreadable or missing file is the user's to fix, not a crash.
         const m = (e as Error).message;
         if (/not a readable image|cannot read image file|cannot read mask/.test(m)) {
-          throw new UserError(`${m.replace(/; pass skipUnreadable: true to skip such files$/, '')}; remove it, or skip such files (vigil predict --skip-unreadable, or --set dataset.skip_unreadable=true)`);
+          throw new UserError(`${m.replace(/; pass skipUnreadable: true to skip such files$/, '')}; remove it, or skip such files (vigil predict --skip-unreadable, or --set dataset.skipUnreadable=true)`);
         }
         throw e;
       }
@@ -301,6 +301,8 @@ export interface PrepareOptions {
   preprocessing?: Preprocessing;
   /** Only the test split is needed. */
   testOnly?: boolean;
+  /** libtorch threads of the run: sizes the decoding workers when train.workers is null. */
+  threads?: number;
   onLog?: (m: string) => void;
 }
 
@@ -329,7 +331,7 @@ async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { 
   const [n, c, h, w] = ds.train.shape;
   const chw: [number, number, number] = [c, h, w];
   let trainIdx = Array.from({ length: n }, (_, i) => i);
-  if (d.limit_train > 0 && d.limit_train < n) trainIdx = seededSubset(n, d.limit_train, config.seed, 'limit-train');
+  if (d.limitTrain > 0 && d.limitTrain < n) trainIdx = seededSubset(n, d.limitTrain, config.seed, 'limit-train');
   const trainLabels = Int32Array.from(trainIdx, (i) => ds.train.labels[i]!);
   const [calibPos, fitPos] = o.testOnly ? [[], trainIdx.map((_, k) => k)] : holdout(trainLabels, config.threshold.holdout, config.seed);
 
@@ -342,10 +344,10 @@ async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { 
   } else {
     const pp = config.preprocess;
     let minMax: MinMax | null = null;
-    if (pp.min_max === 'dsvdd') {
-      if (pp.gcn !== 'l1') throw new UserError(`preprocess.min_max 'dsvdd' uses constants computed after GCN-L1; set preprocess.gcn=l1 or min_max=computed`);
+    if (pp.minMax === 'dsvdd') {
+      if (pp.gcn !== 'l1') throw new UserError(`preprocess.minMax 'dsvdd' uses constants computed after GCN-L1; set preprocess.gcn=l1 or min_max=computed`);
       minMax = DSVDD_MIN_MAX[spec.dataset][spec.normalClass]!;
-    } else if (pp.min_max === 'computed') {
+    } else if (pp.minMax === 'computed') {
       const fit = pick(ds.train, fitPos.map((k) => trainIdx[k]!), 'train');
       minMax = computeGcnMinMax(fit.raw, fitPos.length, pp.gcn === 'none' ? 'l1' : pp.gcn);
     }
@@ -359,10 +361,10 @@ async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { 
   const calib = calibPos.length > 0 ? mk(ds.train, calibPos.map((k) => trainIdx[k]!), 'train') : null;
   const nt = ds.test.shape[0];
   let testIdx = Array.from({ length: nt }, (_, i) => i);
-  if (d.limit_test > 0 && d.limit_test < nt) testIdx = seededSubset(nt, d.limit_test, config.seed, 'limit-test');
+  if (d.limitTest > 0 && d.limitTest < nt) testIdx = seededSubset(nt, d.limitTest, config.seed, 'limit-test');
   let val: ArraySplit | null = null;
-  if (d.val_from_test > 0) {
-    const [v, rest] = stratified(Int32Array.from(testIdx, (i) => ds.test.labels[i]!), d.val_from_test, config.seed, 'val');
+  if (d.valFromTest > 0) {
+    const [v, rest] = stratified(Int32Array.from(testIdx, (i) => ds.test.labels[i]!), d.valFromTest, config.seed, 'val');
     val = mk(ds.test, v.map((k) => testIdx[k]!), 'test');
     testIdx = rest.map((k) => testIdx[k]!);
   }
@@ -380,7 +382,7 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
     const dir = resolve(spec.root, spec.category);
     if (!existsSync(dir) || (readSynthMarker(dir) === null && !existsSync(resolve(dir, 'train')))) {
       o.onLog?.(`data: generating the synthetic '${spec.category}' set in ${dir}`);
-      await generateSynthDataset(spec.root, { categories: [spec.category], size: d.synth.size, trainCount: d.synth.train_count, testGoodCount: d.synth.test_good_count, testDefectCount: d.synth.test_defect_count, seed: config.seed });
+      await generateSynthDataset(spec.root, { categories: [spec.category], size: d.synth.size, trainCount: d.synth.trainCount, testGoodCount: d.synth.testGoodCount, testDefectCount: d.synth.testDefectCount, seed: config.seed });
     }
     const m = await loadMvtec(spec.root, spec.category);
     ({ train, test } = m);
@@ -391,22 +393,22 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
     name = `mvtec:${spec.category}`;
   } else {
     const f = d.folder;
-    if (!f.normal_dir) throw new UserError('dataset.folder.normal_dir is required for folder: datasets (the folder of good images, relative to the --data folder)');
+    if (!f.normalDir) throw new UserError('dataset.folder.normalDir is required for folder: datasets (the folder of good images, relative to the --data folder)');
     const ds = await loadFolder({
       root: spec.dir,
-      normalDir: f.normal_dir,
-      ...(f.abnormal_dir ? { abnormalDir: f.abnormal_dir } : {}),
-      ...(f.mask_dir ? { maskDir: f.mask_dir } : {}),
-      ...(f.normal_test_dir ? { normalTestDir: f.normal_test_dir } : {}),
+      normalDir: f.normalDir,
+      ...(f.abnormalDir ? { abnormalDir: f.abnormalDir } : {}),
+      ...(f.maskDir ? { maskDir: f.maskDir } : {}),
+      ...(f.normalTestDir ? { normalTestDir: f.normalTestDir } : {}),
       ...(f.extensions.length > 0 ? { extensions: f.extensions } : {}),
-      normalSplitRatio: f.normal_split_ratio,
+      normalSplitRatio: f.normalSplitRatio,
       seed: config.seed,
     });
     ({ train, test } = ds);
     name = `folder:${basename(spec.dir)}`;
   }
-  if (d.limit_train > 0 && d.limit_train < train.length) train = seededSubset(train.length, d.limit_train, config.seed, 'limit-train').map((i) => train[i]!);
-  if (d.limit_test > 0 && d.limit_test < test.length) test = seededSubset(test.length, d.limit_test, config.seed, 'limit-test').map((i) => test[i]!);
+  if (d.limitTrain > 0 && d.limitTrain < train.length) train = seededSubset(train.length, d.limitTrain, config.seed, 'limit-train').map((i) => train[i]!);
+  if (d.limitTest > 0 && d.limitTest < test.length) test = seededSubset(test.length, d.limitTest, config.seed, 'limit-test').map((i) => test[i]!);
 
   let p: Preprocessing;
   if (o.preprocessing) {
@@ -425,11 +427,11 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
     if (transforms.some(isRandomOp)) throw new UserError('preprocess.transforms: random ops (randomCrop, randomHorizontalFlip) cannot be used for evaluation transforms');
     p = { kind: 'files', mode, transforms };
   }
-  const opts = { seed: config.seed, workers: config.train.workers, skipUnreadable: d.skip_unreadable, cache: true, onWarning: (m: string) => o.onLog?.(`warning: ${m}`) };
+  const opts = { seed: config.seed, workers: config.train.workers ?? Math.min(4, o.threads ?? 2), skipUnreadable: d.skipUnreadable, cache: true, onWarning: (m: string) => o.onLog?.(`warning: ${m}`) };
   const [calibIdx, fitIdx] = o.testOnly ? [[], []] : holdout(train.map((s) => s.label), config.threshold.holdout, config.seed);
   let val: FileSplit | null = null;
-  if (d.val_from_test > 0) {
-    const [v, rest] = stratified(test.map((s) => s.label), d.val_from_test, config.seed, 'val');
+  if (d.valFromTest > 0) {
+    const [v, rest] = stratified(test.map((s) => s.label), d.valFromTest, config.seed, 'val');
     val = new FileSplit(v.map((i) => test[i]!), p, opts);
     test = rest.map((i) => test[i]!);
   }

@@ -1,5 +1,5 @@
 // `vigil datasets info <spec>`: what a data spec resolves to, without training anything.
-import { resolveConfig } from './config.js';
+import { modelSchemaOf, resolveConfig } from './config.js';
 import { prepareData } from './data.js';
 import { getMethod } from './registry.js';
 
@@ -19,7 +19,7 @@ export interface DatasetInfo {
 
 export async function datasetInfo(spec: string, o: { dataRoot?: string; set?: readonly string[] } = {}): Promise<DatasetInfo> {
   const method = await getMethod('pixelstats');
-  const { config } = resolveConfig({ method: 'pixelstats', modelDefaults: method.defaults, data: spec, ...(o.set ? { set: o.set } : {}), flags: o.dataRoot ? { dataset: { root: o.dataRoot } } : {} });
+  const { config } = resolveConfig({ method: 'pixelstats', modelSchema: modelSchemaOf(method), data: spec, ...(o.set ? { set: o.set } : {}), flags: o.dataRoot ? { dataset: { root: o.dataRoot } } : {} });
   const d = await prepareData(config, method.inputs?.(config.model) ?? {});
   try {
     const defects: Record<string, number> = {};

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Detector } from '../methods/types.js';
 import { writeGalleries, writeMetricsAndReport, writeScoresCsv } from './artifacts.js';
-import { configToYaml, resolveConfig, type VigilConfig } from './config.js';
+import { configToYaml, modelSchemaOf, resolveConfig, type VigilConfig } from './config.js';
 import { FileSplit, prepareData, type DataSplit } from './data.js';
 import { UserError } from './errors.js';
 import { computeMetrics, testPass } from './evaluate.js';
@@ -33,7 +33,7 @@ export interface EvaluateInput {
 /** Test pass → metrics → scores.csv, galleries, metrics.json, report.html. */
 export async function evaluateSplit(e: EvaluateInput): Promise<RunMetrics> {
   const { manifest, split } = e;
-  const pass = await testPass(e.det, split, manifest, { batchSize: e.config.train.batch_size, gallery: e.config.output.images, hooks: e.hooks, device: e.device });
+  const pass = await testPass(e.det, split, manifest, { batchSize: e.config.train.batchSize, gallery: e.config.output.images, hooks: e.hooks, device: e.device });
   warnIfConstant(pass.scored.scores, 'test', e.log);
   const thr = manifest.threshold.image.value;
   const { image, pixel, confusion } = computeMetrics(pass, manifest.method, thr, e.log);
@@ -95,7 +95,7 @@ export async function test(runDir: string, o: TestOptions = {}): Promise<TestRes
     if (o.dataRoot !== undefined) flags.dataset = { root: resolve(o.dataRoot) };
     const { config } = resolveConfig({
       method: run.manifest.method,
-      modelDefaults: method.defaults,
+      modelSchema: modelSchemaOf(method),
       fileLayer: { ...run.config, output: { ...(run.config.output as object), dir: null } },
       ...(o.data ? { data: o.data } : {}),
       ...(o.set ? { set: o.set } : {}),
@@ -105,7 +105,7 @@ export async function test(runDir: string, o: TestOptions = {}): Promise<TestRes
     mkdirSync(outDir, { recursive: true });
     const { log } = new RunLog(join(outDir, 'log.txt'), o.onLog);
     log(`vigil ${VIGIL_VERSION} test: model ${run.dir} (${run.manifest.method}), data ${config.dataset.spec}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}`);
-    const data = await prepareData(config, method.inputs?.(config.model) ?? {}, { preprocessing: run.manifest.preprocessing, testOnly: true, onLog: log });
+    const data = await prepareData(config, method.inputs?.(config.model) ?? {}, { preprocessing: run.manifest.preprocessing, testOnly: true, onLog: log, threads });
     try {
       if (data.imageShape.join('×') !== run.manifest.imageShape.join('×')) {
         throw new UserError(`dataset ${config.dataset.spec} gives ${data.imageShape.join('×')} inputs but the model expects ${run.manifest.imageShape.join('×')}`);

@@ -59,12 +59,12 @@ export function chooseThreshold(rule: 'auto' | 'f1' | 'quantile' | 'manual', q: 
   const valUsable = c.val !== undefined && c.val.labels.includes(0) && c.val.labels.includes(1);
   if (rule === 'manual') return { value: manual!, rule: 'manual', samples: 0 };
   if (rule === 'f1' || (rule === 'auto' && valUsable)) {
-    if (!valUsable) throw new UserError("threshold.rule 'f1' needs a labelled validation split with normal and anomalous images; set dataset.val_from_test (e.g. 0.2) or use threshold.rule=quantile");
+    if (!valUsable) throw new UserError("threshold.rule 'f1' needs a labelled validation split with normal and anomalous images; set dataset.valFromTest (e.g. 0.2) or use threshold.rule=quantile");
     return { value: f1Max(c.val!.scores, c.val!.labels).threshold, rule: 'f1', samples: c.val!.scores.length };
   }
   if (c.normal.length > 0) return { value: quantile(c.normal, q), rule: 'quantile', quantile: q, samples: c.normal.length };
   if (c.train && c.train.length > 0) return { value: quantile(c.train, q), rule: 'quantile-train', quantile: q, samples: c.train.length };
-  throw new UserError('no images to set the threshold from: set threshold.holdout > 0 (held-out normal images) or dataset.val_from_test > 0');
+  throw new UserError('no images to set the threshold from: set threshold.holdout > 0 (held-out normal images) or dataset.valFromTest > 0');
 }
 
 export function minMaxOf(arrays: readonly Float32Array[]): { min: number; max: number } {

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import * as torch from '../torch/index.js';
 import type { Detector, FitContext, TrainingState } from '../methods/types.js';
 import { calibrate } from './calibrate.js';
-import { configSchema, configToYaml, parseSet, readYamlFile, resolveConfig, validate, type VigilConfig } from './config.js';
+import { configToYaml, modelSchemaOf, parseSavedConfig, parseSet, readYamlFile, resolveConfig, type VigilConfig } from './config.js';
 import { parseDataSpec, prepareData } from './data.js';
 import { InterruptedError, UserError } from './errors.js';
 import { writeAtomic } from './fsutil.js';
@@ -44,18 +44,18 @@ export interface TrainResult {
 }
 
 /** The config of a new run (layers + flags), or the saved one of a run to resume. */
-async function runConfig(o: TrainOptions): Promise<{ config: VigilConfig; method: AnyMethod; runDir: string }> {
+async function runConfig(o: TrainOptions): Promise<{ config: VigilConfig; method: AnyMethod; runDir: string; warnings: string[] }> {
   if (o.resume) {
     const runDir = resolve(o.resume);
     const cfgPath = join(runDir, 'config.yaml');
     if (!existsSync(cfgPath)) throw new UserError(`--resume ${o.resume}: ${cfgPath} not found; is this a vigil run directory?`, { code: 'RUN_NOT_FOUND' });
     if (existsSync(manifestPath(runDir))) throw new UserError(`--resume ${o.resume}: this run already finished (model/manifest.json exists); start a new run instead`, { code: 'RUN_FINISHED' });
-    const raw = readYamlFile(cfgPath, 'run config') as unknown as VigilConfig;
+    const raw = readYamlFile(cfgPath, 'run config');
     if (typeof raw.method !== 'string') throw new UserError(`${cfgPath}: 'method' is missing`, { code: 'RUN_INVALID' });
     const method = await getMethod(raw.method);
-    validate(raw, configSchema(method.defaults));
-    if (o.method && o.method !== raw.method) throw new UserError(`--resume: the run was trained with method '${raw.method}', not '${o.method}'`);
-    return { config: raw, method, runDir };
+    const config = parseSavedConfig(raw, modelSchemaOf(method), cfgPath);
+    if (o.method && o.method !== config.method) throw new UserError(`--resume: the run was trained with method '${config.method}', not '${o.method}'`);
+    return { config, method, runDir, warnings: [] };
   }
   const fileLayer = o.config ? readYamlFile(o.config, 'config file') : undefined;
   const setMethod = (o.set ?? []).map(parseSet).map((s) => s.method).filter((m) => m !== undefined).pop();
@@ -67,12 +67,12 @@ async function runConfig(o: TrainOptions): Promise<{ config: VigilConfig; method
   if (o.device !== undefined) flags.device = o.device;
   if (o.dataRoot !== undefined) flags.dataset = { root: resolve(o.dataRoot) };
   if (o.out !== undefined) flags.output = { dir: o.out };
-  const { config } = resolveConfig({ method: name, modelDefaults: method.defaults, ...(o.data ? { data: o.data } : {}), ...(o.config ? { configFile: o.config } : {}), ...(fileLayer ? { fileLayer } : {}), ...(o.set ? { set: o.set } : {}), flags });
+  const { config, warnings } = resolveConfig({ method: name, modelSchema: modelSchemaOf(method), ...(o.data ? { data: o.data } : {}), ...(o.config ? { configFile: o.config } : {}), ...(fileLayer ? { fileLayer } : {}), ...(o.set ? { set: o.set } : {}), flags });
   parseDataSpec(config.dataset.spec, config.dataset.category); // fail before creating the run directory
   const runDir = config.output.dir ? resolve(config.output.dir) : defaultRunDir(name, config.dataset.spec);
   if (holdsRun(runDir)) throw new UserError(`run directory ${runDir} already holds a run; choose another --out (or --resume it if it was interrupted)`, { code: 'RUN_EXISTS' });
   config.output.dir = runDir;
-  return { config, method, runDir };
+  return { config, method, runDir, warnings };
 }
 
 function fitContext(config: VigilConfig, runDir: string, log: (m: string) => void, o: TrainOptions, resume: TrainingState | null): FitContext {
@@ -100,7 +100,7 @@ function fitContext(config: VigilConfig, runDir: string, log: (m: string) => voi
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
-  const { config, method, runDir } = await runConfig(o);
+  const { config, method, runDir, warnings } = await runConfig(o);
   const threads = applyThreads(o.threads);
   const device = checkDevice(config.device);
   if (!o.resume) {
@@ -109,13 +109,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   const { log } = new RunLog(join(runDir, 'log.txt'), o.onLog);
   log(`vigil ${VIGIL_VERSION} ${o.resume ? 'resume' : 'train'}: method ${config.method}, data ${config.dataset.spec}, seed ${config.seed}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}, run ${runDir}`);
+  for (const w of warnings) log(`warning: ${w}`);
   const resume = o.resume ? readCheckpoint(runDir) : null;
   if (resume) log(`resuming from checkpoint: stage ${resume.meta.stage}, epoch ${resume.meta.epoch}`);
   else if (o.resume) log('no checkpoint was written before the interruption: training starts over');
 
   torch.manualSeed(config.seed);
   const inputs = method.inputs?.(config.model) ?? {};
-  const data = await prepareData(config, inputs, { onLog: log });
+  const data = await prepareData(config, inputs, { onLog: log, threads });
   let det: Detector | null = null;
   try {
     det = method.create(config.model, data.imageShape, { device });

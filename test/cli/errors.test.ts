@@ -1,7 +1,7 @@
 // Bad input: each case must exit 1 with a message naming the problem, and no stack trace.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vigil, type Run } from './helpers.js';
@@ -36,15 +36,17 @@ test('folder dataset without the normal folder names it', () => {
 });
 
 test('unknown config key names the key and lists the valid ones', () => {
-  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'train.batchsize=3', '--out', join(dir, 'r3')]), "'train.batchsize'", 'batch_size, workers, checkpoint');
-  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'model.min_sdt=1', '--out', join(dir, 'r3b')]), "'model.min_sdt'", 'min_std');
+  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'train.batchsize=3', '--out', join(dir, 'r3')]), '✖ train.batchsize: unknown key', 'batchSize, workers, checkpoint');
+  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'model.min_sdt=1', '--out', join(dir, 'r3b')]), '✖ model.min_sdt: unknown key', 'minStd, batchSize');
   const cfg = join(dir, 'bad.yaml');
   writeFileSync(cfg, 'threshold:\n  quantile: high\n');
-  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--config', cfg, '--out', join(dir, 'r3c')]), "'threshold.quantile'", 'a number in [0, 1]', '"high"');
+  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--config', cfg, '--out', join(dir, 'r3c')]), '✖ threshold.quantile: expected a number in [0, 1]', '"high"');
 });
 
-test('wrong value type from --set', () => {
-  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'train.batch_size=abc', '--out', join(dir, 'r4')]), "'train.batch_size'", 'an integer');
+test('wrong value types from --set: every wrong key is reported at once, old spellings included', () => {
+  userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'train.batch_size=abc', '--set', 'seed=-1', '--set', 'model.minStd=x', '--set', 'threshold.rule=best', '--out', join(dir, 'r4')]),
+    '✖ train.batchSize: expected an integer >= 1, got "abc"', '✖ seed: must be >= 0, got -1', '✖ model.minStd: expected a number', '✖ threshold.rule: must be one of "auto", "f1", "quantile", "manual"');
+  assert.ok(!existsSync(join(dir, 'r4')), 'nothing is written for an invalid config');
 });
 
 test('unknown method and bad data specs', () => {

@@ -35,7 +35,7 @@ test('train writes the whole run directory', () => {
   assert.equal(cfg.method, 'pixelstats');
   assert.equal(cfg.preprocess.size, 64);
   assert.equal(cfg.threshold.holdout, 0.25);
-  assert.equal(cfg.model.min_std, 0.02, 'method defaults are part of the resolved config');
+  assert.equal(cfg.model.minStd, 0.02, 'method defaults are part of the resolved config');
   assert.equal(cfg.dataset.synth.size, 128, 'the synth preset is applied');
 });
 

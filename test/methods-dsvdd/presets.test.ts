@@ -4,20 +4,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIGS_DIR, resolveConfig, type VigilConfig } from '../../src/pipeline/config.js';
+import { CONFIGS_DIR, modelSchemaOf, resolveConfig, type VigilConfig } from '../../src/pipeline/config.js';
 import { DSVDD_MIN_MAX } from '../../src/data/dsvdd-preprocess.js';
 import { dcae, dsvdd, DSVDD_PRESETS, resolveDcaeConfig, resolveDsvddConfig, type DsvddPreset } from '../../src/methods/dsvdd/index.js';
 
 const SPEC_KIND = { 'fashion-mnist': 'fmnist', mnist: 'mnist', cifar10: 'cifar10' } as const;
 
 function resolveYaml(method: 'dsvdd' | 'dcae', name: string, data?: string): VigilConfig {
-  const defaults = (method === 'dsvdd' ? dsvdd.defaults : dcae.defaults) as unknown as Record<string, unknown>;
-  return resolveConfig({ method, modelDefaults: defaults, configFile: join(CONFIGS_DIR, method, `${name}.yaml`), ...(data ? { data } : {}) }).config;
+  return resolveConfig({ method, modelSchema: modelSchemaOf(method === 'dsvdd' ? dsvdd : dcae), configFile: join(CONFIGS_DIR, method, `${name}.yaml`), ...(data ? { data } : {}) }).config;
 }
 
-const PREPROCESS: Record<DsvddPreset['preprocessing'], { gcn: string; min_max: string }> = {
-  unit: { gcn: 'none', min_max: 'none' },
-  'gcn-l1-minmax': { gcn: 'l1', min_max: 'dsvdd' },
+const PREPROCESS: Record<DsvddPreset['preprocessing'], { gcn: string; minMax: string }> = {
+  unit: { gcn: 'none', minMax: 'none' },
+  'gcn-l1-minmax': { gcn: 'l1', minMax: 'dsvdd' },
 };
 
 test('every YAML preset equals its DSVDD_PRESETS entry (model, preprocessing, data)', () => {
@@ -32,7 +31,7 @@ test('every YAML preset equals its DSVDD_PRESETS entry (model, preprocessing, da
     assert.deepEqual(resolveDsvddConfig(s.model as never), resolveDsvddConfig(preset.dsvdd), `configs/dsvdd/${name}.yaml vs DSVDD_PRESETS['${name}'].dsvdd`);
     assert.deepEqual(resolveDcaeConfig(a.model as never), resolveDcaeConfig(preset.dcae), `configs/dcae/${name}.yaml vs DSVDD_PRESETS['${name}'].dcae`);
     for (const c of [s, a]) {
-      assert.deepEqual({ gcn: c.preprocess.gcn, min_max: c.preprocess.min_max }, PREPROCESS[preset.preprocessing], `${name}: preprocessing`);
+      assert.deepEqual({ gcn: c.preprocess.gcn, minMax: c.preprocess.minMax }, PREPROCESS[preset.preprocessing], `${name}: preprocessing`);
     }
     // The pretraining stage of the one-run form is the DCAE of the two-run form.
     const { loss, ...pre } = preset.dsvdd.pretrain;

@@ -1,27 +1,60 @@
 // Unit tests of the config layering/schema, thresholds/normalisation and heatmap projection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig, configSchema, deepMerge, parseSet, validate } from '../../src/pipeline/config.js';
+import { deepMerge, parseSet, parseWith, renameDeprecatedKeys, resolveConfig, rootSchema, schemaFromDefaults } from '../../src/pipeline/config.js';
+import { ConfigError } from '../../src/pipeline/errors.js';
 import { chooseThreshold, normalise, quantile } from '../../src/pipeline/threshold.js';
 import { mapToOriginal } from '../../src/pipeline/visual.js';
 import { parseDataSpec } from '../../src/pipeline/data.js';
 
 test('deepMerge merges mappings and replaces lists; parseSet reads YAML scalars', () => {
   assert.deepEqual(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, e: 2 }), { a: { b: 1, c: [3] }, d: 1, e: 2 });
-  assert.deepEqual(parseSet('train.batch_size=64'), { train: { batch_size: 64 } });
+  assert.deepEqual(parseSet('train.batchSize=64'), { train: { batchSize: 64 } });
   assert.deepEqual(parseSet('threshold.value=null'), { threshold: { value: null } });
   assert.deepEqual(parseSet('model.layers=[layer2, layer3]'), { model: { layers: ['layer2', 'layer3'] } });
   assert.deepEqual(parseSet('dataset.spec=folder:/a=b'), { dataset: { spec: 'folder:/a=b' } });
   assert.throws(() => parseSet('novalue'), /key\.path=value/);
 });
 
-test('schema: defaults validate; unknown keys and wrong types are named', () => {
-  const model = { k: 3, name: 'x', nested: { on: true } };
-  const cfg = { ...defaultConfig('m', model), dataset: { ...defaultConfig('m', model).dataset, spec: 'fmnist:0' } };
-  validate(cfg, configSchema(model));
-  assert.throws(() => validate(deepMerge(cfg, { model: { nested: { of: 1 } } }), configSchema(model)), /unknown key 'model\.nested\.of' \(valid keys in 'model\.nested': on\)/);
-  assert.throws(() => validate(deepMerge(cfg, { model: { k: 'three' } }), configSchema(model)), /'model\.k' must be a number, got "three" \(string\)/);
-  assert.throws(() => validate(deepMerge(cfg, { threshold: { rule: 'best' } }), configSchema(model)), /'threshold\.rule' must be one of auto, f1, quantile, manual/);
+test('schema: defaults fill in; every violation is reported at once with its key path', () => {
+  const model = schemaFromDefaults({ k: 3, name: 'x', nested: { on: true } });
+  const schema = rootSchema(model);
+  const ok = parseWith(schema, { method: 'm', model: {}, dataset: { spec: 'fmnist:0' } });
+  assert.equal(ok.threshold.quantile, 0.99);
+  assert.equal(ok.train.batchSize, 32);
+  assert.deepEqual(ok.model, { k: 3, name: 'x', nested: { on: true } });
+  let err: unknown;
+  try {
+    parseWith(schema, {
+      method: 'm',
+      seed: 1.5,
+      dataset: { spec: 'fmnist:0', valFromTest: 2 },
+      model: { k: 'three', nested: { of: 1 } },
+      threshold: { rule: 'best' },
+      output: { colour: 'red' },
+    });
+  } catch (e) { err = e; }
+  assert.ok(err instanceof ConfigError, String(err));
+  const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.deepEqual([...byPath.keys()].sort(), ['dataset.valFromTest', 'model.k', 'model.nested.of', 'output.colour', 'seed', 'threshold.rule']);
+  assert.match(byPath.get('model.k')!, /expected a number, got "three" \(string\)/);
+  assert.match(byPath.get('model.nested.of')!, /unknown key \(valid keys in 'model\.nested': on\)/);
+  assert.match(byPath.get('output.colour')!, /valid keys in 'output': dir, images/);
+  assert.match(byPath.get('threshold.rule')!, /one of "auto", "f1", "quantile", "manual", got "best"/);
+  assert.match(byPath.get('seed')!, /expected an integer >= 0, got 1\.5/);
+  assert.match(byPath.get('dataset.valFromTest')!, /<= 0\.9, got 2/);
+  assert.match(err.message, /✖ model\.k: /);
+});
+
+test('config: snake_case spellings of keys still work, reported as deprecated; schema-less plugins keep theirs', () => {
+  const r = resolveConfig({ method: 'pixelstats', modelSchema: schemaFromDefaults({ min_std: 0.1 }), data: 'fmnist:0', set: ['dataset.val_from_test=0.2', 'train.batch_size=7', 'model.min_std=0.5'] });
+  assert.equal(r.config.dataset.valFromTest, 0.2);
+  assert.equal(r.config.train.batchSize, 7);
+  assert.deepEqual(r.config.model, { min_std: 0.5 }, 'a snake key the method itself uses is not renamed');
+  assert.equal(r.warnings.length, 2);
+  assert.match(r.warnings.join('\n'), /deprecated key spelling 'dataset\.val_from_test'/);
+  const schema = rootSchema(schemaFromDefaults({}));
+  assert.deepEqual(renameDeprecatedKeys({ preprocess: { transforms: [{ op: 'resize', some_key: 1 }] } }, schema).renamed, [], 'list items are left alone');
 });
 
 test('quantile interpolates linearly (numpy default); thresholds by rule', () => {

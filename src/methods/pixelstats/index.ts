@@ -3,14 +3,17 @@
 // score the mean of that map. It only makes sense for aligned images (fixed camera, registered
 // parts, centred digits), but it runs in seconds on any data, so the pipeline can be tried end to end.
 import * as torch from '../../torch/index.js';
+import { z } from 'zod';
 import type { Detector, FitContext, MethodDefinition, ScoreResult, TrainData } from '../types.js';
 
-export interface PixelStatsConfig {
+export const pixelStatsSchema = z.strictObject({
   /** Floor on each pixel's standard deviation, so constant pixels do not divide by zero. */
-  min_std: number;
+  minStd: z.number().positive().default(0.02),
   /** Batch size of the statistics pass. */
-  batch_size: number;
-}
+  batchSize: z.int().min(1).default(64),
+});
+
+export type PixelStatsConfig = z.infer<typeof pixelStatsSchema>;
 
 type Shape = readonly [number, number, number];
 
@@ -27,10 +30,10 @@ class PixelStats implements Detector {
     const sum = torch.keep(torch.zeros([c, h, w], { dtype: 'float64' }));
     const sumSq = torch.keep(torch.zeros([c, h, w], { dtype: 'float64' }));
     let n = 0;
-    const total = Math.ceil(data.size / this.config.batch_size);
+    const total = Math.ceil(data.size / this.config.batchSize);
     let done = 0;
     try {
-      for await (const batch of data.epoch({ epoch: 0, batchSize: this.config.batch_size, shuffle: false })) {
+      for await (const batch of data.epoch({ epoch: 0, batchSize: this.config.batchSize, shuffle: false })) {
         ctx.signal?.throwIfAborted();
         torch.tidy(() => {
           const x = batch.images.to('float64');
@@ -44,7 +47,7 @@ class PixelStats implements Detector {
       const [mean, std] = torch.tidy(() => {
         const m = sum.div(n);
         const v = sumSq.div(n).sub(m.square()).clamp_min(0);
-        return [m.to('float32'), v.sqrt().clamp_min(this.config.min_std).to('float32')];
+        return [m.to('float32'), v.sqrt().clamp_min(this.config.minStd).to('float32')];
       });
       this.#set(mean!, std!);
       ctx.log(`pixelstats: statistics of ${n} images, mean std ${this.#std!.mean().item().toFixed(4)}`);
@@ -102,7 +105,8 @@ class PixelStats implements Detector {
 export const pixelstats: MethodDefinition<PixelStatsConfig> = {
   name: 'pixelstats',
   description: 'per-pixel mean/std of normal images; score = mean squared z-score (fast baseline for aligned images)',
-  defaults: { min_std: 0.02, batch_size: 64 },
+  schema: pixelStatsSchema,
+  defaults: pixelStatsSchema.parse({}),
   create(config, imageShape) {
     return new PixelStats(config, imageShape);
   },
