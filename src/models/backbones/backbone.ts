@@ -52,8 +52,9 @@ export abstract class Backbone<L extends string = string> extends nn.Module impl
     for (const l of layers) {
       if (!Object.prototype.hasOwnProperty.call(this.channels, l)) throw new Error(`${this.name}.forward: unknown layer '${String(l)}' (use ${this.layers.join(', ')})`);
     }
-    const run = (): Map<L, Tensor> => this.runTaps(x, layers);
-    return options.grad ? torch.enableGrad(run) : torch.noGrad(run);
+    const out = options.grad ? torch.enableGrad(() => this.runTaps(x, layers)) : torch.noGrad(() => this.runTaps(x, layers));
+    // In the order asked for, whatever order the network produced them in.
+    return new Map(layers.map((l) => [l, out.get(l)!]));
   }
 
   freeze(): this {

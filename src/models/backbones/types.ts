@@ -21,8 +21,8 @@ export interface FeatureExtractor<L extends string = string> {
   /** Output channels of every name forward() accepts (canonical names and aliases). */
   readonly channels: Readonly<Record<L, number>>;
   /**
-   * The outputs of the requested taps, keyed by the names as requested. Nothing after the last
-   * requested tap is run. The caller owns (disposes) the returned tensors.
+   * The outputs of the requested taps, keyed by the names as requested, in that order. Nothing
+   * after the last requested tap is run. The caller owns (disposes) the returned tensors.
    */
   forward(x: Tensor, layers: readonly L[], options?: ForwardOptions): Map<L, Tensor>;
   /** Folds eval-mode BatchNorm into the preceding convs (inference only); unfuse() reverts. */
