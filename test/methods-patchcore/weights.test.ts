@@ -7,9 +7,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fetchWeights, MissingWeightsError, resolveWeights, torchHubCheckpointsDir, weightsInfo } from '../../src/models/backbones/index.js';
+import { BACKBONE_NAMES, fetchWeights, KNOWN_WEIGHTS, MissingWeightsError, resolveWeights, torchHubCheckpointsDir, weightsInfo } from '../../src/models/backbones/index.js';
 import { PATCHCORE_DEFAULTS, patchcore } from '../../src/methods/patchcore/index.js';
 import { tempDir } from '../helpers/python.js';
+import { vigil } from '../cli/helpers.js';
 
 const dir = tempDir('vigil-weights-');
 let server: Server;
@@ -90,4 +91,47 @@ test('fetchWeights downloads, resumes a partial file with Range, verifies and ke
   const again = await fetchWeights(info, { dir: d2, baseUrl: base });
   assert.equal(again.skipped, true);
   assert.equal(requests, 0);
+});
+
+test('the VGG files are torchvision\'s IMAGENET1K_V1 names, and every registry backbone has one', () => {
+  const expected: Record<string, string> = {
+    vgg11: 'vgg11-8a719046.pth', vgg11_bn: 'vgg11_bn-6002323d.pth', vgg13: 'vgg13-19584684.pth', vgg13_bn: 'vgg13_bn-abd245e5.pth',
+    vgg16: 'vgg16-397923af.pth', vgg16_bn: 'vgg16_bn-6c64b313.pth', vgg19: 'vgg19-dcbb9e9d.pth', vgg19_bn: 'vgg19_bn-c79401a0.pth',
+  };
+  for (const [name, file] of Object.entries(expected)) {
+    const w = weightsInfo(name);
+    assert.equal(w.file, file);
+    assert.equal(w.url, `https://download.pytorch.org/models/${file}`);
+    assert.equal(w.sha256Prefix, /-([a-f0-9]+)\.pth$/.exec(file)![1]);
+    assert.equal(w.weights, 'IMAGENET1K_V1');
+  }
+  assert.deepEqual([...KNOWN_WEIGHTS].sort(), [...BACKBONE_NAMES].sort());
+});
+
+test('vgg16: found in the cache by its official name, named in the missing-weights message, verified on fetch', async () => {
+  const d = join(dir, 'cache-vgg');
+  mkdirSync(d, { recursive: true });
+  assert.throws(() => resolveWeights('vgg16', { dirs: [d] }), /vgg16-397923af\.pth is not in .*vigil weights fetch vgg16/s);
+  body = Buffer.from('not vgg16');
+  await assert.rejects(fetchWeights('vgg16', { dir: d, baseUrl: base }), /does not start with 397923af/);
+  assert.equal(existsSync(join(d, 'vgg16-397923af.pth')), false);
+  writeFileSync(join(d, 'vgg16-397923af.pth'), 'placeholder');
+  assert.equal(resolveWeights('vgg16', { dirs: [d] }), join(d, 'vgg16-397923af.pth'));
+});
+
+test('vigil weights list shows the VGG files; fetch knows the names', () => {
+  const d = join(dir, 'cache-cli');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'vgg16_bn-6c64b313.pth'), '');
+  const r = vigil(['weights', 'list', '--dir', d, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = (JSON.parse(r.stdout) as { weights: { name: string; file: string; present: boolean }[] }).weights;
+  const byName = new Map(rows.map((x) => [x.name, x]));
+  assert.equal(byName.get('vgg16')?.file, 'vgg16-397923af.pth');
+  assert.equal(byName.get('vgg19_bn')?.file, 'vgg19_bn-c79401a0.pth');
+  assert.equal(byName.get('vgg16_bn')?.present, true);
+  assert.equal(byName.get('vgg16')?.present, false);
+  const bad = vigil(['weights', 'fetch', 'vgg17', '--dir', d]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /unknown weights 'vgg17' \(known: .*vgg16, vgg16_bn, vgg19, vgg19_bn\)/);
 });

@@ -151,7 +151,7 @@ export class PatchCoreDetector implements Detector {
     if (config.backbone.weights === 'random') {
       process.emitWarning(`patchcore: backbone ${config.backbone.name} uses random weights (model.backbone.weights = 'random'); results are meaningless beyond tests and timing`, 'PatchCoreWarning');
     }
-    const { model, weights } = loadBackbone({ name: config.backbone.name, weights: config.backbone.weights, randomSeed: config.backbone.randomSeed });
+    const { model, weights } = loadBackbone({ name: config.backbone.name, weights: config.backbone.weights, randomSeed: config.backbone.randomSeed, fuse: true });
     this.backbone = model;
     this.weightsSource = weights;
     this.layers = [...config.layers];
@@ -163,7 +163,7 @@ export class PatchCoreDetector implements Detector {
   /** (N·h·w)×embedDim patch embeddings and the patch grid. */
   embed(images: Tensor): { embeddings: Tensor; grid: [number, number] } {
     return torch.noGrad(() => torch.tidy(() => {
-      const feats = this.backbone.forwardFeatures(images, this.layers);
+      const feats = this.backbone.forward(images, this.layers);
       return this.plan.embed(this.layers.map((l) => feats.get(l)!), this.config.patchStride);
     }));
   }

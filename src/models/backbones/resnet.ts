@@ -1,10 +1,12 @@
-// torchvision's ResNet family (resnet18, resnet50, wide_resnet50_2) with torchvision's parameter
-// names, so official `.pth` files load with strict keys. forwardFeatures() returns the outputs of
-// the requested stages and does not run the stages after the last one.
+// torchvision's ResNet family (resnet18…152, wide_resnet50_2/101_2) with torchvision's parameter
+// names, so official `.pth` files load with strict keys. As a FeatureExtractor its taps are the
+// stages layer1..layer4; forward(x) alone is torchvision's classifier forward (logits).
 import * as torch from '../../torch/index.js';
 import { nn, type Tensor } from '../../torch/index.js';
+import { Backbone, disposeFolded, fold, runFolded, type Folded } from './backbone.js';
+import type { ForwardOptions } from './types.js';
 
-export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'wide_resnet50_2';
+export type ResNetName = 'resnet18' | 'resnet34' | 'resnet50' | 'resnet101' | 'resnet152' | 'wide_resnet50_2' | 'wide_resnet101_2';
 export type ResNetLayer = 'layer1' | 'layer2' | 'layer3' | 'layer4';
 export const RESNET_LAYERS: readonly ResNetLayer[] = ['layer1', 'layer2', 'layer3', 'layer4'];
 
@@ -14,33 +16,16 @@ const SPECS: Record<ResNetName, Spec> = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2], widthPerGroup: 64 },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3], widthPerGroup: 64 },
   resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3], widthPerGroup: 64 },
+  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3], widthPerGroup: 64 },
+  resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3], widthPerGroup: 64 },
   wide_resnet50_2: { block: 'bottleneck', layers: [3, 4, 6, 3], widthPerGroup: 128 },
+  wide_resnet101_2: { block: 'bottleneck', layers: [3, 4, 23, 3], widthPerGroup: 128 },
 };
 
 export const RESNET_NAMES = Object.keys(SPECS) as ResNetName[];
 
 export function isResNetName(name: string): name is ResNetName {
   return Object.prototype.hasOwnProperty.call(SPECS, name);
-}
-
-/** A conv followed by eval-mode BN, folded into one conv with bias (inference only). */
-interface Folded { weight: Tensor; bias: Tensor; stride: number; padding: number }
-
-function fold(conv: nn.Conv2d, bn: nn.BatchNorm2d): Folded {
-  return torch.noGrad(() => torch.tidy(() => {
-    const scale = bn.weight!.div(bn.running_var!.add(bn.eps).sqrt());
-    const weight = conv.weight.mul(scale.reshape([-1, 1, 1, 1])).contiguous();
-    const bias = bn.bias!.sub(bn.running_mean!.mul(scale));
-    torch.keep(weight);
-    torch.keep(bias);
-    return { weight, bias, stride: conv.stride[0], padding: (conv.padding as [number, number])[0] };
-  }));
-}
-
-function runFolded(f: Folded, x: Tensor, relu: boolean): Tensor {
-  const y = torch.conv2d(x, f.weight, { bias: f.bias, stride: f.stride, padding: f.padding });
-  if (relu) torch.relu_(y).dispose();
-  return y;
 }
 
 function conv(inC: number, outC: number, k: number, stride = 1): nn.Conv2d {
@@ -54,8 +39,8 @@ abstract class Block extends nn.Module {
   abstract fuse(): void;
   abstract override forward(x: Tensor): Tensor;
   unfuse(): void {
-    for (const f of this.folded ?? []) { f.weight.dispose(); f.bias.dispose(); }
-    if (this.foldedDown) { this.foldedDown.weight.dispose(); this.foldedDown.bias.dispose(); }
+    for (const f of this.folded ?? []) disposeFolded(f);
+    disposeFolded(this.foldedDown);
     this.folded = null;
     this.foldedDown = null;
   }
@@ -143,11 +128,13 @@ export interface ResNetOptions {
   init?: boolean;
 }
 
-export class ResNet extends nn.Module {
+export class ResNet extends Backbone<ResNetLayer> {
   declare conv1: nn.Conv2d; declare bn1: nn.BatchNorm2d;
   declare layer1: nn.Sequential; declare layer2: nn.Sequential; declare layer3: nn.Sequential; declare layer4: nn.Sequential;
   declare fc: nn.Linear;
   readonly name: ResNetName;
+  readonly inChannels = 3;
+  readonly layers = RESNET_LAYERS;
   /** Output channels of layer1..layer4. */
   readonly channels: Record<ResNetLayer, number>;
   #stem: Folded | null = null;
@@ -196,7 +183,7 @@ export class ResNet extends nn.Module {
 
   /**
    * Folds every BatchNorm into the preceding conv (eval mode, frozen weights): fewer passes over
-   * the activations at inference. Call again after changing weights; unfuse() reverts.
+   * the activations at inference. Refolded after loadStateDict()/to(); unfuse() reverts.
    */
   fuse(): this {
     this.eval();
@@ -207,56 +194,52 @@ export class ResNet extends nn.Module {
   }
 
   unfuse(): this {
-    if (this.#stem) { this.#stem.weight.dispose(); this.#stem.bias.dispose(); this.#stem = null; }
+    disposeFolded(this.#stem);
+    this.#stem = null;
     for (const l of RESNET_LAYERS) for (const b of this.#blocks(l)) b.unfuse();
     return this;
   }
 
   get fused(): boolean { return this.#stem !== null; }
 
-  override loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor>, options: { strict?: boolean } = {}): nn.LoadResult {
-    const wasFused = this.fused;
-    const r = super.loadStateDict(sd, options);
-    if (wasFused) this.fuse();
-    return r;
+  /** forward(x): classifier logits, as torchvision's; forward(x, layers, options): the stage outputs. */
+  override forward(x: Tensor): Tensor;
+  override forward(x: Tensor, layers: readonly ResNetLayer[], options?: ForwardOptions): Map<ResNetLayer, Tensor>;
+  override forward(x: Tensor, layers?: readonly ResNetLayer[], options?: ForwardOptions): Tensor | Map<ResNetLayer, Tensor> {
+    return layers === undefined ? this.logits(x) : super.forward(x, layers, options);
   }
 
-  /** The outputs of the requested stages; stages after the last requested one are not run. */
+  /** The same as forward(x, layers) (no grad); kept for existing callers. */
   forwardFeatures(x: Tensor, layers: readonly ResNetLayer[]): Map<ResNetLayer, Tensor> {
-    if (x.ndim !== 4 || x.shape[1] !== 3) throw new RangeError(`${this.name}.forwardFeatures: expected an N×3×H×W input, got [${x.shape.join(', ')}]`);
-    for (const l of layers) if (!RESNET_LAYERS.includes(l)) throw new Error(`${this.name}.forwardFeatures: unknown layer '${String(l)}' (use ${RESNET_LAYERS.join(', ')})`);
-    const last = Math.max(...layers.map((l) => RESNET_LAYERS.indexOf(l)));
-    // Intermediate activations are freed as soon as the next block has run (peak memory).
-    return torch.noGrad(() => {
-      const out = new Map<ResNetLayer, Tensor>();
-      const stem = this.#stem ? runFolded(this.#stem, x, true) : torch.tidy(() => torch.relu(this.bn1.forward(this.conv1.forward(x))));
-      let h = torch.max_pool2d(stem, 3, { stride: 2, padding: 1 });
-      stem.dispose();
-      for (let i = 0; i <= last; i++) {
-        const name = RESNET_LAYERS[i]!;
-        for (const b of this.#blocks(name)) {
-          const next = b.forward(h);
-          if (![...out.values()].includes(h)) h.dispose();
-          h = next;
-        }
-        if (layers.includes(name)) out.set(name, h);
-      }
-      return out;
-    });
+    return super.forward(x, layers);
   }
 
   /** Classifier logits (N×numClasses). */
-  forward(x: Tensor): Tensor {
+  logits(x: Tensor): Tensor {
     return torch.tidy(() => {
-      const h = this.forwardFeatures(x, ['layer4']).get('layer4')!;
+      const h = super.forward(x, ['layer4']).get('layer4')!;
       const pooled = torch.flatten(torch.adaptive_avg_pool2d(h, [1, 1]), 1);
       return this.fc.forward(pooled);
     });
   }
 
-  override dispose(): void {
-    this.unfuse();
-    super.dispose();
+  protected runTaps(x: Tensor, layers: readonly ResNetLayer[]): Map<ResNetLayer, Tensor> {
+    const last = Math.max(...layers.map((l) => RESNET_LAYERS.indexOf(l)));
+    // Intermediate activations are freed as soon as the next block has run (peak memory).
+    const out = new Map<ResNetLayer, Tensor>();
+    const stem = this.#stem ? runFolded(this.#stem, x, true) : torch.tidy(() => torch.relu(this.bn1.forward(this.conv1.forward(x))));
+    let h = torch.max_pool2d(stem, 3, { stride: 2, padding: 1 });
+    stem.dispose();
+    for (let i = 0; i <= last; i++) {
+      const name = RESNET_LAYERS[i]!;
+      for (const b of this.#blocks(name)) {
+        const next = b.forward(h);
+        if (![...out.values()].includes(h)) h.dispose();
+        h = next;
+      }
+      if (layers.includes(name)) out.set(name, h);
+    }
+    return out;
   }
 }
 

@@ -20,12 +20,24 @@ export interface WeightsInfo {
 
 const BASE_URL = 'https://download.pytorch.org/models/';
 
-// IMAGENET1K_V1 files: the ones torchvision's `pretrained=True` (and patchcore-inspection) load.
+// IMAGENET1K_V1 files: the ones torchvision's `pretrained=True` (patchcore-inspection, KDAD's
+// `vgg16-397923af.pth`) load. The VGG files hold `classifier.*` too, which loadBackbone drops.
 const FILES: Record<string, string> = {
   resnet18: 'resnet18-f37072fd.pth',
   resnet34: 'resnet34-b627a593.pth',
   resnet50: 'resnet50-0676ba61.pth',
+  resnet101: 'resnet101-63fe2227.pth',
+  resnet152: 'resnet152-394f9c45.pth',
   wide_resnet50_2: 'wide_resnet50_2-95faca4d.pth',
+  wide_resnet101_2: 'wide_resnet101_2-32ee1156.pth',
+  vgg11: 'vgg11-8a719046.pth',
+  vgg11_bn: 'vgg11_bn-6002323d.pth',
+  vgg13: 'vgg13-19584684.pth',
+  vgg13_bn: 'vgg13_bn-abd245e5.pth',
+  vgg16: 'vgg16-397923af.pth',
+  vgg16_bn: 'vgg16_bn-6c64b313.pth',
+  vgg19: 'vgg19-dcbb9e9d.pth',
+  vgg19_bn: 'vgg19_bn-c79401a0.pth',
 };
 
 export const KNOWN_WEIGHTS = Object.keys(FILES);
