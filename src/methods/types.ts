@@ -34,8 +34,17 @@ export interface EpochOptions {
   epoch: number;
   batchSize: number;
   shuffle: boolean;
-  /** Random training augmentation (for methods/presets that use it). */
+  /**
+   * Run the method's train-time augmentation/synthesis (MethodInputs.trainAugment) on each batch;
+   * its outputs arrive in ImageBatch.extra. Ignored when the method declares none.
+   */
   augment?: boolean;
+  /**
+   * 'shuffle' (default when shuffle is true): a seeded permutation per epoch; 'sequential'; or
+   * 'replacement': `size` indices drawn uniformly with replacement, seeded by (seed, epoch), as
+   * DRAEM's authors sample (torch.randint per item).
+   */
+  sampling?: 'shuffle' | 'sequential' | 'replacement';
 }
 
 /** The training images; each call to epoch() is one pass. Shuffling is seeded by (seed, epoch). */

@@ -40,6 +40,8 @@ export interface BatchOptions {
   batchSize: number;
   epoch?: number;
   shuffle?: boolean;
+  /** Explicit item order for this pass (indices may repeat); overrides shuffle. */
+  order?: readonly number[];
 }
 
 export interface DataSplit {
@@ -115,10 +117,11 @@ class ArraySplit implements DataSplit {
   }
 
   async *batches(o: BatchOptions): AsyncGenerator<EvalBatch> {
-    const order = o.shuffle ? permutation(this.size, mulberry32(deriveSeed(this.seed, 'shuffle', o.epoch ?? 0))) : null;
+    const order = o.order ?? (o.shuffle ? permutation(this.size, mulberry32(deriveSeed(this.seed, 'shuffle', o.epoch ?? 0))) : null);
     const per = this.#chw[0] * this.#chw[1] * this.#chw[2];
-    for (let s = 0; s < this.size; s += o.batchSize) {
-      const idx = Array.from({ length: Math.min(o.batchSize, this.size - s) }, (_, k) => (order ? order[s + k]! : s + k));
+    const n = order ? order.length : this.size;
+    for (let s = 0; s < n; s += o.batchSize) {
+      const idx = Array.from({ length: Math.min(o.batchSize, n - s) }, (_, k) => (order ? order[s + k]! : s + k));
       const images = new Float32Array(idx.length * per);
       idx.forEach((i, k) => images.set(this.#x.subarray(i * per, (i + 1) * per), k * per));
       yield { images, shape: [idx.length, ...this.#chw], labels: Int32Array.from(idx, (i) => this.labels[i]!), ids: idx.map((i) => this.ids[i]!), indices: idx };
@@ -188,7 +191,7 @@ export class FileSplit implements DataSplit {
   }
 
   async *batches(o: BatchOptions): AsyncGenerator<EvalBatch> {
-    const it = this.#loader(o.batchSize, o.shuffle ?? false).epoch(o.epoch ?? 0)[Symbol.asyncIterator]();
+    const it = this.#loader(o.batchSize, o.shuffle ?? false).epoch(o.epoch ?? 0, o.order ? { order: o.order } : {})[Symbol.asyncIterator]();
     for (;;) {
       let r: IteratorResult<import('../data/loader/index.js').Batch>;
       try {

@@ -3,7 +3,9 @@
 import { performance } from 'node:perf_hooks';
 import * as torch from '../torch/index.js';
 import type { Detector, TrainData } from '../methods/types.js';
-import type { DataSplit } from './data.js';
+import { deriveSeed, mulberry32 } from '../data/random.js';
+import type { AugmentOutput, AugmentPool } from './augment.js';
+import type { DataSplit, EvalBatch } from './data.js';
 import type { RunHooks } from './types.js';
 
 export interface Scored {
@@ -73,19 +75,70 @@ export async function scoreSplit(det: Detector, split: DataSplit, o: ScoreOption
   return { scores: Float32Array.from(scores), labels: Int32Array.from(labels), ids, indices, maps, masks, inferMs };
 }
 
-/** The training split as fit() sees it: tensors on `device`, freed after each batch. */
-export function trainData(split: DataSplit, imageShape: [number, number, number], device = 'cpu'): TrainData {
+export interface TrainDataOptions {
+  device?: string;
+  /** Seeds sampling with replacement (and is passed to the augmentation). */
+  seed?: number;
+  /** The method's train-time augmentation, run when an epoch asks for it (EpochOptions.augment). */
+  augment?: AugmentPool;
+}
+
+/** `n` indices drawn uniformly with replacement, seeded by (seed, epoch). */
+export function drawWithReplacement(n: number, seed: number, epoch: number): number[] {
+  const rng = mulberry32(deriveSeed(seed, 'replacement', epoch));
+  return Array.from({ length: n }, () => rng.int(0, n));
+}
+
+/**
+ * The training split as fit() sees it: tensors on `device`, freed after each batch. With
+ * augmentation, up to (workers + 1) batches are augmented ahead of the one being trained on.
+ */
+export function trainData(split: DataSplit, imageShape: [number, number, number], o: TrainDataOptions = {}): TrainData {
+  const device = o.device ?? 'cpu';
+  const seed = o.seed ?? 0;
   return {
     size: split.size,
     imageShape,
-    async *epoch(o) {
-      for await (const b of split.batches({ batchSize: o.batchSize, epoch: o.epoch, shuffle: o.shuffle })) {
-        const images = torch.keep(torch.fromTypedArray(b.images, b.shape, { device }));
-        try {
-          yield { images, labels: b.labels, indices: b.indices };
-        } finally {
-          images.dispose();
+    async *epoch(eo) {
+      const order = eo.sampling === 'replacement' ? drawWithReplacement(split.size, seed, eo.epoch) : undefined;
+      const shuffle = eo.sampling === 'sequential' ? false : eo.shuffle;
+      const batches = split.batches({ batchSize: eo.batchSize, epoch: eo.epoch, shuffle, ...(order ? { order } : {}) });
+      const pool = eo.augment ? o.augment : undefined;
+      const ahead: Array<{ b: EvalBatch; extra: Promise<AugmentOutput> | null }> = [];
+      const it = batches[Symbol.asyncIterator]();
+      let position = 0;
+      let done = false;
+      const fill = async (): Promise<void> => {
+        while (!done && ahead.length < (pool ? pool.size + 1 : 1)) {
+          const r = await it.next();
+          if (r.done) { done = true; break; }
+          const b = r.value;
+          const positions = b.indices.map((_, k) => position + k);
+          position += b.indices.length;
+          const extra = pool ? pool.run({ images: b.images, shape: b.shape }, { seed, epoch: eo.epoch, indices: b.indices, positions }) : null;
+          extra?.catch(() => undefined); // awaited below; avoid an unhandled rejection while queued
+          ahead.push({ b, extra });
         }
+      };
+      try {
+        for (;;) {
+          await fill();
+          const next = ahead.shift();
+          if (!next) break;
+          const { b } = next;
+          const out = next.extra ? await next.extra : null;
+          const images = torch.keep(torch.fromTypedArray(b.images, b.shape, { device }));
+          const extra: Record<string, torch.Tensor> = {};
+          for (const [k, v] of Object.entries(out ?? {})) extra[k] = torch.keep(torch.fromTypedArray(v.data, v.shape, { device }));
+          try {
+            yield { images, labels: b.labels, indices: b.indices, ...(out ? { extra } : {}) };
+          } finally {
+            images.dispose();
+            for (const t of Object.values(extra)) t.dispose();
+          }
+        }
+      } finally {
+        await it.return?.();
       }
     },
   };

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as torch from '../torch/index.js';
 import type { Detector, FitContext, TrainingState } from '../methods/types.js';
+import { AugmentPool } from './augment.js';
 import { calibrate } from './calibrate.js';
 import { configToYaml, modelSchemaOf, parseSavedConfig, parseSet, readYamlFile, resolveConfig, type VigilConfig } from './config.js';
 import { parseDataSpec, prepareData } from './data.js';
@@ -118,10 +119,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const inputs = method.inputs?.(config.model) ?? {};
   const data = await prepareData(config, inputs, { onLog: log, threads });
   let det: Detector | null = null;
+  let augment: AugmentPool | null = null;
   try {
     det = method.create(config.model, data.imageShape, { device });
+    if (inputs.trainAugment) {
+      augment = new AugmentPool(inputs.trainAugment, config.train.workers ?? Math.max(1, Math.min(4, threads - 1)));
+      log(`augment: ${inputs.trainAugment.export} from ${inputs.trainAugment.module.replace(/^.*\//, '')} in ${augment.size} worker thread${augment.size === 1 ? '' : 's'}`);
+    }
     const t0 = performance.now();
-    await det.fit(trainData(data.train, data.imageShape, device), fitContext(config, runDir, log, o, resume));
+    await det.fit(trainData(data.train, data.imageShape, { device, seed: config.seed, ...(augment ? { augment } : {}) }), fitContext(config, runDir, log, o, resume));
+    await augment?.close();
+    augment = null;
     const fitS = (performance.now() - t0) / 1000;
     log(`fit: ${fitS.toFixed(2)} s`);
 
@@ -158,6 +166,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     throw new InterruptedError(e.signal, msg);
   } finally {
     if (resume) torch.dispose([...resume.tensors.values()]);
+    await augment?.close();
     det?.dispose();
     await data.close();
   }

@@ -124,9 +124,15 @@ export class ImageLoader {
     return permutation(n, mulberry32(deriveSeed(this.opts.seed, 'shuffle', epoch)));
   }
 
-  async *epoch(epoch = 0): AsyncGenerator<Batch, void, undefined> {
+  /**
+   * One pass. `order` replaces the epoch's item order (e.g. indices drawn with replacement);
+   * random transforms stay seeded by (seed, epoch, item index).
+   */
+  async *epoch(epoch = 0, options: { order?: readonly number[] } = {}): AsyncGenerator<Batch, void, undefined> {
     if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`ImageLoader.epoch: epoch must be a non-negative integer, got ${epoch}`);
-    const order = this.order(epoch);
+    const n = this.items.length;
+    if (options.order && !options.order.every((i) => Number.isInteger(i) && i >= 0 && i < n)) throw new Error(`ImageLoader.epoch: order must hold item indices in [0, ${n})`);
+    const order = options.order ? [...options.order] : this.order(epoch);
     const bs = this.opts.batchSize;
     const groups: number[][] = [];
     for (let i = 0; i < order.length; i += bs) {
