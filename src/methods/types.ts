@@ -30,10 +30,22 @@ export interface ImageBatch {
   extra?: Record<string, Tensor>;
 }
 
+/**
+ * How an epoch draws its batches: 'sequential' = dataset order; 'shuffle' = each image once, in a
+ * permutation seeded by (seed, epoch); 'replacement' = ceil(size / batchSize) batches whose
+ * indices are drawn uniformly with replacement, seeded by (seed, epoch) (DRAEM's sampler).
+ */
+export type Sampling = 'sequential' | 'shuffle' | 'replacement';
+
 export interface EpochOptions {
   epoch: number;
   batchSize: number;
   shuffle: boolean;
+  /**
+   * Takes precedence over `shuffle` where the data side implements it; the shared trainer sets both
+   * (shuffle = sampling !== 'sequential'), so a data side that knows only `shuffle` shuffles.
+   */
+  sampling?: Sampling;
   /** Random training augmentation (for methods/presets that use it). */
   augment?: boolean;
 }
@@ -64,7 +76,11 @@ export interface FitContext {
   signal?: AbortSignal;
 }
 
-/** Resumable training state: tensors (weights, optimiser moments) plus JSON-able bookkeeping. */
+/**
+ * Resumable training state: tensors (weights, optimiser moments) plus JSON-able bookkeeping.
+ * The shared trainer's layout (src/methods/components/trainer.ts): tensors `<module>.<key>`,
+ * `optim.<param>.<field>` and the stage's own; meta { stage, epoch, optimGroups, scheduler, … }.
+ */
 export interface TrainingState {
   tensors: Map<string, Tensor>;
   meta: { stage: string; epoch: number; [k: string]: unknown };
