@@ -30,6 +30,13 @@ export interface ImageBatch {
   extra?: Record<string, Tensor>;
 }
 
+/**
+ * How an epoch draws its batches: 'sequential' = dataset order; 'shuffle' = each image once, in a
+ * permutation seeded by (seed, epoch); 'replacement' = `size` indices drawn uniformly with
+ * replacement, seeded by (seed, epoch), batched in draw order (DRAEM's sampler: torch.randint per item).
+ */
+export type Sampling = 'sequential' | 'shuffle' | 'replacement';
+
 export interface EpochOptions {
   epoch: number;
   batchSize: number;
@@ -40,11 +47,9 @@ export interface EpochOptions {
    */
   augment?: boolean;
   /**
-   * 'shuffle' (default when shuffle is true): a seeded permutation per epoch; 'sequential'; or
-   * 'replacement': `size` indices drawn uniformly with replacement, seeded by (seed, epoch), as
-   * DRAEM's authors sample (torch.randint per item).
+   * Takes precedence over `shuffle`; the shared trainer sets both (shuffle = sampling !== 'sequential').
    */
-  sampling?: 'shuffle' | 'sequential' | 'replacement';
+  sampling?: Sampling;
 }
 
 /** The training images; each call to epoch() is one pass. Shuffling is seeded by (seed, epoch). */
@@ -73,7 +78,11 @@ export interface FitContext {
   signal?: AbortSignal;
 }
 
-/** Resumable training state: tensors (weights, optimiser moments) plus JSON-able bookkeeping. */
+/**
+ * Resumable training state: tensors (weights, optimiser moments) plus JSON-able bookkeeping.
+ * The shared trainer's layout (src/methods/components/trainer.ts): tensors `<module>.<key>`,
+ * `optim.<param>.<field>` and the stage's own; meta { stage, epoch, optimGroups, scheduler, … }.
+ */
 export interface TrainingState {
   tensors: Map<string, Tensor>;
   meta: { stage: string; epoch: number; [k: string]: unknown };

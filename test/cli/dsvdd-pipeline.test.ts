@@ -95,7 +95,7 @@ test('cifar10:3 and mnist:0 presets train on user-supplied files in the official
   ok(vigil(['train', '--method', 'dsvdd', '--data', 'cifar10:3', '--data-root', join(dir, 'cifar'), ...EPOCHS, '--out', c]), 'cifar10:3');
   checkRun(c, { normalTrain: 5 * count(CIFAR_BATCH, 3), testLabels: CIFAR_TEST, normalClass: 3, network: 'cifar10', minMax: DSVDD_MIN_MAX.cifar10[3]! });
   const cc = YAML.parse(readFileSync(join(c, 'config.yaml'), 'utf8'));
-  assert.deepEqual(cc.model.pretrain, { epochs: 1, lr: 0.0001, milestones: [250], weightDecay: 5e-7, batchSize: 200, amsgrad: false, loss: 'sum' }, 'the CIFAR-10 preset, epochs from --set');
+  assert.deepEqual(cc.model.pretrain, { epochs: 1, lr: 0.0001, milestones: [250], gamma: 0.1, weightDecay: 5e-7, batchSize: 200, amsgrad: false, loss: 'sum' }, 'the CIFAR-10 preset, epochs from --set');
   assert.match(readFileSync(join(c, 'log.txt'), 'utf8'), /pretrain 1\/1[\s\S]*train 1\/1/);
 
   const m = join(dir, 'runs', 'dsvdd-mnist0');

@@ -171,8 +171,8 @@ test('initCenter = eps rule applied to the eval-mode mean of the network outputs
 function tinyConfig(objective: DsvddConfig['objective']): DsvddConfig {
   return resolveDsvddConfig({
     network: 'fmnist', objective, nu: 0.2, warmUpEpochs: 1,
-    pretrain: { epochs: 2, lr: 1e-3, milestones: [1], weightDecay: 0.5e-3, batchSize: 16, amsgrad: false, loss: 'mean' },
-    train: { epochs: 3, lr: 1e-3, milestones: [2], weightDecay: 0.5e-6, batchSize: 16, amsgrad: false },
+    pretrain: { epochs: 2, lr: 1e-3, milestones: [1], gamma: 0.1, weightDecay: 0.5e-3, batchSize: 16, amsgrad: false, loss: 'mean' },
+    train: { epochs: 3, lr: 1e-3, milestones: [2], gamma: 0.1, weightDecay: 0.5e-6, batchSize: 16, amsgrad: false },
   });
 }
 
@@ -214,7 +214,7 @@ test('state() → load() (also through a safetensors file) gives identical score
   }
   // DCAE too.
   torch.manualSeed(9);
-  const dcfg = { ...dcae.defaults, train: { epochs: 1, lr: 1e-3, milestones: [], weightDecay: 0, batchSize: 16, amsgrad: false } };
+  const dcfg = { ...dcae.defaults, train: { epochs: 1, lr: 1e-3, milestones: [], gamma: 0.1, weightDecay: 0, batchSize: 16, amsgrad: false } };
   const d = dcae.create(dcfg, [1, 28, 28]);
   await d.fit(data, ctxWith([]));
   const st = d.state();

@@ -143,9 +143,10 @@ def max_diff(a, b):
     return max(float((a[k].double() - b[k].double()).abs().max()) if a[k].numel() else 0.0 for k in a)
 
 
-def epoch_lr(base, milestones, e):
-    # Deep-SVDD-PyTorch under torch 0.4.1: scheduler.step() at the start of epoch e sets last_epoch = e.
-    return base * 0.1 ** sum(1 for m in milestones if m <= e)
+def epoch_lr(base, milestones, gamma, e):
+    # Deep-SVDD-PyTorch under torch 0.4.1: scheduler.step() at the start of epoch e sets last_epoch = e
+    # (the authors' gamma is 0.1; the test also runs another).
+    return base * gamma ** sum(1 for m in milestones if m <= e)
 
 
 def run_case(c):
@@ -166,7 +167,7 @@ def run_case(c):
     ae.train()
     losses = []
     for e, idx in enumerate(c['aeOrder']):
-        for g in opt.param_groups: g['lr'] = epoch_lr(p['lr'], p['milestones'], e)
+        for g in opt.param_groups: g['lr'] = epoch_lr(p['lr'], p['milestones'], p['gamma'], e)
         xb = x[torch.tensor(idx)]
         opt.zero_grad()
         rec = ae(xb)
@@ -208,7 +209,7 @@ def run_case(c):
     net.train()
     losses, radii = [], []
     for e, idx in enumerate(c['svddOrder']):
-        for g in opt.param_groups: g['lr'] = epoch_lr(t['lr'], t['milestones'], e)
+        for g in opt.param_groups: g['lr'] = epoch_lr(t['lr'], t['milestones'], t['gamma'], e)
         xb = x[torch.tensor(idx)]
         opt.zero_grad()
         o = net(xb)

@@ -130,8 +130,8 @@ test('setup: run our fits and the PyTorch reference', async () => {
       // float64 on both sides: Adam's first steps are ≈ lr·sign(g), so float32 rounding differences
       // (1 ulp in step 2) grow chaotically to ~1e-4 within 20 steps; in float64 they stay ~1e-12.
       dtype: 'float64',
-      pretrain: { epochs: STEPS, lr: 1e-4, milestones: [8, 15], weightDecay: 0.5e-3, batchSize: N, amsgrad: false, loss: cs.loss },
-      train: { epochs: STEPS, lr: 1e-4, milestones: [10], weightDecay: 0.5e-6, batchSize: N, amsgrad: false },
+      pretrain: { epochs: STEPS, lr: 1e-4, milestones: [8, 15], gamma: 0.5, weightDecay: 0.5e-3, batchSize: N, amsgrad: false, loss: cs.loss },
+      train: { epochs: STEPS, lr: 1e-4, milestones: [10], gamma: 0.1, weightDecay: 0.5e-6, batchSize: N, amsgrad: false },
     };
     const base = arrayTrainData(Float64Array.from(images), [N, ...shape], { seed: cs.seed });
     const pre = recording(base);

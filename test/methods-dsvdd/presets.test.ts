@@ -55,20 +55,20 @@ test('no YAML preset without a DSVDD_PRESETS entry', () => {
 test('paper settings: F-MNIST = Deep SAD, MNIST/CIFAR-10 = Deep SVDD README, OpenOOD cat with the correct constants', () => {
   const f = DSVDD_PRESETS.fmnist;
   assert.equal(f.preprocessing, 'unit');
-  assert.deepEqual(f.dcae.train, { epochs: 150, lr: 1e-4, milestones: [50], weightDecay: 0.5e-3, batchSize: 128, amsgrad: false });
+  assert.deepEqual(f.dcae.train, { epochs: 150, lr: 1e-4, milestones: [50], gamma: 0.1, weightDecay: 0.5e-3, batchSize: 128, amsgrad: false });
   assert.equal(f.dcae.loss, 'mean');
-  assert.deepEqual(f.dsvdd.train, { epochs: 150, lr: 1e-4, milestones: [50], weightDecay: 0.5e-6, batchSize: 128, amsgrad: false });
+  assert.deepEqual(f.dsvdd.train, { epochs: 150, lr: 1e-4, milestones: [50], gamma: 0.1, weightDecay: 0.5e-6, batchSize: 128, amsgrad: false });
   for (const name of ['mnist', 'cifar10'] as const) {
     const p = DSVDD_PRESETS[name];
     assert.equal(p.preprocessing, 'gcn-l1-minmax');
     assert.equal(p.dcae.loss, 'sum', `${name}: Deep SVDD's AETrainer sums per image`);
-    assert.deepEqual(p.dsvdd.train, { epochs: 150, lr: 1e-4, milestones: [50], weightDecay: 0.5e-6, batchSize: 200, amsgrad: false });
+    assert.deepEqual(p.dsvdd.train, { epochs: 150, lr: 1e-4, milestones: [50], gamma: 0.1, weightDecay: 0.5e-6, batchSize: 200, amsgrad: false });
   }
-  assert.deepEqual(DSVDD_PRESETS.mnist.dcae.train, { epochs: 150, lr: 1e-4, milestones: [50], weightDecay: 0.5e-3, batchSize: 200, amsgrad: false });
-  assert.deepEqual(DSVDD_PRESETS.cifar10.dcae.train, { epochs: 350, lr: 1e-4, milestones: [250], weightDecay: 0.5e-6, batchSize: 200, amsgrad: false });
+  assert.deepEqual(DSVDD_PRESETS.mnist.dcae.train, { epochs: 150, lr: 1e-4, milestones: [50], gamma: 0.1, weightDecay: 0.5e-3, batchSize: 200, amsgrad: false });
+  assert.deepEqual(DSVDD_PRESETS.cifar10.dcae.train, { epochs: 350, lr: 1e-4, milestones: [250], gamma: 0.1, weightDecay: 0.5e-6, batchSize: 200, amsgrad: false });
   const oo = DSVDD_PRESETS['cifar10-3-openood'];
   assert.equal(oo.normalClass, 3);
-  for (const s of [oo.dcae.train, oo.dsvdd.train]) assert.deepEqual(s, { epochs: 150, lr: 1e-4, milestones: [50], weightDecay: 5e-7, batchSize: 200, amsgrad: false });
+  for (const s of [oo.dcae.train, oo.dsvdd.train]) assert.deepEqual(s, { epochs: 150, lr: 1e-4, milestones: [50], gamma: 0.1, weightDecay: 5e-7, batchSize: 200, amsgrad: false });
   // Normalize(mean = min, std = max − min) with class 3's constants, not OpenOOD's 3·min.
   const mm = DSVDD_MIN_MAX.cifar10[3]!;
   assert.ok(Math.abs(mm.min - -10.599173) < 1e-6 && Math.abs(mm.max - mm.min - 21.692361) < 1e-6, JSON.stringify(mm));

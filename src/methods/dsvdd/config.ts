@@ -2,19 +2,21 @@
 import { checkNetworkName, type DsvddNetworkName } from './networks.js';
 import type { OneClassDatasetName } from '../../data/oneclass.js';
 
-/** One optimisation stage: Adam (L2 weight decay added to the gradient) + MultiStepLR(γ = 0.1). */
+/** One optimisation stage: Adam (L2 weight decay added to the gradient) + MultiStepLR(γ). */
 export interface StageConfig {
   epochs: number;
   lr: number;
   /**
-   * Epoch indices (0-based) from which the lr is multiplied by 0.1, as the authors' CLI option
-   * `--lr_milestone`: epoch e trains with lr · 0.1^(number of milestones ≤ e). This is what
+   * Epoch indices (0-based) from which the lr is multiplied by `gamma`, as the authors' CLI option
+   * `--lr_milestone`: epoch e trains with lr · gamma^(number of milestones ≤ e). This is what
    * Deep-SVDD-PyTorch does under its pinned torch 0.4.1, where `scheduler.step()` at the START of
    * each epoch sets last_epoch = e (the 0.4 constructor resets last_epoch to −1). Under PyTorch ≥ 1.1
    * that same placement drops the lr one epoch early (at e = m − 1) and warns. Here the scheduler
    * is stepped at the END of each epoch, the modern placement with the 0.4.1 result.
    */
   milestones: number[];
+  /** The lr factor at each milestone (the authors' 0.1). */
+  gamma: number;
   weightDecay: number;
   batchSize: number;
   /** The authors' `optimizer_name == 'amsgrad'`. */
@@ -67,7 +69,7 @@ export interface DsvddConfig {
 }
 
 const stage = (epochs: number, lr: number, milestones: number[], weightDecay: number, batchSize: number): StageConfig =>
-  ({ epochs, lr, milestones, weightDecay, batchSize, amsgrad: false });
+  ({ epochs, lr, milestones, gamma: 0.1, weightDecay, batchSize, amsgrad: false });
 
 export const DCAE_DEFAULTS: DcaeConfig = {
   network: 'fmnist',
@@ -108,9 +110,10 @@ export function checkStage(s: unknown, field: string, allowZeroEpochs: boolean):
   const batchSize = num(o.batchSize, `${field}.batchSize`, (x) => Number.isInteger(x) && x >= 2, 'an integer ≥ 2 (BatchNorm needs 2 samples)');
   const ms = o.milestones ?? [];
   if (!Array.isArray(ms) || !ms.every((m) => Number.isInteger(m) && m >= 0)) fail(`${field}.milestones`, `must be a list of epoch indices ≥ 0, got ${JSON.stringify(ms)}`);
+  const gamma = num(o.gamma ?? 0.1, `${field}.gamma`, (x) => x > 0, 'a positive number');
   const amsgrad = o.amsgrad ?? false;
   if (typeof amsgrad !== 'boolean') fail(`${field}.amsgrad`, 'must be true or false');
-  return { epochs, lr, milestones: [...(ms as number[])], weightDecay, batchSize, amsgrad };
+  return { epochs, lr, milestones: [...(ms as number[])], gamma, weightDecay, batchSize, amsgrad };
 }
 
 function checkLoss(v: unknown, field: string): AeLoss {

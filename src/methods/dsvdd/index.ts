@@ -2,14 +2,14 @@
 // pretrain (DCAE) → encoder transfer → train, checkpointing every epoch and resuming mid-stage.
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
-import type { optim } from '../../torch/index.js';
-import { MethodInputError, type Detector, type FitContext, type MethodDefinition, type ScoreResult, type TrainData, type TrainingState } from '../types.js';
+import { MethodInputError, type Detector, type FitContext, type MethodDefinition, type ScoreResult, type TrainData } from '../types.js';
+import { stagesToRun, trainStage } from '../components/index.js';
 import {
   buildAutoencoder, buildNetwork, NETWORK_INPUT, transferEncoderWeights, type DsvddAutoencoder, type DsvddNet,
 } from './networks.js';
 import { DCAE_DEFAULTS, DSVDD_DEFAULTS, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
 import { loadPretrainedAutoencoder, type PretrainedAutoencoder } from './init-from.js';
-import { aeEpoch, asDtype, distToCenter, initCenter, makeOptimizer, svddEpoch } from './train.js';
+import { aeLoss, asDtype, distToCenter, initCenter, radiusFromDistances, stageOptions, svddLoss } from './train.js';
 
 export * from './networks.js';
 export * from './config.js';
@@ -25,77 +25,18 @@ function checkShape(network: string, expected: Shape3, got: Shape3): void {
   }
 }
 
-const MODEL = 'model.';
-const OPTIM = 'optim.';
-
-interface StageMeta {
-  stage: string;
-  epoch: number;
-  scheduler: optim.SchedulerState;
-  optimGroups: Record<string, unknown>[];
-  [k: string]: unknown;
-}
-
-/** Packs a model + optimiser + scheduler into a TrainingState (tensors are detached handles). */
-function packState(model: { stateDict(): Map<string, Tensor> }, opt: optim.Adam, sched: optim.MultiStepLR, meta: { stage: string; epoch: number; [k: string]: unknown }, extra: Map<string, Tensor> = new Map()): TrainingState {
-  const tensors = new Map<string, Tensor>();
-  for (const [k, v] of model.stateDict()) tensors.set(MODEL + k, v);
-  const osd = opt.stateDict();
-  for (const [k, v] of osd.state) tensors.set(OPTIM + k, v);
-  for (const [k, v] of extra) tensors.set(k, torch.noGrad(() => v.detach()));
-  return { tensors, meta: { ...meta, scheduler: sched.stateDict(), optimGroups: osd.groups } };
-}
-
-function unpackState(st: TrainingState, model: { loadStateDict(sd: Map<string, Tensor>): unknown }, opt: optim.Adam, sched: optim.MultiStepLR): void {
-  const modelSd = new Map<string, Tensor>();
-  const optState = new Map<string, Tensor>();
-  for (const [k, v] of st.tensors) {
-    if (k.startsWith(MODEL)) modelSd.set(k.slice(MODEL.length), v);
-    else if (k.startsWith(OPTIM)) optState.set(k.slice(OPTIM.length), v);
-  }
-  const meta = st.meta as StageMeta;
-  if (!Array.isArray(meta.optimGroups) || typeof meta.scheduler !== 'object') {
-    throw new Error(`resume state (stage '${meta.stage}'): meta.optimGroups / meta.scheduler missing; the checkpoint was not written by this method`);
-  }
-  model.loadStateDict(modelSd);
-  opt.loadStateDict({ state: optState, groups: meta.optimGroups as optim.OptimizerStateDict['groups'] });
-  sched.loadStateDict(meta.scheduler);
-}
-
-/** Emits a checkpoint and frees the handles it made (the pipeline writes them synchronously). */
-function emit(ctx: FitContext, make: () => TrainingState): void {
-  if (!ctx.checkpoint) return;
-  const st = make();
-  try {
-    ctx.checkpoint(st);
-  } finally {
-    for (const t of st.tensors.values()) t.dispose();
-  }
-}
-
-/** Trains an autoencoder stage with checkpoints; `resume` when its stage matches. */
-async function trainAutoencoder(
-  ae: DsvddAutoencoder, data: TrainData, s: StageConfig, loss: AeLoss, ctx: FitContext, stageName: string, extraMeta: Record<string, unknown>,
-): Promise<void> {
-  const { opt, sched } = makeOptimizer(ae.parameters(), s);
-  try {
-    let start = 0;
-    if (ctx.resume && ctx.resume.meta.stage === stageName) {
-      unpackState(ctx.resume, ae, opt, sched);
-      start = ctx.resume.meta.epoch;
-      ctx.log(`${stageName}: resuming after epoch ${start}/${s.epochs}`);
-    }
-    for (let e = start; e < s.epochs; e++) {
-      const t0 = performance.now();
-      const l = await aeEpoch(ae, opt, data, e, s, loss, ctx);
-      sched.step();
-      ctx.progress(stageName, e + 1, s.epochs, { loss: l, lr: opt.paramGroups[0]!.lr, seconds: (performance.now() - t0) / 1000 });
-      emit(ctx, () => packState(ae, opt, sched, { stage: stageName, epoch: e + 1, ...extraMeta }));
-    }
-  } finally {
-    opt.dispose();
-  }
-  ae.eval();
+/** Trains an autoencoder stage on the shared trainer (checkpoint prefix `model.`). */
+async function trainAutoencoder(ae: DsvddAutoencoder, data: TrainData, s: StageConfig, loss: AeLoss, ctx: FitContext, stage: string): Promise<void> {
+  const dtype = ae.parameters()[0]!.dtype;
+  await trainStage({
+    name: stage,
+    ...stageOptions(s),
+    modules: { model: ae },
+    step: (b) => {
+      const x = asDtype(b.images, dtype);
+      return { loss: aeLoss(ae.forward(x), x, loss) };
+    },
+  }, data, ctx);
 }
 
 // ---- DCAE ----------------------------------------------------------------------------------------
@@ -112,7 +53,8 @@ class DcaeDetector implements Detector {
 
   async fit(data: TrainData, ctx: FitContext): Promise<void> {
     checkShape(this.config.network, NETWORK_INPUT[this.config.network], data.imageShape);
-    await trainAutoencoder(this.ae, data, this.config.train, this.config.loss, ctx, 'train', {});
+    stagesToRun(ctx, 'dcae', ['train']); // rejects a checkpoint of another stage
+    await trainAutoencoder(this.ae, data, this.config.train, this.config.loss, ctx, 'train');
   }
 
   /** Score = per-image sum of squared reconstruction errors; map = the squared error per pixel (summed over channels). */
@@ -174,11 +116,7 @@ class DsvddDetector implements Detector {
   async fit(data: TrainData, ctx: FitContext): Promise<void> {
     const cfg = this.config;
     checkShape(cfg.network, NETWORK_INPUT[cfg.network], data.imageShape);
-    const resume = ctx.resume;
-    const resumeTrain = resume?.meta.stage === 'train';
-    if (resume && resume.meta.stage !== 'pretrain' && !resumeTrain) {
-      throw new Error(`dsvdd: cannot resume from stage '${resume.meta.stage}'; expected 'pretrain' or 'train'`);
-    }
+    const resumeTrain = !stagesToRun(ctx, 'dsvdd', ['pretrain', 'train']).includes('pretrain');
     const pre = cfg.initFrom && !resumeTrain ? this.pretrained ?? this.loadInitFrom() : null;
     if (this.pretrained && this.pretrained !== pre) this.pretrained.ae.dispose();
     this.pretrained = null;
@@ -195,49 +133,49 @@ class DsvddDetector implements Detector {
       const ae = buildAutoencoder(cfg.network, { fastDeconv: cfg.fastDeconv, channelsLast: cfg.channelsLast });
       if (cfg.dtype === 'float64') ae.to('float64');
       try {
-        await trainAutoencoder(ae, data, s, loss, ctx, 'pretrain', {});
+        await trainAutoencoder(ae, data, s, loss, ctx, 'pretrain');
         const keys = transferEncoderWeights(ae, this.net);
         ctx.log(`pretrain: copied ${keys.length} encoder tensors (${keys.join(', ')}) into ${this.net.constructor.name}`);
       } finally {
         ae.dispose();
       }
     }
-    await this.#train(data, ctx, resumeTrain ? resume : undefined);
+    await this.#train(data, ctx);
   }
 
-  async #train(data: TrainData, ctx: FitContext, resume: TrainingState | undefined): Promise<void> {
+  /** The Deep SVDD stage: c (computed once, before training) and R are checkpointed with it. */
+  async #train(data: TrainData, ctx: FitContext): Promise<void> {
     const cfg = this.config;
-    const s = cfg.train;
-    const { opt, sched } = makeOptimizer(this.net.parameters(), s);
-    try {
-      let start = 0;
-      this.c?.dispose();
-      this.c = null;
-      if (resume) {
-        unpackState(resume, this.net, opt, sched);
-        const c = resume.tensors.get('c');
-        if (!c) throw new Error("dsvdd: resume state of stage 'train' has no tensor 'c'");
-        this.c = torch.keep(torch.noGrad(() => c.to({ dtype: this.net.parameters()[0]!.dtype, copy: true })));
-        this.R = Number(resume.meta.R ?? 0);
-        start = resume.meta.epoch;
-        ctx.log(`train: resuming after epoch ${start}/${s.epochs}`);
-      } else {
-        this.c = await initCenter(this.net, data, s.batchSize, cfg.centerEps);
-        this.R = 0;
-      }
-      const st = { c: this.c, R: this.R };
-      for (let e = start; e < s.epochs; e++) {
-        const t0 = performance.now();
-        const l = await svddEpoch(this.net, opt, data, e, s, cfg.objective, cfg.nu, cfg.warmUpEpochs, st, ctx);
-        this.R = st.R;
-        sched.step();
-        ctx.progress('train', e + 1, s.epochs, { loss: l, lr: opt.paramGroups[0]!.lr, R: this.R, seconds: (performance.now() - t0) / 1000 });
-        emit(ctx, () => packState(this.net, opt, sched, { stage: 'train', epoch: e + 1, R: this.R }, new Map([['c', this.c!]])));
-      }
-    } finally {
-      opt.dispose();
-    }
-    this.net.eval();
+    const dtype = this.net.parameters()[0]!.dtype;
+    this.c?.dispose();
+    this.c = null;
+    await trainStage({
+      name: 'train',
+      ...stageOptions(cfg.train),
+      modules: { model: this.net },
+      state: {
+        init: async () => {
+          this.c = await initCenter(this.net, data, cfg.train.batchSize, cfg.centerEps);
+          this.R = 0;
+        },
+        save: () => ({ tensors: new Map([['c', this.c!]]), meta: { R: this.R } }),
+        load: (st) => {
+          const c = st.tensors.get('c');
+          if (!c) throw new Error("dsvdd: resume state of stage 'train' has no tensor 'c'");
+          this.c = torch.keep(torch.noGrad(() => c.to({ dtype, copy: true })));
+          this.R = Number(st.meta.R ?? 0);
+        },
+      },
+      step: (b, { epoch }) => {
+        const c = this.c!;
+        const d = distToCenter(this.net.forward(asDtype(b.images, c.dtype)), c);
+        const loss = svddLoss(d, cfg.objective, this.R, cfg.nu);
+        if (cfg.objective !== 'soft-boundary' || epoch < cfg.warmUpEpochs) return { loss };
+        // The authors update R after the optimiser step, from the distances of the forward pass.
+        return { loss, afterStep: () => { this.R = radiusFromDistances(d.detach().toTypedArray() as Float32Array | Float64Array, cfg.nu); } };
+      },
+      report: () => ({ R: this.R }),
+    }, data, ctx);
   }
 
   score(images: Tensor): ScoreResult {

@@ -1,9 +1,11 @@
 // The training pieces of DCAE and Deep SVDD, following the authors' AETrainer / DeepSVDDTrainer
-// (lukasruff/Deep-SVDD-PyTorch @ 1901612 src/optim/; Deep-SAD-PyTorch src/optim/ae_trainer.py).
+// (lukasruff/Deep-SVDD-PyTorch @ 1901612 src/optim/; Deep-SAD-PyTorch src/optim/ae_trainer.py):
+// losses, center, radius; the epoch loop is the shared trainer (../components/trainer.ts).
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
-import { nn, optim } from '../../torch/index.js';
-import type { FitContext, TrainData } from '../types.js';
+import type { nn } from '../../torch/index.js';
+import type { TrainData } from '../types.js';
+import type { Stage } from '../components/index.js';
 import type { AeLoss, DsvddObjective, StageConfig } from './config.js';
 
 /** Per-image sum of squared reconstruction errors, shape [N]. */
@@ -93,74 +95,17 @@ export async function initCenter(net: nn.Module & { forward(x: Tensor): Tensor }
   return torch.keep(torch.fromTypedArray(c, [c.length]));
 }
 
-/** Adam + MultiStepLR for a stage, as the authors' trainers build them. */
-export function makeOptimizer(params: Tensor[], s: StageConfig): { opt: optim.Adam; sched: optim.MultiStepLR } {
-  const opt = new optim.Adam(params, { lr: s.lr, weightDecay: s.weightDecay, amsgrad: s.amsgrad });
-  const sched = new optim.MultiStepLR(opt, { milestones: s.milestones, gamma: 0.1 });
-  return { opt, sched };
+/** The shared trainer's options for a stage: Adam + MultiStepLR(γ), as the authors' trainers build them. */
+export function stageOptions(s: StageConfig): Pick<Stage, 'epochs' | 'batchSize' | 'optimizer' | 'schedule'> {
+  return {
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    optimizer: { type: 'adam', lr: s.lr, weightDecay: s.weightDecay, amsgrad: s.amsgrad },
+    schedule: { milestones: s.milestones, gamma: s.gamma },
+  };
 }
 
 /** The batch in the model's dtype (a cast copy inside the caller's tidy, or the batch itself). */
 export function asDtype(x: Tensor, dtype: torch.DType): Tensor {
   return x.dtype === dtype ? x : x.to(dtype);
-}
-
-function checkAbort(ctx: FitContext): void {
-  if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('training was stopped');
-}
-
-/** One autoencoder epoch; returns the mean batch loss. */
-export async function aeEpoch(
-  ae: nn.Module & { forward(x: Tensor): Tensor }, opt: optim.Adam, data: TrainData, epoch: number, s: StageConfig, loss: AeLoss, ctx: FitContext,
-): Promise<number> {
-  ae.train();
-  const dtype = ae.parameters()[0]!.dtype;
-  let total = 0;
-  let batches = 0;
-  for await (const b of data.epoch({ epoch, batchSize: s.batchSize, shuffle: true })) {
-    checkAbort(ctx);
-    total += torch.tidy(() => {
-      opt.zeroGrad();
-      const x = asDtype(b.images, dtype);
-      const l = aeLoss(ae.forward(x), x, loss);
-      l.backward();
-      opt.step();
-      return l.item();
-    });
-    batches++;
-  }
-  return total / Math.max(batches, 1);
-}
-
-export interface SvddEpochState {
-  c: Tensor;
-  /** Updated in place for soft-boundary after warm-up. */
-  R: number;
-}
-
-/** One Deep SVDD epoch; returns the mean batch loss. R is updated per batch after warm-up. */
-export async function svddEpoch(
-  net: nn.Module & { forward(x: Tensor): Tensor }, opt: optim.Adam, data: TrainData, epoch: number, s: StageConfig,
-  objective: DsvddObjective, nu: number, warmUpEpochs: number, st: SvddEpochState, ctx: FitContext,
-): Promise<number> {
-  net.train();
-  let total = 0;
-  let batches = 0;
-  const updateR = objective === 'soft-boundary' && epoch >= warmUpEpochs;
-  for await (const b of data.epoch({ epoch, batchSize: s.batchSize, shuffle: true })) {
-    checkAbort(ctx);
-    const [l, dist] = torch.tidy(() => {
-      opt.zeroGrad();
-      const d = distToCenter(net.forward(asDtype(b.images, st.c.dtype)), st.c);
-      const loss = svddLoss(d, objective, st.R, nu);
-      loss.backward();
-      opt.step();
-      return [loss.item(), updateR ? (d.detach().toTypedArray() as Float32Array | Float64Array) : null] as const;
-    });
-    // The authors update R after the optimiser step, from the distances of the forward pass.
-    if (dist) st.R = radiusFromDistances(dist, nu);
-    total += l;
-    batches++;
-  }
-  return total / Math.max(batches, 1);
 }

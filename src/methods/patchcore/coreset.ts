@@ -132,7 +132,7 @@ export async function greedyCoresetIndices(features: Tensor, opts: CoresetOption
     const step = Math.max(1, Math.floor(m / 200));
     const dist = torch.empty([n]);
     for (let i = 0; i < m; i++) {
-      if (opts.signal?.aborted) throw new Error('coreset selection aborted');
+      opts.signal?.throwIfAborted();
       const sel = torch.noGrad(() => torch.tidy(() => {
         const j = torch.argmax(anchor).item();
         // dist = sqrt(clamp(|x|² + |x_j|² − 2 x·x_j, 0)); anchor = min(anchor, dist).

@@ -192,7 +192,7 @@ export class PatchCoreDetector implements Detector {
     let done = 0;
     try {
       for await (const batch of data.epoch({ epoch: 0, batchSize: bs, shuffle: false })) {
-        if (ctx.signal?.aborted) throw new Error('patchcore.fit: aborted');
+        ctx.signal?.throwIfAborted();
         const { embeddings, grid } = this.embed(batch.images);
         if (all === null) {
           // One preallocated buffer: no second copy of the features at concatenation.
