@@ -16,7 +16,9 @@ import * as torch from '../src/torch/index.js';
 import { auroc } from '../src/eval/index.js';
 import { FASHION_MNIST_DEFAULT_ROOT, loadOneClass } from '../src/data/oneclass.js';
 import { arrayTrainData } from '../src/methods/array-data.js';
-import { buildAutoencoder, buildNetwork, dsvdd, DSVDD_PRESETS, preprocessFor, type DsvddConfig } from '../src/methods/dsvdd/index.js';
+import { uint8ToUnitFloat } from '../src/data/dsvdd-preprocess.js';
+import { buildAutoencoder, buildNetwork, dsvdd, type DsvddConfig } from '../src/methods/dsvdd/index.js';
+import { modelSchemaOf, resolveConfig } from '../src/pipeline/config.js';
 
 const normalClass = Number(process.argv[2] ?? 0);
 const preEpochs = Number(process.argv[3] ?? 5);
@@ -28,12 +30,16 @@ const here = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.m
 const r2 = (x: number): number => +x.toFixed(2);
 const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0);
 
-const preset = DSVDD_PRESETS.fmnist;
+// The fmnist preset (configs/dsvdd/fmnist.yaml): Deep SAD protocol, pixels / 255.
+const resolved = resolveConfig({ method: 'dsvdd', modelSchema: modelSchemaOf(dsvdd), data: `fmnist:${normalClass}` }).config;
+if (resolved.preprocess.gcn !== 'none' || resolved.preprocess.minMax !== 'none') throw new Error('bench: the fmnist preset is expected to use pixels / 255');
+const presetModel = resolved.model as DsvddConfig;
 const config: DsvddConfig = {
-  ...preset.dsvdd,
-  pretrain: { ...preset.dsvdd.pretrain, epochs: preEpochs, milestones: [] },
-  train: { ...preset.dsvdd.train, epochs: trainEpochs, milestones: [] },
+  ...presetModel,
+  pretrain: { ...presetModel.pretrain, epochs: preEpochs, milestones: [] },
+  train: { ...presetModel.train, epochs: trainEpochs, milestones: [] },
 };
+const prep = (set: { images: Uint8Array }): Float32Array => uint8ToUnitFloat(set.images);
 
 interface VigilRun { wallS: number; loadPreprocessS: number; pretrainS: number; trainS: number; testS: number; auroc: number }
 interface RefRun { wallS: number; inProcessS: number; pretrainS: number; trainS: number; testS: number; auroc: number }
@@ -43,7 +49,6 @@ async function runVigil(): Promise<VigilRun> {
   const stageTimes: Record<string, number[]> = { pretrain: [], train: [] };
   const t0 = performance.now();
   const ds = await loadOneClass('fashion-mnist', { normalClass });
-  const prep = preprocessFor('fashion-mnist', normalClass, preset.preprocessing);
   const trainData = arrayTrainData(prep(ds.train), ds.train.shape, { seed });
   const tLoad = performance.now();
   torch.manualSeed(seed);
@@ -115,7 +120,7 @@ try {
   const ablation: Record<string, { aeEpochS: number; svddEpochS: number }> = {};
   {
     const ds = await loadOneClass('fashion-mnist', { normalClass });
-    const data = arrayTrainData(preprocessFor('fashion-mnist', normalClass, preset.preprocessing)(ds.train), ds.train.shape, { seed });
+    const data = arrayTrainData(prep(ds.train), ds.train.shape, { seed });
     const variants = { default: { channelsLast: true, fastDeconv: true }, contiguous: { channelsLast: false, fastDeconv: true }, contiguousConvTranspose: { channelsLast: false, fastDeconv: false } };
     for (const [name, v] of Object.entries(variants)) {
       torch.manualSeed(seed);

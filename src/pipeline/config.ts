@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { ConfigError, UserError, type ConfigIssue } from './errors.js';
+import { checkConfig, isPlain, shapeAt, show } from '../methods/schema.js';
+import { ConfigError, UserError } from './errors.js';
 
 const nullableString = z.string().nullable();
 
@@ -129,101 +130,14 @@ export function modelSchemaOf(method: { schema?: z.ZodType; defaults: object }):
   return method.schema ?? schemaFromDefaults(method.defaults);
 }
 
-// ---- issues -----------------------------------------------------------------------------------
-type Plain = Record<string, unknown>;
-const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function show(v: unknown): string {
-  const t = v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v;
-  const s = JSON.stringify(v) ?? String(v);
-  return `${s.length > 60 ? s.slice(0, 57) + '…' : s} (${t})`;
-}
-
-const dotted = (path: readonly PropertyKey[]): string => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of path) v = isPlain(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[p as string] : undefined;
-  return v;
-}
-
-interface ZodDef { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType }
-const defOf = (x: z.ZodType): ZodDef => (x as unknown as { def: ZodDef }).def;
-
-/** Strips defaults, optionals, nullables and pipes; says whether null was allowed on the way. */
-function unwrap(x: z.ZodType, nullable = false): { schema: z.ZodType; nullable: boolean } {
-  const d = defOf(x);
-  if (d.innerType) return unwrap(d.innerType, nullable || d.type === 'nullable');
-  if (d.type === 'pipe' && d.in) return unwrap(d.in, nullable);
-  return { schema: x, nullable };
-}
-
-/** The schema reached by following `path` (object keys and list indices), or null. */
-function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | null {
-  let s: z.ZodType | undefined = schema;
-  for (const p of path) {
-    if (!s) return null;
-    const u = unwrap(s).schema;
-    const d = defOf(u);
-    if (typeof p === 'number' && d.type === 'array') s = d.element;
-    else s = (u as unknown as { shape?: Record<string, z.ZodType> }).shape?.[p as string];
-  }
-  return s ?? null;
-}
-
-function shapeAt(schema: z.ZodType, path: readonly PropertyKey[]): Record<string, z.ZodType> | null {
-  const s = schemaAt(schema, path);
-  return s ? (unwrap(s).schema as unknown as { shape?: Record<string, z.ZodType> }).shape ?? null : null;
-}
-
-/** What a value of this schema looks like, in words: 'a number in [0, 1]', 'one of "a", "b"'. */
-export function describeSchema(x: z.ZodType): string {
-  const { schema, nullable } = unwrap(x);
-  const d = defOf(schema);
-  let what: string;
-  if (d.type === 'number') {
-    const n = schema as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
-    const lo = n.minValue !== null && Number.isFinite(n.minValue) && Math.abs(n.minValue) < 2 ** 52 ? n.minValue : null;
-    const hi = n.maxValue !== null && Number.isFinite(n.maxValue) && Math.abs(n.maxValue) < 2 ** 52 ? n.maxValue : null;
-    what = (n.isInt ? 'an integer' : 'a number') + (lo !== null && hi !== null ? ` in [${lo}, ${hi}]` : lo !== null ? ` >= ${lo}` : hi !== null ? ` <= ${hi}` : '');
-  } else if (d.type === 'enum') {
-    what = `one of ${(schema as unknown as { options: unknown[] }).options.map((v) => JSON.stringify(v)).join(', ')}`;
-  } else {
-    what = { string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', unknown: 'any value' }[d.type] ?? d.type;
-  }
-  return what + (nullable ? ' or null' : '');
-}
-
-/** One readable line per zod issue: the key path, what was expected, what was given. */
-function describeIssues(err: z.ZodError, input: unknown, schema: z.ZodType): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  for (const i of err.issues) {
-    const got = valueAt(input, i.path);
-    if (i.code === 'unrecognized_keys') {
-      const valid = Object.keys(shapeAt(schema, i.path) ?? {});
-      for (const k of i.keys) out.push({ path: dotted([...i.path, k]), message: `unknown key${valid.length ? ` (valid keys${i.path.length ? ` in '${dotted(i.path)}'` : ''}: ${valid.join(', ')})` : ''}` });
-    } else if (i.code === 'invalid_type') {
-      const at = schemaAt(schema, i.path);
-      const expected = at ? describeSchema(at) : i.expected;
-      out.push({ path: dotted(i.path), message: got === undefined ? `missing (expected ${expected})` : `expected ${expected}, got ${show(got)}` });
-    } else if (i.code === 'invalid_value') {
-      out.push({ path: dotted(i.path), message: `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(got)}` });
-    } else if (i.code === 'too_small' || i.code === 'too_big') {
-      const bound = i.code === 'too_small' ? `${i.inclusive ? '>=' : '>'} ${String(i.minimum)}` : `${i.inclusive ? '<=' : '<'} ${String(i.maximum)}`;
-      out.push({ path: dotted(i.path), message: `must be ${i.origin === 'array' ? `a list of length ${bound}` : bound}, got ${show(got)}` });
-    } else {
-      out.push({ path: dotted(i.path), message: `${i.message}${got !== undefined ? `, got ${show(got)}` : ''}` });
-    }
-  }
-  return out;
-}
-
 /** Parses `value` with `schema` (defaults filled in); throws a ConfigError listing every issue. */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what = 'configuration'): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new ConfigError(describeIssues(r.error, value, schema), what);
-  return r.data;
+  const r = checkConfig(schema, value);
+  if (!r.ok) throw new ConfigError(r.issues, what);
+  return r.value;
 }
+
+type Plain = Record<string, unknown>;
 
 // ---- deprecated spellings -------------------------------------------------------------------
 const camel = (k: string): string => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

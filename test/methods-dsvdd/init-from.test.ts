@@ -109,7 +109,7 @@ test('errors name the path and the problem', () => {
     [p('ref.py'), /ref\.py: neither a safetensors file nor a PyTorch checkpoint/],
   ];
   for (const [src, re] of cases) assert.throws(() => loadPretrainedAutoencoder(src, 'fmnist'), re, src);
-  assert.throws(() => resolveDsvddConfig({ initFrom: 3 as never }), /initFrom must be a path/);
+  assert.throws(() => resolveDsvddConfig({ initFrom: 3 as never }), /dsvdd\.initFrom: expected a string or null, got 3/);
   assert.equal(resolveDsvddConfig({}).initFrom, null);
 });
 

@@ -8,7 +8,7 @@ import { generateSynthDataset } from '../../src/data/synth/index.js';
 import { loadMvtec, type MvtecDataset } from '../../src/data/mvtec.js';
 import { auroc, pixelMetrics } from '../../src/eval/index.js';
 import { ResNet } from '../../src/models/backbones/index.js';
-import { PATCHCORE_DEFAULTS, PatchCoreDetector, patchcore, patchcoreTransforms, resolvePatchCoreConfig, type PatchCoreConfig } from '../../src/methods/patchcore/index.js';
+import { PatchCoreDetector, patchcore, patchcoreTransforms, resolvePatchCoreConfig, type PatchCoreConfig } from '../../src/methods/patchcore/index.js';
 import { tempDir } from '../helpers/python.js';
 import { quietContext, scoreAll, trainData } from './helpers.js';
 
@@ -65,7 +65,7 @@ test('fit + score on synthetic data: image AUROC, pixel AUROC, AUPRO; state roun
 
 test('fp16 memory bank: saved as float16, scores within fp16 rounding of fp32', async () => {
   const tf = patchcoreTransforms(base);
-  const cfg16 = resolvePatchCoreConfig({ memoryBank: { dtype: 'float16' } }, base);
+  const cfg16 = resolvePatchCoreConfig({ ...base, memoryBank: { dtype: 'float16' } });
   const a = patchcore.create(base, shape);
   const b = patchcore.create(cfg16, shape);
   await a.fit(trainData(ds.train, tf, shape), quietContext(2));
@@ -87,22 +87,28 @@ test('a backbone given as a .pth path is loaded (and a wrong file is named)', ()
   const sd = m.stateDict();
   torch.savePth(p, sd);
   torch.dispose([...sd.values()]);
-  const det = new PatchCoreDetector(resolvePatchCoreConfig({ backbone: { name: 'resnet18', weights: p, randomSeed: 0 } }, base), shape);
+  const det = new PatchCoreDetector(resolvePatchCoreConfig({ ...base, backbone: { name: 'resnet18', weights: p, randomSeed: 0 } }), shape);
   assert.equal(det.weightsSource, p);
   const x = torch.randn([1, 3, SIZE, SIZE]);
   m.fuse();
   const ours = m.forwardFeatures(x, ['layer2']).get('layer2')!;
   const theirs = det.backbone.forwardFeatures(x, ['layer2']).get('layer2')!;
   assert.ok(torch.tidy(() => ours.sub(theirs).abs().max().item()) === 0);
-  assert.throws(() => new PatchCoreDetector(resolvePatchCoreConfig({ backbone: { name: 'resnet50', weights: p, randomSeed: 0 } }, base), shape), /r18\.pth: not resnet50 weights/);
+  assert.throws(() => new PatchCoreDetector(resolvePatchCoreConfig({ ...base, backbone: { name: 'resnet50', weights: p, randomSeed: 0 } }), shape), /r18\.pth: not resnet50 weights/);
   torch.dispose([x, ours, theirs]);
   det.dispose();
   m.dispose();
 });
 
-test('config errors name the field', () => {
-  assert.throws(() => resolvePatchCoreConfig({ layers: ['layer9' as 'layer1'] }), /model\.layers: 'layer9'/);
-  assert.throws(() => resolvePatchCoreConfig({ coreset: { ...PATCHCORE_DEFAULTS.coreset, ratio: 0 } }), /model\.coreset\.ratio/);
-  assert.throws(() => resolvePatchCoreConfig({ knn: { k: 0, prune: true } }), /model\.knn\.k/);
-  assert.throws(() => resolvePatchCoreConfig({ knn: { k: 1, prune: 'yes' as unknown as boolean } }), /model\.knn\.prune/);
+test('config errors name every bad field at once', () => {
+  let msg = '';
+  try {
+    resolvePatchCoreConfig({ layers: ['layer9'], coreset: { ratio: 0 }, knn: { k: 0, prune: 'yes' }, backbone: { name: 'vgg16' } });
+  } catch (e) { msg = (e as Error).message; }
+  assert.match(msg, /✖ patchcore\.layers\[0\]: must be one of "layer1", "layer2", "layer3", "layer4", got "layer9"/);
+  assert.match(msg, /✖ patchcore\.coreset\.ratio: must be > 0, got 0/);
+  assert.match(msg, /✖ patchcore\.knn\.k: must be >= 1, got 0/);
+  assert.match(msg, /✖ patchcore\.knn\.prune: expected true or false, got "yes"/);
+  assert.match(msg, /✖ patchcore\.backbone\.name: must be one of "resnet18", /);
+  assert.throws(() => resolvePatchCoreConfig({ layers: [] }), /patchcore\.layers: must be a list of length >= 1/);
 });

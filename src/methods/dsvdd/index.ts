@@ -7,7 +7,7 @@ import { stagesToRun, trainStage } from '../components/index.js';
 import {
   buildAutoencoder, buildNetwork, NETWORK_INPUT, transferEncoderWeights, type DsvddAutoencoder, type DsvddNet,
 } from './networks.js';
-import { DCAE_DEFAULTS, DSVDD_DEFAULTS, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
+import { DCAE_DEFAULTS, DSVDD_DEFAULTS, dcaeSchema, dsvddSchema, resolveDcaeConfig, resolveDsvddConfig, type AeLoss, type DcaeConfig, type DsvddConfig, type StageConfig } from './config.js';
 import { loadPretrainedAutoencoder, type PretrainedAutoencoder } from './init-from.js';
 import { aeLoss, asDtype, distToCenter, initCenter, radiusFromDistances, stageOptions, svddLoss } from './train.js';
 
@@ -15,7 +15,6 @@ export * from './networks.js';
 export * from './config.js';
 export * from './train.js';
 export { loadPretrainedAutoencoder, type PretrainedAutoencoder } from './init-from.js';
-export { preprocessFor, type ImagePreprocessor } from './preprocess.js';
 
 type Shape3 = readonly [number, number, number];
 
@@ -78,6 +77,7 @@ class DcaeDetector implements Detector {
 export const dcae: MethodDefinition<DcaeConfig> = {
   name: 'dcae',
   description: 'Deep convolutional autoencoder (the Deep SVDD paper\'s DCAE baseline): score = per-image sum of squared reconstruction errors, map = squared error per pixel',
+  schema: dcaeSchema,
   defaults: DCAE_DEFAULTS,
   create(config, imageShape) {
     return new DcaeDetector(resolveDcaeConfig(config), imageShape);
@@ -221,6 +221,7 @@ class DsvddDetector implements Detector {
 export const dsvdd: MethodDefinition<DsvddConfig> = {
   name: 'dsvdd',
   description: 'Deep SVDD (Ruff et al., ICML 2018): one-class or soft-boundary hypersphere around the DCAE-pretrained LeNet features; score = squared distance to c (minus R² for soft-boundary)',
+  schema: dsvddSchema,
   defaults: DSVDD_DEFAULTS,
   create(config, imageShape) {
     const d = new DsvddDetector(resolveDsvddConfig(config), imageShape);

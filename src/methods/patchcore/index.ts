@@ -7,10 +7,12 @@ import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import type { TransformSpec } from '../../data/transforms/index.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/transforms/index.js';
-import { loadBackbone, RESNET_LAYERS, type ResNet, type ResNetLayer, type ResNetName } from '../../models/backbones/index.js';
+import { z } from 'zod';
+import { loadBackbone, RESNET_LAYERS, RESNET_NAMES, type ResNet, type ResNetLayer, type ResNetName } from '../../models/backbones/index.js';
+import { parseOrThrow } from '../schema.js';
 import { MethodInputError, type Detector, type FitContext, type MethodDefinition, type ScoreResult, type TrainData } from '../types.js';
 import { EmbedPlan } from './features.js';
-import { greedyCoresetIndices, type CoresetMethod } from './coreset.js';
+import { greedyCoresetIndices } from './coreset.js';
 import { knnDistances, KnnIndex } from './knn.js';
 import { anomalyMaps } from './segment.js';
 
@@ -19,69 +21,42 @@ export { greedyCoresetIndices, randomProjection, sampleWithoutReplacement, type 
 export { knnDistances, KnnIndex, type KnnOptions, type KnnIndexOptions } from './knn.js';
 export { anomalyMaps, gaussianFilter2d, gaussianKernel1d, reflectIndices } from './segment.js';
 
-export interface PatchCoreConfig {
-  backbone: {
-    name: ResNetName;
+export const patchcoreSchema = z.strictObject({
+  backbone: z.strictObject({
+    name: z.enum(RESNET_NAMES as [ResNetName, ...ResNetName[]]).default('wide_resnet50_2'),
     /** A torchvision .pth path; null = the official file in the torch hub cache; 'random' = untrained (tests, timing). */
-    weights: string | null;
+    weights: z.string().nullable().default(null),
     /** Seed of the 'random' weights. */
-    randomSeed: number;
-  };
-  layers: ResNetLayer[];
-  patchSize: number;
-  patchStride: number;
-  pretrainEmbedDim: number;
-  embedDim: number;
-  coreset: {
+    randomSeed: z.int().min(0).default(0),
+  }).prefault({}),
+  /** Layers as configured; the first one sets the patch grid (as in the authors' code). */
+  layers: z.array(z.enum(RESNET_LAYERS as [ResNetLayer, ...ResNetLayer[]])).min(1).default(['layer2', 'layer3']),
+  patchSize: z.int().min(1).default(3),
+  patchStride: z.int().min(1).default(1),
+  pretrainEmbedDim: z.int().min(1).default(1024),
+  embedDim: z.int().min(1).default(1024),
+  coreset: z.strictObject({
     /** 'approx_greedy' (authors' runs), 'greedy' (exact initial anchors, O(N²)), 'none' (keep every patch). */
-    method: CoresetMethod | 'none';
-    ratio: number;
-    projectionDim: number;
-    startingPoints: number;
-  };
+    method: z.enum(['approx_greedy', 'greedy', 'none']).default('approx_greedy'),
+    ratio: z.number().gt(0).max(1).default(0.1),
+    projectionDim: z.int().min(1).default(128),
+    startingPoints: z.int().min(1).default(10),
+  }).prefault({}),
   /** k neighbours; prune: exact search with a PCA lower bound that skips most of a large bank (same result). */
-  knn: { k: number; prune: boolean };
+  knn: z.strictObject({ k: z.int().min(1).default(1), prune: z.boolean().default(true) }).prefault({}),
   /** Resize side before the crop (authors: 256) and crop side (224). */
-  imageSize: number;
-  cropSize: number;
+  imageSize: z.int().min(8).default(256),
+  cropSize: z.int().min(8).default(224),
   /** σ of the map smoothing (authors: 4). */
-  smoothing: number;
-  memoryBank: { dtype: 'float32' | 'float16' };
+  smoothing: z.number().min(0).default(4),
+  memoryBank: z.strictObject({ dtype: z.enum(['float32', 'float16']).default('float32') }).prefault({}),
   /** Images per backbone forward during fit. */
-  batchSize: number;
-}
+  batchSize: z.int().min(1).default(8),
+});
 
-export const PATCHCORE_DEFAULTS: PatchCoreConfig = {
-  backbone: { name: 'wide_resnet50_2', weights: null, randomSeed: 0 },
-  layers: ['layer2', 'layer3'],
-  patchSize: 3,
-  patchStride: 1,
-  pretrainEmbedDim: 1024,
-  embedDim: 1024,
-  coreset: { method: 'approx_greedy', ratio: 0.1, projectionDim: 128, startingPoints: 10 },
-  knn: { k: 1, prune: true },
-  imageSize: 256,
-  cropSize: 224,
-  smoothing: 4,
-  memoryBank: { dtype: 'float32' },
-  batchSize: 8,
-};
+export type PatchCoreConfig = z.infer<typeof patchcoreSchema>;
 
-/**
- * OpenOOD's PatchCore (a port of hcw-00's unofficial code), as far as this implementation can express
- * it: coreset ratio 1%, k = 9, no pooling to a fixed dimension (1536 = 512 + 1024 dims). Not
- * expressible here: its 3×3 average pool instead of unfolding, nearest (not bilinear) upsampling of
- * layer3, SparseRandomProjection (≈300 dims) with first centre index 0, and the softmax reweighting
- * of the image score — see /work/shared/reference/openood-ad.md §5 and README.md.
- */
-export const PATCHCORE_PRESETS: Record<string, Partial<PatchCoreConfig>> = {
-  openood: {
-    pretrainEmbedDim: 1536,
-    embedDim: 1536,
-    coreset: { method: 'approx_greedy', ratio: 0.01, projectionDim: 128, startingPoints: 10 },
-    knn: { k: 9, prune: true },
-  },
-};
+export const PATCHCORE_DEFAULTS: PatchCoreConfig = patchcoreSchema.parse({});
 
 /** Resize → center crop → ImageNet normalisation, as patchcore-inspection's MVTecDataset. */
 export function patchcoreTransforms(config: Pick<PatchCoreConfig, 'imageSize' | 'cropSize'>): TransformSpec[] {
@@ -92,41 +67,9 @@ export function patchcoreTransforms(config: Pick<PatchCoreConfig, 'imageSize' | 
   ];
 }
 
-function checkConfig(c: PatchCoreConfig): void {
-  const posInt = (v: unknown, k: string): void => {
-    if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`model.${k} must be a positive integer, got ${JSON.stringify(v)}`);
-  };
-  posInt(c.patchSize, 'patchSize');
-  posInt(c.patchStride, 'patchStride');
-  posInt(c.pretrainEmbedDim, 'pretrainEmbedDim');
-  posInt(c.embedDim, 'embedDim');
-  posInt(c.knn?.k, 'knn.k');
-  if (typeof c.knn?.prune !== 'boolean') throw new Error(`model.knn.prune must be true or false, got ${JSON.stringify(c.knn?.prune)}`);
-  posInt(c.coreset?.projectionDim, 'coreset.projectionDim');
-  posInt(c.coreset?.startingPoints, 'coreset.startingPoints');
-  posInt(c.batchSize, 'batchSize');
-  posInt(c.imageSize, 'imageSize');
-  posInt(c.cropSize, 'cropSize');
-  if (!Array.isArray(c.layers) || c.layers.length === 0) throw new Error(`model.layers must be a non-empty list of ${RESNET_LAYERS.join(', ')}`);
-  for (const l of c.layers) if (!RESNET_LAYERS.includes(l)) throw new Error(`model.layers: '${String(l)}' is not a layer (use ${RESNET_LAYERS.join(', ')})`);
-  if (!['approx_greedy', 'greedy', 'none'].includes(c.coreset.method)) throw new Error(`model.coreset.method '${c.coreset.method}' is unknown (use approx_greedy, greedy or none)`);
-  if (!(c.coreset.ratio > 0 && c.coreset.ratio <= 1)) throw new Error(`model.coreset.ratio must be in (0, 1], got ${c.coreset.ratio}`);
-  if (c.memoryBank.dtype !== 'float32' && c.memoryBank.dtype !== 'float16') throw new Error(`model.memoryBank.dtype must be float32 or float16, got ${String(c.memoryBank.dtype)}`);
-  if (!(c.smoothing >= 0)) throw new Error(`model.smoothing must be >= 0, got ${c.smoothing}`);
-}
-
-/** Merges a partial config over the defaults (one level of nesting, as the config sections). */
-export function resolvePatchCoreConfig(partial: Partial<PatchCoreConfig> = {}, base: PatchCoreConfig = PATCHCORE_DEFAULTS): PatchCoreConfig {
-  const c: PatchCoreConfig = {
-    ...base,
-    ...partial,
-    backbone: { ...base.backbone, ...partial.backbone },
-    coreset: { ...base.coreset, ...partial.coreset },
-    knn: { ...base.knn, ...partial.knn },
-    memoryBank: { ...base.memoryBank, ...partial.memoryBank },
-  };
-  checkConfig(c);
-  return c;
+/** Fills defaults and validates; errors name every bad field and what it must be. */
+export function resolvePatchCoreConfig(partial: unknown = {}): PatchCoreConfig {
+  return parseOrThrow(patchcoreSchema, partial, 'patchcore', (m) => new MethodInputError(m));
 }
 
 export class PatchCoreDetector implements Detector {
@@ -145,7 +88,6 @@ export class PatchCoreDetector implements Detector {
 
   constructor(config: PatchCoreConfig, imageShape: readonly [number, number, number]) {
     this.config = config;
-    checkConfig(config);
     this.imageShape = imageShape;
     if (imageShape[0] !== 3) throw new MethodInputError(`patchcore: images must have 3 channels (RGB, ImageNet-normalised), got ${imageShape[0]}`);
     if (config.backbone.weights === 'random') {
@@ -303,6 +245,7 @@ export class PatchCoreDetector implements Detector {
 export const patchcore: MethodDefinition<PatchCoreConfig> = {
   name: 'patchcore',
   description: 'PatchCore (Roth et al., CVPR 2022): coreset memory bank of pretrained patch features, nearest-neighbour scoring',
+  schema: patchcoreSchema,
   defaults: PATCHCORE_DEFAULTS,
   inputs: (config) => ({ mode: 'rgb', transforms: patchcoreTransforms(config) }),
   create(config, imageShape) {
