@@ -3,6 +3,7 @@
 # tests. The module tree (and so every state-dict key) follows model_unet.py; the SSIM and focal
 # terms follow loss.py, including its float32 one-hot and window; the step follows train_DRAEM.py.
 # argv[1] = a directory with spec.json and the TypeScript side's .pth files; writes out.json there.
+# bench/draem-step imports it for the PyTorch side.
 import json
 import math
 import sys
@@ -11,9 +12,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-D = sys.argv[1]
-spec = json.load(open(f'{D}/spec.json'))
 
 
 def conv(a, b):
@@ -204,71 +202,78 @@ def sd_diff(a, b):
     return keys_equal, worst
 
 
-out = {}
-for case in spec['cases']:
-    name, seed, rw, dw = case['name'], case['seed'], case['rw'], case['dw']
-    dtype = torch.float64 if case['dtype'] == 'float64' else torch.float32
-    g, d = build(seed, rw, dw)
-    ts_init_g = torch.load(f'{D}/{name}_init_g.pth')
-    ts_init_d = torch.load(f'{D}/{name}_init_d.pth')
-    r = {}
-    r['initKeysG'], r['initDiffG'] = sd_diff(ts_init_g, g.state_dict())
-    r['initKeysD'], r['initDiffD'] = sd_diff(ts_init_d, d.state_dict())
-    r['keysG'] = list(g.state_dict().keys())
-    r['keysD'] = list(d.state_dict().keys())
-    g, d = g.to(dtype), d.to(dtype)
-    if case['pyChannelsLast']:
-        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-    data = torch.load(f'{D}/{name}_data.pth')
-    aug, img, mask = data['aug'].to(dtype), data['img'].to(dtype), data['mask'].to(dtype)
-    ts = torch.load(f'{D}/{name}_ts.pth')
-    opt = torch.optim.Adam([{'params': g.parameters(), 'lr': 1e-4}, {'params': d.parameters(), 'lr': 1e-4}])
-    opt.zero_grad()
-    rec, seg, l2, ss, fo = losses(g, d, aug, img, mask)
-    loss = l2 + ss + fo
-    loss.backward()
-    r['rec'] = rel(ts['rec'], rec.detach())
-    r['seg'] = rel(ts['seg'], seg.detach())
-    r['l2'], r['ssim'], r['focal'] = float(l2), float(ss), float(fo)
-    grads = [(f'g.{k}', p.grad) for k, p in g.named_parameters()] + [(f'd.{k}', p.grad) for k, p in d.named_parameters()]
-    r['grads'] = {k: rel(ts[f'grad.{k}'], v) for k, v in grads}
-    p0 = {f'g.{k}': p.detach().clone() for k, p in g.named_parameters()}
-    p0.update({f'd.{k}': p.detach().clone() for k, p in d.named_parameters()})
-    opt.step()
-    after = [(f'g.{k}', p) for k, p in g.named_parameters()] + [(f'd.{k}', p) for k, p in d.named_parameters()]
-    r['step'] = {k: rel(ts[f'step.{k}'] - p0[k], v.detach() - p0[k]) for k, v in after}
-    # buffers after the training-mode forward (running statistics)
-    bufs = [(f'g.{k}', b) for k, b in g.named_buffers()] + [(f'd.{k}', b) for k, b in d.named_buffers()]
-    r['buffers'] = max(float((ts[f'buf.{k}'].double() - b.double()).abs().max()) for k, b in bufs)
-    out[name] = r
+def main(D):
+    torch.set_num_threads(1)
+    spec = json.load(open(f'{D}/spec.json'))
+    out = {}
+    for case in spec['cases']:
+        name, seed, rw, dw = case['name'], case['seed'], case['rw'], case['dw']
+        dtype = torch.float64 if case['dtype'] == 'float64' else torch.float32
+        g, d = build(seed, rw, dw)
+        ts_init_g = torch.load(f'{D}/{name}_init_g.pth')
+        ts_init_d = torch.load(f'{D}/{name}_init_d.pth')
+        r = {}
+        r['initKeysG'], r['initDiffG'] = sd_diff(ts_init_g, g.state_dict())
+        r['initKeysD'], r['initDiffD'] = sd_diff(ts_init_d, d.state_dict())
+        r['keysG'] = list(g.state_dict().keys())
+        r['keysD'] = list(d.state_dict().keys())
+        g, d = g.to(dtype), d.to(dtype)
+        if case['pyChannelsLast']:
+            g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+        data = torch.load(f'{D}/{name}_data.pth')
+        aug, img, mask = data['aug'].to(dtype), data['img'].to(dtype), data['mask'].to(dtype)
+        ts = torch.load(f'{D}/{name}_ts.pth')
+        opt = torch.optim.Adam([{'params': g.parameters(), 'lr': 1e-4}, {'params': d.parameters(), 'lr': 1e-4}])
+        opt.zero_grad()
+        rec, seg, l2, ss, fo = losses(g, d, aug, img, mask)
+        loss = l2 + ss + fo
+        loss.backward()
+        r['rec'] = rel(ts['rec'], rec.detach())
+        r['seg'] = rel(ts['seg'], seg.detach())
+        r['l2'], r['ssim'], r['focal'] = float(l2), float(ss), float(fo)
+        grads = [(f'g.{k}', p.grad) for k, p in g.named_parameters()] + [(f'd.{k}', p.grad) for k, p in d.named_parameters()]
+        r['grads'] = {k: rel(ts[f'grad.{k}'], v) for k, v in grads}
+        p0 = {f'g.{k}': p.detach().clone() for k, p in g.named_parameters()}
+        p0.update({f'd.{k}': p.detach().clone() for k, p in d.named_parameters()})
+        opt.step()
+        after = [(f'g.{k}', p) for k, p in g.named_parameters()] + [(f'd.{k}', p) for k, p in d.named_parameters()]
+        r['step'] = {k: rel(ts[f'step.{k}'] - p0[k], v.detach() - p0[k]) for k, v in after}
+        # buffers after the training-mode forward (running statistics)
+        bufs = [(f'g.{k}', b) for k, b in g.named_buffers()] + [(f'd.{k}', b) for k, b in d.named_buffers()]
+        r['buffers'] = max(float((ts[f'buf.{k}'].double() - b.double()).abs().max()) for k, b in bufs)
+        out[name] = r
 
-# Checkpoints written by torch.save as train_DRAEM.py does (zip) and in the legacy format, from
-# networks whose weights and BN statistics are perturbed away from the initialisation; then scores
-# as test_DRAEM.py computes them, in eval mode.
-ck = spec['checkpoint']
-g, d = build(ck['seed'], ck['rw'], ck['dw'])
-torch.manual_seed(ck['seed'] + 1)
-with torch.no_grad():
-    for m in (g, d):
-        for k, t in m.state_dict().items():
-            if t.is_floating_point():
-                t.add_(torch.randn_like(t) * 0.05)
-                if k.endswith('running_var'):
-                    t.abs_().add_(0.5)
-torch.save(g.state_dict(), f'{D}/ck_.pckl')
-torch.save(d.state_dict(), f'{D}/ck__seg.pckl', _use_new_zipfile_serialization=False)
-g_wrong = ReconstructiveSubNetwork(3, 3, ck['rw'] * 2)
-torch.save(g_wrong.state_dict(), f'{D}/wrong_.pckl')
-torch.save(g.state_dict(), f'{D}/wrong__seg.pckl')
-g.eval()
-d.eval()
-x = torch.load(f'{D}/ck_x.pth')['x']
-with torch.no_grad():
-    rec = g(x)
-    sm = torch.softmax(d(torch.cat((rec.detach(), x), dim=1)), dim=1)
-    pooled = F.avg_pool2d(sm[:, 1:, :, :], 21, stride=1, padding=21 // 2)
-out['checkpoint'] = {
-    'maps': sm[:, 1].reshape(-1).tolist(),
-    'scores': [float(pooled[i].max()) for i in range(x.shape[0])],
-}
-json.dump(out, open(f'{D}/out.json', 'w'))
+    # Checkpoints written by torch.save as train_DRAEM.py does (zip) and in the legacy format, from
+    # networks whose weights and BN statistics are perturbed away from the initialisation; then scores
+    # as test_DRAEM.py computes them, in eval mode.
+    ck = spec['checkpoint']
+    g, d = build(ck['seed'], ck['rw'], ck['dw'])
+    torch.manual_seed(ck['seed'] + 1)
+    with torch.no_grad():
+        for m in (g, d):
+            for k, t in m.state_dict().items():
+                if t.is_floating_point():
+                    t.add_(torch.randn_like(t) * 0.05)
+                    if k.endswith('running_var'):
+                        t.abs_().add_(0.5)
+    torch.save(g.state_dict(), f'{D}/ck_.pckl')
+    torch.save(d.state_dict(), f'{D}/ck__seg.pckl', _use_new_zipfile_serialization=False)
+    g_wrong = ReconstructiveSubNetwork(3, 3, ck['rw'] * 2)
+    torch.save(g_wrong.state_dict(), f'{D}/wrong_.pckl')
+    torch.save(g.state_dict(), f'{D}/wrong__seg.pckl')
+    g.eval()
+    d.eval()
+    x = torch.load(f'{D}/ck_x.pth')['x']
+    with torch.no_grad():
+        rec = g(x)
+        sm = torch.softmax(d(torch.cat((rec.detach(), x), dim=1)), dim=1)
+        pooled = F.avg_pool2d(sm[:, 1:, :, :], 21, stride=1, padding=21 // 2)
+    out['checkpoint'] = {
+        'maps': sm[:, 1].reshape(-1).tolist(),
+        'scores': [float(pooled[i].max()) for i in range(x.shape[0])],
+    }
+    json.dump(out, open(f'{D}/out.json', 'w'))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])

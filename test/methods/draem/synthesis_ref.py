@@ -2,7 +2,8 @@
 # cv2 and PIL, for Vigil's parity tests. imgaug (which the authors use) is not packaged in Debian:
 # its ten augmenters are re-implemented here as imgaug 0.4.0 runs them for the authors' arguments,
 # on the same library calls it makes (cv2.LUT tables, cv2.cvtColor, cv2.warpAffine with imgaug's
-# matrix, PIL's ImageEnhance/ImageOps). argv[1] = directory with spec.json and in_*.bin.
+# matrix, PIL's ImageEnhance/ImageOps). argv[1] = directory with spec.json and in_*.bin;
+# bench/draem-augment imports it for the reference side.
 import json
 import math
 import sys
@@ -13,10 +14,6 @@ import PIL.Image
 import PIL.ImageEnhance
 import PIL.ImageOps
 
-D = sys.argv[1]
-spec = json.load(open(f'{D}/spec.json'))
-H, W = spec['h'], spec['w']
-src = np.fromfile(f'{D}/in_src.bin', np.uint8).reshape(H, W, 3)
 
 CS = {'YCrCb': (cv2.COLOR_RGB2YCrCb, cv2.COLOR_YCrCb2RGB, 0), 'HSV': (cv2.COLOR_RGB2HSV, cv2.COLOR_HSV2RGB, 2),
       'HLS': (cv2.COLOR_RGB2HLS, cv2.COLOR_HLS2RGB, 1), 'Lab': (cv2.COLOR_RGB2Lab, cv2.COLOR_Lab2RGB, 0),
@@ -139,32 +136,37 @@ def perlin(shape, res, angles):
     return math.sqrt(2) * lerp(lerp(n00, n10, t[..., 0]), lerp(n01, n11, t[..., 0]), t[..., 1])
 
 
-out = {'augmenters': []}
-for i, p in enumerate(spec['augmenters']):
-    ours = np.fromfile(f'{D}/aug_{i}.bin', np.uint8).reshape(H, W, 3)
-    ref = augment(src, p)
-    d = np.abs(ours.astype(int) - ref.astype(int))
-    out['augmenters'].append({'max': int(d.max()), 'frac': float((d > 0).mean())})
+if __name__ == '__main__':
+    D = sys.argv[1]
+    spec = json.load(open(f'{D}/spec.json'))
+    H, W = spec['h'], spec['w']
+    src = np.fromfile(f'{D}/in_src.bin', np.uint8).reshape(H, W, 3)
+    out = {'augmenters': []}
+    for i, p in enumerate(spec['augmenters']):
+        ours = np.fromfile(f'{D}/aug_{i}.bin', np.uint8).reshape(H, W, 3)
+        ref = augment(src, p)
+        d = np.abs(ours.astype(int) - ref.astype(int))
+        out['augmenters'].append({'max': int(d.max()), 'frac': float((d > 0).mean())})
 
-out['perlin'] = []
-for i, pc in enumerate(spec['perlin']):
-    ang = np.array(pc['angles'], np.float64).reshape(pc['res'][0] + 1, pc['res'][1] + 1)
-    noise = perlin((H, W), pc['res'], ang)
-    ours = np.fromfile(f'{D}/perlin_{i}.bin', np.float64).reshape(H, W)
-    rot = cv2.warpAffine(noise[..., None], imgaug_matrix(pc['rot'], H, W)[:2], (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    thr = np.where(rot > 0.5, np.ones_like(rot), np.zeros_like(rot))
-    ours_thr = np.fromfile(f'{D}/mask_{i}.bin', np.float64).reshape(H, W)
-    out['perlin'].append({'noise': float(np.abs(noise - ours).max()), 'maskDiff': int((thr != ours_thr).sum()), 'maskSum': float(thr.sum())})
+    out['perlin'] = []
+    for i, pc in enumerate(spec['perlin']):
+        ang = np.array(pc['angles'], np.float64).reshape(pc['res'][0] + 1, pc['res'][1] + 1)
+        noise = perlin((H, W), pc['res'], ang)
+        ours = np.fromfile(f'{D}/perlin_{i}.bin', np.float64).reshape(H, W)
+        rot = cv2.warpAffine(noise[..., None], imgaug_matrix(pc['rot'], H, W)[:2], (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        thr = np.where(rot > 0.5, np.ones_like(rot), np.zeros_like(rot))
+        ours_thr = np.fromfile(f'{D}/mask_{i}.bin', np.float64).reshape(H, W)
+        out['perlin'].append({'noise': float(np.abs(noise - ours).max()), 'maskDiff': int((thr != ours_thr).sum()), 'maskSum': float(thr.sum())})
 
-# the blend (data_loader.augment_image) given the same image, source, mask and beta
-b = spec['blend']
-image = np.fromfile(f'{D}/in_img.bin', np.uint8).reshape(H, W, 3).astype(np.float32) / 255.0
-perlin_thr = np.fromfile(f'{D}/mask_0.bin', np.float64).reshape(H, W)[..., None]
-img_thr = src.astype(np.float32) * perlin_thr / 255.0
-beta = np.float32(b['u']) * 0.8
-aug = image * (1 - perlin_thr) + (1 - beta) * img_thr + beta * image * perlin_thr
-msk = perlin_thr.astype(np.float32)
-aug = msk * aug.astype(np.float32) + (1 - msk) * image
-ours = np.fromfile(f'{D}/blend.bin', np.float32).reshape(H, W, 3)
-out['blend'] = float(np.abs(ours - aug).max())
-json.dump(out, open(f'{D}/out.json', 'w'))
+    # the blend (data_loader.augment_image) given the same image, source, mask and beta
+    b = spec['blend']
+    image = np.fromfile(f'{D}/in_img.bin', np.uint8).reshape(H, W, 3).astype(np.float32) / 255.0
+    perlin_thr = np.fromfile(f'{D}/mask_0.bin', np.float64).reshape(H, W)[..., None]
+    img_thr = src.astype(np.float32) * perlin_thr / 255.0
+    beta = np.float32(b['u']) * 0.8
+    aug = image * (1 - perlin_thr) + (1 - beta) * img_thr + beta * image * perlin_thr
+    msk = perlin_thr.astype(np.float32)
+    aug = msk * aug.astype(np.float32) + (1 - msk) * image
+    ours = np.fromfile(f'{D}/blend.bin', np.float32).reshape(H, W, 3)
+    out['blend'] = float(np.abs(ours - aug).max())
+    json.dump(out, open(f'{D}/out.json', 'w'))
