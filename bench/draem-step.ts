@@ -1,0 +1,88 @@
+// One DRAEM training step of the full networks (base widths 128/64) at 256², batch 2 by default:
+// G(aug), D(cat(rec, aug)), MSE + (1 − SSIM) + focal, backward, Adam (lr 1e-4) on both nets.
+// Vigil (channels-last) vs PyTorch (the authors' NCHW code, test/methods/draem/draem_ref.py), each
+// in its own process with the same thread count, alternating rounds; median step time, peak RSS.
+// Usage: node dist/bench/draem-step.js [--steps 5] [--rounds 1] [--batch 2] [--size 256] [--threads N]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+import { median } from './stats.js';
+import * as torch from '../src/torch/index.js';
+import { optim } from '../src/torch/index.js';
+import { buildNetworks } from '../src/methods/draem/networks.js';
+import { draemLoss } from '../src/methods/draem/loss.js';
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+};
+const STEPS = arg('--steps', 5), ROUNDS = arg('--rounds', 1), BATCH = arg('--batch', 2), SIZE = arg('--size', 256);
+const THREADS = arg('--threads', cpus().length);
+const WARMUP = 2;
+
+function runVigil(): number[] {
+  torch.setNumThreads(THREADS);
+  torch.manualSeed(0);
+  const { reconstructive: g, discriminative: d } = buildNetworks({ channelsLast: true });
+  const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }]);
+  const img = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]));
+  const aug = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]));
+  const mask = torch.keep(torch.rand([BATCH, 1, SIZE, SIZE]).gt(0.8).to('float32'));
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP + STEPS; i++) {
+    const t0 = performance.now();
+    torch.tidy(() => {
+      opt.zeroGrad();
+      const rec = g.forward(aug);
+      const l = draemLoss(rec, img, d.forward(torch.cat([rec, aug], 1)), mask);
+      l.loss.backward();
+      opt.step();
+    });
+    if (i >= WARMUP) times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+const PY = String.raw`
+import sys, time, json, resource, torch
+sys.path.insert(0, sys.argv[5])
+import draem_ref as R
+steps, warm, bs, size, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6])
+torch.set_num_threads(threads)
+g, d = R.build(0, 128, 64)
+opt = torch.optim.Adam([{'params': g.parameters(), 'lr': 1e-4}, {'params': d.parameters(), 'lr': 1e-4}])
+img = torch.rand(bs, 3, size, size); aug = torch.rand(bs, 3, size, size); mask = (torch.rand(bs, 1, size, size) > 0.8).float()
+times = []
+for i in range(warm + steps):
+    t0 = time.perf_counter()
+    opt.zero_grad(); rec, seg, l2, ss, fo = R.losses(g, d, aug, img, mask); (l2 + ss + fo).backward(); opt.step()
+    if i >= warm: times.append((time.perf_counter() - t0) * 1000)
+print(json.dumps({"times": times, "threads": torch.get_num_threads(), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "version": torch.__version__}))
+`;
+
+if (process.argv.includes('--vigil-child')) {
+  const times = runVigil();
+  console.log(JSON.stringify({ times, threads: torch.getNumThreads(), rss_mb: process.resourceUsage().maxRSS / 1024 }));
+} else {
+  const self = fileURLToPath(import.meta.url);
+  const refDir = fileURLToPath(new URL('../../test/methods/draem/', import.meta.url));
+  const vig: number[] = [], py: number[] = [];
+  let vigRss = 0, pyRss = 0, pyThreads = 0, vigThreads = 0, pyVersion = '';
+  for (let r = 0; r < ROUNDS; r++) {
+    const p = spawnSync(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, String(STEPS), String(WARMUP), String(BATCH), String(SIZE), refDir, String(THREADS)], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(`PyTorch side failed: ${p.stderr}`);
+    const pr = JSON.parse(p.stdout) as { times: number[]; threads: number; rss_mb: number; version: string };
+    py.push(...pr.times); pyRss = Math.max(pyRss, pr.rss_mb); pyThreads = pr.threads; pyVersion = pr.version;
+    const v = spawnSync(process.execPath, [self, '--vigil-child', ...process.argv.slice(2)], { encoding: 'utf8' });
+    if (v.status !== 0) throw new Error(`Vigil side failed: ${v.stderr}`);
+    const vr = JSON.parse(v.stdout) as { times: number[]; threads: number; rss_mb: number };
+    vig.push(...vr.times); vigRss = Math.max(vigRss, vr.rss_mb); vigThreads = vr.threads;
+  }
+  const mv = median(vig), mp = median(py);
+  console.log(JSON.stringify({
+    bench: 'draem-step', widths: [128, 64], size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
+    vigil_median_ms: +mv.toFixed(1), pytorch_median_ms: +mp.toFixed(1), ratio: +(mv / mp).toFixed(3),
+    vigil_peak_rss_mb: Math.round(vigRss), pytorch_peak_rss_mb: Math.round(pyRss),
+    threads: { vigil: vigThreads, pytorch: pyThreads }, pytorch_version: pyVersion,
+  }));
+}

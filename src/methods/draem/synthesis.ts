@@ -1,0 +1,180 @@
+// DRAEM's anomaly simulation, as the authors' MVTecDRAEMTrainDataset (data_loader.py):
+//  1. with probability 0.3 the input is rotated by U(−90, 90)° (imgaug Affine, 8-bit);
+//  2. an anomaly source (a texture) is augmented by 3 of the 10 augmenters (augmenters.ts);
+//  3. Perlin noise with 2^U{0..5} cells per axis is rotated by U(−90, 90)° and thresholded at 0.5: M;
+//  4. β = U(0, 1)·0.8 and I_a = I·(1 − M) + (1 − β)·A·M + β·I·M (A = the augmented source / 255);
+//  5. with probability 0.5 the sample stays normal (I_a = I, M = 0); has_anomaly = 1 iff M ≠ 0.
+// Images are BGR in [0, 1] (cv2.imread / 255), so the authors' checkpoints see what they were
+// trained on; channel order matters for the anomaly source (loaded BGR by source.ts) and for the
+// two colour augmenters (colour.ts). Every draw comes from a generator seeded by
+// deriveSeed(seed, epoch, sample index): results do not depend on batching or worker count.
+import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
+import { applyAugmenter, chooseAugmenters, sampleAugmenter, type AugmenterParams } from './augmenters.js';
+import { perlinNoise, randomAngles } from './perlin.js';
+import { rotateF64, rotateU8 } from './warp.js';
+import { openAnomalySource, type AnomalySourceSpec } from './source.js';
+
+/** Everything random about one sample. */
+export interface SampleDraws {
+  /** Degrees to rotate the input by, or null (probability 0.7). */
+  inputRotation: number | null;
+  sourceIndex: number;
+  augmenters: AugmenterParams[];
+  /** Perlin cells along rows and columns, each 2^U{0..5}. */
+  perlinScale: [number, number];
+  perlinAngles: Float64Array;
+  noiseRotation: number;
+  beta: number;
+  /** False: the sample stays normal (probability 0.5). */
+  anomaly: boolean;
+}
+
+const LARGEST_BELOW_ONE = 1 - 2 ** -24;
+/** torch.rand(1): a float32 in [0, 1). */
+const rand32 = (rng: Rng): number => Math.min(Math.fround(rng.next()), LARGEST_BELOW_ONE);
+
+/** Draws a sample's randomness (in a fixed order, whatever branch is taken). */
+export function drawSample(rng: Rng, sourceCount: number): SampleDraws {
+  const rotate = rand32(rng) > 0.7;
+  const inputDegrees = rng.uniform(-90, 90);
+  const sourceIndex = rng.int(0, sourceCount);
+  const augmenters = chooseAugmenters(rng).map((name) => sampleAugmenter(name, rng));
+  const perlinScale: [number, number] = [2 ** rng.int(0, 6), 2 ** rng.int(0, 6)];
+  const perlinAngles = randomAngles(perlinScale[0], perlinScale[1], rng);
+  const noiseRotation = rng.uniform(-90, 90);
+  const beta = rand32(rng) * 0.8;
+  const anomaly = !(rand32(rng) > 0.5);
+  return { inputRotation: rotate ? inputDegrees : null, sourceIndex, augmenters, perlinScale, perlinAngles, noiseRotation, beta, anomaly };
+}
+
+/** The thresholded, rotated Perlin mask (H × W, 0/1). */
+export function perlinMask(height: number, width: number, d: Pick<SampleDraws, 'perlinScale' | 'perlinAngles' | 'noiseRotation'>): Float64Array {
+  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles);
+  const rotated = rotateF64(noise, height, width, d.noiseRotation);
+  for (let i = 0; i < rotated.length; i++) rotated[i] = rotated[i]! > 0.5 ? 1 : 0;
+  return rotated;
+}
+
+/**
+ * The blend of step 4 with the authors' precisions: I is float32 (8-bit / 255), the arithmetic is
+ * float64 (their mask and β are), the result is cast to float32. Inputs and output are H×W×3.
+ */
+export function blend(image: Float32Array, source: Uint8Array, mask: Float64Array, beta: number): Float32Array {
+  const out = new Float32Array(image.length);
+  for (let i = 0; i < image.length; i++) {
+    const m = mask[(i / 3) | 0]!;
+    const img = image[i]!;
+    out[i] = img * (1 - m) + (1 - beta) * ((source[i]! * m) / 255) + beta * img * m;
+  }
+  return out;
+}
+
+export interface SynthesizedSample {
+  /** The (possibly rotated) clean image, H×W×3 float32. */
+  image: Float32Array;
+  augmented: Float32Array;
+  /** H×W, 0/1. */
+  mask: Float32Array;
+  hasAnomaly: number;
+}
+
+/** One training sample from an 8-bit H×W×3 image and an 8-bit H×W×3 anomaly source (both BGR). */
+export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height: number, width: number, d: SampleDraws): SynthesizedSample {
+  const rotated = d.inputRotation === null ? image8 : rotateU8(image8, height, width, 3, d.inputRotation);
+  const image = new Float32Array(rotated.length);
+  for (let i = 0; i < rotated.length; i++) image[i] = rotated[i]! / 255;
+  const n = height * width;
+  if (!d.anomaly) return { image, augmented: image.slice(), mask: new Float32Array(n), hasAnomaly: 0 };
+  let src = source8;
+  for (const a of d.augmenters) src = applyAugmenter(src, height, width, a);
+  const m = perlinMask(height, width, d);
+  const augmented = blend(image, src, m, d.beta);
+  const mask = Float32Array.from(m);
+  return { image, augmented, mask, hasAnomaly: mask.some((v) => v > 0) ? 1 : 0 };
+}
+
+export interface SynthesisBatch {
+  /** N×3×H×W float32, BGR, values k/255. */
+  images: Float32Array;
+  shape: [number, number, number, number];
+}
+
+export interface SynthesisContext {
+  seed: number;
+  epoch: number;
+  /** Each sample's index in the training set (one per image). */
+  indices: number[];
+}
+
+/** JSON-able: what the loader workers receive. */
+export interface SynthesisOptions {
+  anomalySource: AnomalySourceSpec;
+}
+
+export interface SynthesisResult {
+  /** N×3×H×W: the clean targets (rotated where the input was). */
+  images: Float32Array;
+  /** N×3×H×W: the network inputs. */
+  augmented: Float32Array;
+  /** N×1×H×W. */
+  masks: Float32Array;
+  /** N. */
+  hasAnomaly: Float32Array;
+}
+
+/**
+ * Synthesises a batch of training samples (plain typed arrays in and out, so it runs in a loader
+ * worker). Sample i draws from mulberry32(deriveSeed(seed, epoch, indices[i])).
+ */
+export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisContext, options: SynthesisOptions): Promise<SynthesisResult> {
+  const [n, c, h, w] = batch.shape;
+  if (c !== 3) throw new Error(`synthesizeBatch: DRAEM needs 3-channel images, got ${c}`);
+  if (ctx.indices.length !== n) throw new Error(`synthesizeBatch: ${ctx.indices.length} indices for ${n} images`);
+  if (h % 32 !== 0 || w % 32 !== 0) throw new Error(`synthesizeBatch: image size ${h}×${w} must be a multiple of 32`);
+  const source = await openAnomalySource(options.anomalySource);
+  const hw = h * w;
+  const out: SynthesisResult = {
+    images: new Float32Array(n * 3 * hw), augmented: new Float32Array(n * 3 * hw), masks: new Float32Array(n * hw), hasAnomaly: new Float32Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const d = drawSample(mulberry32(deriveSeed(ctx.seed, 'draem', ctx.epoch, ctx.indices[i]!)), source.size);
+    const image8 = chwToHwc8(batch.images, i * 3 * hw, h, w);
+    const src = d.anomaly ? await source.get(d.sourceIndex, h, w) : image8;
+    const s = synthesizeSample(image8, src, h, w, d);
+    hwcToChw(s.image, out.images, i * 3 * hw, hw);
+    hwcToChw(s.augmented, out.augmented, i * 3 * hw, hw);
+    out.masks.set(s.mask, i * hw);
+    out.hasAnomaly[i] = s.hasAnomaly;
+  }
+  return out;
+}
+
+/** Planar float [0, 1] → interleaved 8-bit (round, clip). */
+export function chwToHwc8(src: Float32Array, offset: number, h: number, w: number): Uint8Array {
+  const hw = h * w;
+  const out = new Uint8Array(3 * hw);
+  for (let c = 0; c < 3; c++) {
+    for (let p = 0; p < hw; p++) {
+      const v = Math.round(src[offset + c * hw + p]! * 255);
+      out[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return out;
+}
+
+function hwcToChw(src: Float32Array, dst: Float32Array, offset: number, hw: number): void {
+  for (let c = 0; c < 3; c++) for (let p = 0; p < hw; p++) dst[offset + c * hw + p] = src[p * 3 + c]!;
+}
+
+/** Reverses the channel order of N×3×H×W planar images (RGB ↔ BGR), in place. */
+export function swapRedBlue(images: Float32Array, n: number, hw: number): Float32Array {
+  for (let i = 0; i < n; i++) {
+    const r = i * 3 * hw, b = r + 2 * hw;
+    for (let p = 0; p < hw; p++) {
+      const t = images[r + p]!;
+      images[r + p] = images[b + p]!;
+      images[b + p] = t;
+    }
+  }
+  return images;
+}

@@ -1,0 +1,101 @@
+// Parity of DRAEM's anomaly simulation with a numpy/cv2/PIL reference of the authors' loader
+// (synthesis_ref.py): each of the 10 augmenters given the same parameters (several draws each,
+// every colour space of the brightness augmenter), Perlin noise given the same gradient angles,
+// its rotation and threshold, and the blend given the same inputs; plus determinism per
+// (seed, epoch, index) whatever the batching, and the batch function's shapes and invariants.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../../src/data/random.js';
+import { AUGMENTERS, applyAugmenter, sampleAugmenter, type AugmenterParams } from '../../../src/methods/draem/augmenters.js';
+import { BRIGHTNESS_COLORSPACES } from '../../../src/methods/draem/colour.js';
+import { perlinNoise, randomAngles } from '../../../src/methods/draem/perlin.js';
+import { blend, perlinMask, synthesizeBatch } from '../../../src/methods/draem/synthesis.js';
+import { proceduralTexture } from '../../../src/methods/draem/source.js';
+import { runPython, tempDir } from '../../helpers/python.js';
+
+const H = 128, W = 128;
+const dir = tempDir('vigil-draem-synth-');
+const bin = (name: string, a: ArrayBufferView): void => writeFileSync(join(dir, name), new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+
+const rng = mulberry32(21);
+const params: AugmenterParams[] = [];
+for (const name of AUGMENTERS) for (let k = 0; k < 3; k++) params.push(sampleAugmenter(name, rng));
+for (const colorspace of BRIGHTNESS_COLORSPACES) {
+  for (const addFirst of [false, true]) params.push({ name: 'multiplyAndAddToBrightness', colorspace, mul: rng.uniform(0.8, 1.2), add: rng.uniform(-30, 30), addFirst });
+}
+params.push({ name: 'solarize', apply: true, threshold: 77.5 }, { name: 'autocontrast', cutoff: 0 }, { name: 'posterize', bits: 8 }, { name: 'posterize', bits: 1 }, { name: 'enhanceSharpness', factor: 1.7 });
+const perlinCases = [[1, 1, 30], [4, 2, -71.3], [32, 32, 12.5], [8, 16, 89.9]].map(([r0, r1, rot]) => ({ res: [r0!, r1!], rot: rot!, angles: Array.from(randomAngles(r0!, r1!, rng)) }));
+
+let py: { augmenters: { max: number; frac: number }[]; perlin: { noise: number; maskDiff: number; maskSum: number }[]; blend: number };
+
+test('setup: our augmenters, noise and blend; the reference', () => {
+  const src = proceduralTexture(3, H, W);
+  const img = proceduralTexture(8, H, W);
+  bin('in_src.bin', src);
+  bin('in_img.bin', img);
+  params.forEach((p, i) => bin(`aug_${i}.bin`, applyAugmenter(src, H, W, p)));
+  perlinCases.forEach((c, i) => {
+    bin(`perlin_${i}.bin`, perlinNoise(H, W, c.res[0]!, c.res[1]!, Float64Array.from(c.angles)));
+    bin(`mask_${i}.bin`, perlinMask(H, W, { perlinScale: [c.res[0]!, c.res[1]!], perlinAngles: Float64Array.from(c.angles), noiseRotation: c.rot }));
+  });
+  const u = 0.61803;
+  const mask = new Float64Array(readFileSync(join(dir, 'mask_0.bin')).buffer.slice(0));
+  const image = Float32Array.from(img, (v) => v / 255);
+  const beta = Math.fround(u) * 0.8;
+  bin('blend.bin', blend(image, src, mask, beta));
+  writeFileSync(join(dir, 'spec.json'), JSON.stringify({ h: H, w: W, augmenters: params, perlin: perlinCases, blend: { u } }));
+  runPython(readFileSync(fileURLToPath(new URL('../../../../test/methods/draem/synthesis_ref.py', import.meta.url)), 'utf8'), dir);
+  py = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+});
+
+// Lab and Luv use the CIE formulas, not OpenCV's 8-bit fixed-point tables (see colour.ts).
+const approximate = (p: AugmenterParams): boolean => p.name === 'multiplyAndAddToBrightness' && (p.colorspace === 'Lab' || p.colorspace === 'Luv');
+
+test('each augmenter equals the reference given the same parameters (bit-exact; ±1 level on < 1% of values for HSV/HLS round trips)', () => {
+  params.forEach((p, i) => {
+    const r = py.augmenters[i]!;
+    const what = JSON.stringify(p);
+    if (approximate(p)) assert.ok(r.max <= 255 && r.frac < 0.5, `${what}: max ${r.max}, ${r.frac}`);
+    else if (p.name === 'addToHueAndSaturation' || (p.name === 'multiplyAndAddToBrightness' && (p.colorspace === 'HSV' || p.colorspace === 'HLS'))) {
+      assert.ok(r.max <= 1 && r.frac < 0.01, `${what}: max |Δ| ${r.max} on ${r.frac} of values`);
+    } else assert.equal(r.max, 0, `${what}: max |Δ| ${r.max} on ${r.frac} of values`);
+  });
+});
+
+test('Perlin noise given the same angles, its rotation and 0.5 threshold match rand_perlin_2d_np + imgaug Affine', () => {
+  perlinCases.forEach((c, i) => {
+    const r = py.perlin[i]!;
+    assert.ok(r.noise <= 1e-12, `res ${c.res}: max |Δ| ${r.noise}`);
+    assert.equal(r.maskDiff, 0, `res ${c.res}: ${r.maskDiff} mask pixels differ (mask sum ${r.maskSum})`);
+  });
+  assert.ok(py.perlin.some((r) => r.maskSum > 0), 'some mask is non-empty');
+});
+
+test('the blend equals the authors\' float64 arithmetic cast to float32, bit for bit', () => {
+  assert.equal(py.blend, 0);
+});
+
+test('synthesizeBatch: deterministic per (seed, epoch, index), independent of batching; masks and flags consistent', async () => {
+  const n = 4, hw = H * W;
+  const images = new Float32Array(n * 3 * hw);
+  for (let i = 0; i < n; i++) {
+    const t = proceduralTexture(100 + i, H, W);
+    for (let p = 0; p < hw; p++) for (let c = 0; c < 3; c++) images[i * 3 * hw + c * hw + p] = t[p * 3 + c]! / 255;
+  }
+  const ctx = { seed: 5, epoch: 2, indices: [10, 11, 12, 13] };
+  const whole = await synthesizeBatch({ images, shape: [n, 3, H, W] }, ctx, { anomalySource: 'procedural' });
+  for (let i = 0; i < n; i++) {
+    const one = await synthesizeBatch({ images: images.slice(i * 3 * hw, (i + 1) * 3 * hw), shape: [1, 3, H, W] }, { ...ctx, indices: [ctx.indices[i]!] }, { anomalySource: 'procedural' });
+    assert.deepEqual(one.augmented, whole.augmented.slice(i * 3 * hw, (i + 1) * 3 * hw), `sample ${i} depends on its batch`);
+    const m = whole.masks.subarray(i * hw, (i + 1) * hw);
+    assert.equal(whole.hasAnomaly[i], m.some((v) => v === 1) ? 1 : 0);
+    for (let p = 0; p < hw; p++) {
+      if (m[p] === 0) for (let c = 0; c < 3; c++) assert.equal(whole.augmented[i * 3 * hw + c * hw + p], whole.images[i * 3 * hw + c * hw + p]);
+    }
+  }
+  const other = await synthesizeBatch({ images, shape: [n, 3, H, W] }, { ...ctx, epoch: 3 }, { anomalySource: 'procedural' });
+  assert.notDeepEqual(other.augmented, whole.augmented, 'another epoch draws other anomalies');
+});
