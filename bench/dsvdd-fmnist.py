@@ -1,7 +1,7 @@
 # Reference side of bench/dsvdd-fmnist.ts: Deep SVDD on one Fashion-MNIST class with the data path of
 # lukasruff/Deep-SAD-PyTorch (torchvision FashionMNIST over the IDX files, per-sample PIL image +
 # ToTensor, DataLoader batch 128, shuffled, 0 workers) and its AETrainer / DeepSADTrainer (eta term
-# unused: no labelled samples) steps. Networks: test/methods-dsvdd/dsvdd_ref.py. Initial weights are
+# unused: no labelled samples) steps. Networks: test/methods/dsvdd/dsvdd_ref.py. Initial weights are
 # the ones Vigil saved, so both sides start equal.
 # argv: DIR (spec.json in, scores.json out)
 import json, os, sys, time

@@ -94,7 +94,7 @@ try {
   }
   writeFileSync(join(dir, 'spec.json'), JSON.stringify({
     root: dir, normalClass, seed, threads, initNet: join(dir, 'net.pth'), initAe: join(dir, 'ae.pth'),
-    netsPy: here('test/methods-dsvdd/dsvdd_ref.py'), pretrain: config.pretrain, train: config.train,
+    netsPy: here('test/methods/dsvdd/dsvdd_ref.py'), pretrain: config.pretrain, train: config.train,
   }));
   const runReference = (): RefRun => {
     const p0 = performance.now();

@@ -18,4 +18,6 @@ export { normalise, quantile, type Normalisation, type ThresholdInfo, type Thres
 export { UserError, ConfigError, InterruptedError, isUserError, type ConfigIssue } from './pipeline/errors.js';
 export { pixelstats, type PixelStatsConfig } from './methods/pixelstats/index.js';
 export { MethodInputError } from './methods/types.js';
+export * as components from './methods/components/index.js';
+export type { AugmentInput, AugmentContext, AugmentOutput, AugmentFn } from './pipeline/augment.js';
 export type { MethodDefinition, MethodInputs, TrainAugmentation, CreateOptions, Detector, TrainData, FitContext, ScoreResult, ImageBatch, TrainingState } from './methods/types.js';

@@ -22,3 +22,4 @@ export {
   type PixelMetrics,
   type ScoreMaps,
 } from './pixel.js';
+export { quantile } from './quantile.js';

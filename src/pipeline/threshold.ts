@@ -3,7 +3,9 @@
 // with no defect images still gets a verdict). Normalisation is min-max centred on the threshold,
 // (s − t)/(max − min) + 0.5 clamped to [0, 1]: the threshold maps to 0.5 for every image, and one
 // fixed scale for every heatmap, so maps of different images are comparable.
-import { f1Max, PixelMetricAccumulator } from '../eval/index.js';
+import { f1Max, PixelMetricAccumulator, quantile } from '../eval/index.js';
+
+export { quantile };
 import { UserError } from './errors.js';
 
 export type ThresholdRule = 'f1' | 'quantile' | 'manual' | 'quantile-train';
@@ -22,16 +24,6 @@ export interface ThresholdInfo {
   quantile?: number;
   /** Number of scores it was derived from. */
   samples: number;
-}
-
-/** numpy.quantile (linear interpolation) of the values. */
-export function quantile(values: ArrayLike<number>, q: number): number {
-  const s = Float64Array.from(values).sort();
-  if (s.length === 0) throw new Error('quantile of no values');
-  const pos = q * (s.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(s.length - 1, lo + 1);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
 export function normalise(s: number, n: Normalisation): number {

@@ -4,7 +4,7 @@
 // number of required positionals]. Positionals after the required ones may also be given.
 import { native, type NativeTensor } from './native.js';
 import { Tensor } from './tensor.js';
-import { dtypeCode, memoryFormatCode, type DType, type MemoryFormat } from './dtype.js';
+import { dtypeCode, isDType, memoryFormatCode, type DType, type MemoryFormat } from './dtype.js';
 
 type Kind = string;
 export type OverloadRow = [string, Kind[], number[], Record<string, [number, Kind]>, number, number, number];
@@ -14,7 +14,6 @@ export interface OpFn {
   method(self: Tensor, args: unknown[]): unknown;
 }
 
-const DTYPE_NAMES = new Set(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
 
 function isOptions(x: unknown): x is Record<string, unknown> {
   if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Tensor) return false;
@@ -35,7 +34,7 @@ function matches(kind: Kind, v: unknown): boolean {
     case 'b': return typeof v === 'boolean';
     case 'b[]': return Array.isArray(v) && v.every((e) => typeof e === 'boolean');
     case 's': return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint';
-    case 'dtype': return typeof v === 'string' && DTYPE_NAMES.has(v);
+    case 'dtype': return isDType(v);
     case 'str': case 'mf': case 'layout': return typeof v === 'string';
     case 'gen': return false;
     default: return false;

@@ -10,6 +10,9 @@ const MEMORY_FORMATS: Record<MemoryFormat, number> = { contiguous_format: 0, pre
 
 export const DTYPES = Object.keys(CODES) as DType[];
 
+/** True for the name of a dtype ('float32', …): the one list every layer checks against. */
+export function isDType(s: unknown): s is DType { return typeof s === 'string' && Object.hasOwn(CODES, s); }
+
 export function dtypeCode(d: DType): number {
   const c = CODES[d];
   if (c === undefined) throw new TypeError(`unknown dtype '${String(d)}'; expected one of ${DTYPES.join(', ')}`);

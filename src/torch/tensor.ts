@@ -4,7 +4,7 @@
 import { native, type NativeTensor } from './native.js';
 import { TensorMethods } from './methods.generated.js';
 import { track, type Trackable } from './scope.js';
-import { dtypeCode, dtypeName, typedArrayFor, isFloatingPoint, type AnyTypedArray, type DType } from './dtype.js';
+import { dtypeCode, dtypeName, typedArrayFor, isFloatingPoint, isDType, type AnyTypedArray, type DType } from './dtype.js';
 import * as ops from './ops.generated.js';
 
 export interface BackwardOptions {
@@ -127,7 +127,5 @@ export class Tensor extends TensorMethods implements Trackable {
   }
 }
 
-const DTYPES = new Set<string>(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
-function isDType(s: string): s is DType { return DTYPES.has(s); }
 
 export { dtypeCode };

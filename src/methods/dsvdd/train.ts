@@ -4,6 +4,7 @@
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import type { nn } from '../../torch/index.js';
+import { quantile } from '../../eval/index.js';
 import type { TrainData } from '../types.js';
 import type { Stage } from '../components/index.js';
 import type { AeLoss, DsvddObjective, StageConfig } from './config.js';
@@ -47,29 +48,12 @@ export function applyCenterEps<A extends Float32Array | Float64Array>(c: A, eps:
   return out;
 }
 
-/**
- * numpy.quantile(a, q) with the default 'linear' method: the value at position (n − 1)·q of the
- * sorted data, interpolated between its neighbours.
- */
-export function quantileLinear(values: ArrayLike<number>, q: number): number {
-  const a = Float64Array.from(values).sort();
-  const n = a.length;
-  if (n === 0) throw new RangeError('quantileLinear: no values');
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  const t = pos - lo;
-  // numpy's lerp: a + (b − a)·t, switched to b − (b − a)·(1 − t) for t ≥ 0.5.
-  const d = a[hi]! - a[lo]!;
-  return t >= 0.5 ? a[hi]! - d * (1 - t) : a[lo]! + d * t;
-}
-
 /** The soft-boundary radius from a batch's squared distances: the (1 − ν)-quantile of sqrt(dist). */
 export function radiusFromDistances(dist: Float32Array | Float64Array, nu: number): number {
   // numpy's sqrt keeps the dtype: float32 distances give float32 roots.
   const r = dist instanceof Float32Array ? new Float32Array(dist.length) : new Float64Array(dist.length);
   for (let i = 0; i < dist.length; i++) r[i] = Math.sqrt(dist[i]!);
-  return quantileLinear(r, 1 - nu);
+  return quantile(r, 1 - nu);
 }
 
 /**
@@ -86,6 +70,8 @@ export async function initCenter(net: nn.Module & { forward(x: Tensor): Tensor }
     n += b.images.shape[0]!;
     if (sum === null) sum = s;
     else { const t = torch.tidy(() => sum!.add(s)); sum.dispose(); s.dispose(); sum = t; }
+    // Let a pending Ctrl-C reach its handler between batches.
+    await new Promise((r) => setImmediate(r));
   }
   if (sum === null || n === 0) throw new Error('initCenter: the training data is empty');
   const mean = torch.tidy(() => sum!.div(n));

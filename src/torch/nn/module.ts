@@ -7,14 +7,13 @@
 import { Tensor } from '../tensor.js';
 import { keep, tidy } from '../scope.js';
 import { noGrad } from '../autograd.js';
-import type { DType, MemoryFormat } from '../dtype.js';
+import { isDType, type DType, type MemoryFormat } from '../dtype.js';
 
 export interface LoadResult {
   missingKeys: string[];
   unexpectedKeys: string[];
 }
 
-const DTYPE_NAMES = new Set<string>(['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
 
 type Kind = 'parameter' | 'buffer' | 'module';
 
@@ -243,7 +242,7 @@ export abstract class Module {
       return this.#convertAll((t) => (t.ndim === 4 ? noGrad(() => t.clone({ memoryFormat })) : null));
     }
     const deviceOrDtype = target;
-    const isDtype = DTYPE_NAMES.has(deviceOrDtype);
+    const isDtype = isDType(deviceOrDtype);
     return this.#convertAll((t: Tensor): Tensor | null => {
       if (isDtype) {
         if (!t.isFloatingPoint || t.dtype === deviceOrDtype) return null;

@@ -2,9 +2,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ImageLoader, type Batch, type LoaderItem } from '../../src/data/loader/index.js';
-import { readImage } from '../../src/data/image/index.js';
-import { generateSynthDataset } from '../../src/data/synth/index.js';
+import { ImageLoader, type Batch, type LoaderItem } from '../../../src/data/loader/index.js';
+import { readImage } from '../../../src/data/image/index.js';
+import { generateSynthDataset } from '../../../src/data/synth/index.js';
 import { tempDir } from './helpers.js';
 
 let root = '';

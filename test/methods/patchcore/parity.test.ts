@@ -6,17 +6,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { loadBackbone, ResNet } from '../../src/models/backbones/index.js';
-import { EmbedPlan, anomalyMaps, gaussianFilter2d, greedyCoresetIndices, knnDistances } from '../../src/methods/patchcore/index.js';
-import { runPython, tempDir } from '../helpers/python.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { loadBackbone, ResNet } from '../../../src/models/backbones/index.js';
+import { EmbedPlan, anomalyMaps, gaussianFilter2d, greedyCoresetIndices, knnDistances } from '../../../src/methods/patchcore/index.js';
+import { runPython, tempDir } from '../../helpers/python.js';
 
 const dir = tempDir('vigil-patchcore-');
 let ref: Map<string, Tensor>;
 
 before(() => {
-  const code = readFileSync(fileURLToPath(new URL('../../../test/methods-patchcore/patchcore_ref.py', import.meta.url)), 'utf8');
+  const code = readFileSync(fileURLToPath(new URL('../../../../test/methods/patchcore/patchcore_ref.py', import.meta.url)), 'utf8');
   runPython(code, dir);
   ref = torch.loadPth(join(dir, 'ref.pth'));
 });

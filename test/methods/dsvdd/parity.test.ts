@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { arrayTrainData } from '../../src/methods/array-data.js';
-import type { ImageBatch, TrainData, TrainingState } from '../../src/methods/types.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { arrayTrainData } from '../../../src/methods/array-data.js';
+import type { ImageBatch, TrainData, TrainingState } from '../../../src/methods/types.js';
 import {
   buildAutoencoder, buildNetwork, dcae, dsvdd, NETWORK_INPUT, radiusFromDistances, type DsvddConfig, type DsvddNetworkName,
-} from '../../src/methods/dsvdd/index.js';
-import { runPython, tempDir } from '../helpers/python.js';
-import { mulberry32 } from '../../src/data/random.js';
+} from '../../../src/methods/dsvdd/index.js';
+import { runPython, tempDir } from '../../helpers/python.js';
+import { mulberry32 } from '../../../src/data/random.js';
 
 const N = 16;
 const STEPS = 20;
@@ -181,7 +181,7 @@ test('setup: run our fits and the PyTorch reference', async () => {
   }
   const { writeFileSync } = await import('node:fs');
   writeFileSync(join(dir, 'spec.json'), JSON.stringify({ cases: outs.map((o) => o.spec), quantiles: quantileSpecs }));
-  const script = readFileSync(fileURLToPath(new URL('../../../test/methods-dsvdd/dsvdd_ref.py', import.meta.url)), 'utf8');
+  const script = readFileSync(fileURLToPath(new URL('../../../../test/methods/dsvdd/dsvdd_ref.py', import.meta.url)), 'utf8');
   runPython(script, dir);
   py = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
 });

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { readImage, readMask } from '../../src/data/image/index.js';
-import { CATEGORIES, DEFECTS, generateSynthDataset, renderSample } from '../../src/data/synth/index.js';
+import { readImage, readMask } from '../../../src/data/image/index.js';
+import { CATEGORIES, DEFECTS, generateSynthDataset, renderSample } from '../../../src/data/synth/index.js';
 import { tempDir } from './helpers.js';
 
 function listFiles(root: string): string[] {

@@ -3,9 +3,9 @@
 // normalisation, sampling grids, …). One Python process for the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { nn } from '../../src/torch/index.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { nn } from '../../../src/torch/index.js';
 import { assertClose, cleanup, hold, runPython } from './helpers.js';
 
 const F = nn.functional;

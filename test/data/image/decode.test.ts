@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, readImage, readMask, writePng, UnreadableImageError } from '../../src/data/image/index.js';
+import { decodeImage, readImage, readMask, writePng, UnreadableImageError } from '../../../src/data/image/index.js';
 import { diff8, hwcToChw, readU8, runPython, tempDir } from './helpers.js';
 
 // One Python process: writes the test inputs with PIL (and a hand-made 16-bit RGB PNG), the

@@ -3,9 +3,9 @@
 // a small slack), and RSS stays bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { nn, optim } from '../../src/torch/index.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { nn, optim } from '../../../src/torch/index.js';
 
 class SmallNet extends nn.Module {
   conv = this.registerModule('conv', new nn.Conv2d(3, 8, 3, { padding: 1 }));

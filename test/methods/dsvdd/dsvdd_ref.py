@@ -1,4 +1,4 @@
-# PyTorch reference for test/methods-dsvdd/parity.test.ts: the LeNet networks, DCAE and Deep SVDD
+# PyTorch reference for test/methods/dsvdd/parity.test.ts: the LeNet networks, DCAE and Deep SVDD
 # steps written from the structure of lukasruff/Deep-SVDD-PyTorch (mnist, cifar10, cifar10 ELU) and
 # Deep-SAD-PyTorch (fmnist), with the original's per-epoch learning-rate rule. Reads DIR/spec.json and
 # the .pth files the TS side wrote; writes DIR/out.json.

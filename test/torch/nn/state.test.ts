@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { nn, optim } from '../../src/torch/index.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { nn, optim } from '../../../src/torch/index.js';
 import { assertClose, cleanup, runPython } from './helpers.js';
 
 class Block extends nn.Module {

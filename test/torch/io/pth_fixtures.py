@@ -1,4 +1,4 @@
-# Reference side of test/torch-io/pth.test.ts. One process, two phases:
+# Reference side of test/torch/io/pth.test.ts. One process, two phases:
 #   1. write torch.save fixtures + expected values into DIR, print READY;
 #   2. after a line on stdin, load the files the TypeScript side wrote and report on them.
 # Expected tensors are dumped as raw contiguous bytes in one blob per fixture, indexed by JSON.

@@ -3,16 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { arrayTrainData } from '../../src/methods/array-data.js';
-import type { FitContext, TrainingState } from '../../src/methods/types.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { arrayTrainData } from '../../../src/methods/array-data.js';
+import type { FitContext, TrainingState } from '../../../src/methods/types.js';
 import {
   applyCenterEps, buildAutoencoder, buildNetwork, convTranspose2dViaConv, dcae, dsvdd, DSVDD_NETWORKS, initCenter,
   resolveDsvddConfig, transferEncoderWeights, type DsvddConfig,
-} from '../../src/methods/dsvdd/index.js';
-import { mulberry32 } from '../../src/data/random.js';
-import { tempDir } from '../helpers/python.js';
+} from '../../../src/methods/dsvdd/index.js';
+import { mulberry32 } from '../../../src/data/random.js';
+import { tempDir } from '../../helpers/python.js';
 
 const maxAbs = (a: Tensor, b: Tensor): number => torch.tidy(() => a.sub(b).abs().max().item());
 

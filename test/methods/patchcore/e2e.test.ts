@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import * as torch from '../../src/torch/index.js';
-import { generateSynthDataset } from '../../src/data/synth/index.js';
-import { loadMvtec, type MvtecDataset } from '../../src/data/mvtec.js';
-import { auroc, pixelMetrics } from '../../src/eval/index.js';
-import { ResNet } from '../../src/models/backbones/index.js';
-import { PatchCoreDetector, patchcore, patchcoreTransforms, resolvePatchCoreConfig, type PatchCoreConfig } from '../../src/methods/patchcore/index.js';
-import { tempDir } from '../helpers/python.js';
+import * as torch from '../../../src/torch/index.js';
+import { generateSynthDataset } from '../../../src/data/synth/index.js';
+import { loadMvtec, type MvtecDataset } from '../../../src/data/mvtec.js';
+import { auroc, pixelMetrics } from '../../../src/eval/index.js';
+import { ResNet } from '../../../src/models/backbones/index.js';
+import { PatchCoreDetector, patchcore, patchcoreTransforms, resolvePatchCoreConfig, type PatchCoreConfig } from '../../../src/methods/patchcore/index.js';
+import { tempDir } from '../../helpers/python.js';
 import { quietContext, scoreAll, trainData } from './helpers.js';
 
 const dir = tempDir('vigil-pc-e2e-');

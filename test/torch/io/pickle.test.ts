@@ -8,9 +8,9 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   PyFloat, PyTuple, isRawTensor, pickleDumps, unpickle, unpickleAt, type PyValue, type PyWritable, type RawTensor,
-} from '../../src/torch/io/index.js';
+} from '../../../src/torch/io/index.js';
 
-const SCRIPT = fileURLToPath(new URL('../../../test/torch-io/pickle_fixtures.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../../../test/torch/io/pickle_fixtures.py', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vigil-pickle-'));
 let expected: Record<string, unknown>;
 

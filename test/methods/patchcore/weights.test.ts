@@ -7,10 +7,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BACKBONE_NAMES, fetchWeights, KNOWN_WEIGHTS, MissingWeightsError, resolveWeights, torchHubCheckpointsDir, weightsInfo } from '../../src/models/backbones/index.js';
-import { PATCHCORE_DEFAULTS, patchcore } from '../../src/methods/patchcore/index.js';
-import { tempDir } from '../helpers/python.js';
-import { vigil } from '../cli/helpers.js';
+import { BACKBONE_NAMES, fetchWeights, KNOWN_WEIGHTS, MissingWeightsError, resolveWeights, torchHubCheckpointsDir, weightsInfo } from '../../../src/models/backbones/index.js';
+import { PATCHCORE_DEFAULTS, patchcore } from '../../../src/methods/patchcore/index.js';
+import { tempDir } from '../../helpers/python.js';
+import { vigil } from '../../cli/helpers.js';
 
 const dir = tempDir('vigil-weights-');
 let server: Server;

@@ -1,4 +1,4 @@
-# Reference side of test/torch-io/pickle.test.ts: writes pickles (numpy/CIFAR-style, protocols
+# Reference side of test/torch/io/pickle.test.ts: writes pickles (numpy/CIFAR-style, protocols
 # 0-5, Python-2-style strings, hostile ones) and JSON descriptions of what Python reads from them;
 # also describes ours_p2.pkl, which the TypeScript side wrote with pickleDumps before starting us.
 import base64, json, os, pickle, struct, sys

@@ -1,4 +1,4 @@
-// Shared by the torch-nn parity tests: one Python process per test file. The TS side writes every
+// Shared by the torch/nn parity tests: one Python process per test file. The TS side writes every
 // input tensor into one .pth (our writer; Python reads it with torch.load(weights_only=True)) plus
 // a JSON spec; the Python script writes its results with torch.save, which we read with loadPth.
 import assert from 'node:assert/strict';
@@ -7,14 +7,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
 
 export const PYTHON = '/usr/bin/python3';
 
-/** Path of a .py file next to this test's source (dist/test/torch-nn → test/torch-nn). */
+/** Path of a .py file next to this test's source (dist/test/torch/nn → test/torch/nn). */
 export function scriptPath(name: string): string {
-  return fileURLToPath(new URL(`../../../test/torch-nn/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../../../../test/torch/nn/${name}`, import.meta.url));
 }
 
 export interface PyResult {

@@ -3,9 +3,9 @@
 // train steps and in eval mode, and the nn.init functions. One Python process for the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { nn } from '../../src/torch/index.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { nn } from '../../../src/torch/index.js';
 import { assertClose, assertEqualTensors, cleanup, hold, runPython, type PyResult } from './helpers.js';
 
 interface Step { mode: 'train' | 'eval'; shape: number[]; seed?: number }

@@ -2,8 +2,8 @@
 // where the PCA bound prunes, and on unstructured ones where it falls back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as torch from '../../src/torch/index.js';
-import { KnnIndex, knnDistances } from '../../src/methods/patchcore/index.js';
+import * as torch from '../../../src/torch/index.js';
+import { KnnIndex, knnDistances } from '../../../src/methods/patchcore/index.js';
 
 // Both sides evaluate |q|² + |b|² − 2q·b in float32, so they agree to rounding of the norms'
 // magnitude (that is all a distance near 0 has), and to 1e-4 relative otherwise.

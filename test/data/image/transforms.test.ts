@@ -2,8 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readImage, type Image } from '../../src/data/image/index.js';
-import { mulberry32 } from '../../src/data/random.js';
+import { readImage, type Image } from '../../../src/data/image/index.js';
+import { mulberry32 } from '../../../src/data/random.js';
 import {
   applyPipeline,
   centerCrop,
@@ -20,7 +20,7 @@ import {
   toGray,
   type Interpolation,
   type TransformSpec,
-} from '../../src/data/transforms/index.js';
+} from '../../../src/data/transforms/index.js';
 import { diff8, hwcToChw, readF32, readU8, runPython, tempDir } from './helpers.js';
 
 // Source images (written by Python as PNG, decoded by us exactly as PIL would, see decode.test).

@@ -1,10 +1,10 @@
 // Feeds ImageLoader batches to a detector (what the pipeline does in production).
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { ImageLoader } from '../../src/data/loader/index.js';
-import type { TransformSpec } from '../../src/data/transforms/index.js';
-import type { AnomalySample } from '../../src/data/samples.js';
-import type { FitContext, ImageBatch, TrainData } from '../../src/methods/types.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { ImageLoader } from '../../../src/data/loader/index.js';
+import type { TransformSpec } from '../../../src/data/transforms/index.js';
+import type { AnomalySample } from '../../../src/data/samples.js';
+import type { FitContext, ImageBatch, TrainData } from '../../../src/methods/types.js';
 
 export function trainData(samples: readonly AnomalySample[], transforms: TransformSpec[], shape: [number, number, number], workers = 0): TrainData {
   return {

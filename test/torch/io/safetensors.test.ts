@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DTYPE_ITEMSIZE, readSafetensors, writeSafetensors, type DType, type RawTensor } from '../../src/torch/io/index.js';
+import { DTYPE_ITEMSIZE, readSafetensors, writeSafetensors, type DType, type RawTensor } from '../../../src/torch/io/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-st-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIGS_DIR, modelSchemaOf, resolveConfig, type VigilConfig } from '../../src/pipeline/config.js';
-import { DSVDD_MIN_MAX } from '../../src/data/dsvdd-preprocess.js';
-import { dcae, dsvdd, type DcaeConfig, type DsvddConfig } from '../../src/methods/dsvdd/index.js';
+import { CONFIGS_DIR, modelSchemaOf, resolveConfig, type VigilConfig } from '../../../src/pipeline/config.js';
+import { DSVDD_MIN_MAX } from '../../../src/data/dsvdd-preprocess.js';
+import { dcae, dsvdd, type DcaeConfig, type DsvddConfig } from '../../../src/methods/dsvdd/index.js';
 
 function resolveYaml(method: 'dsvdd' | 'dcae', name: string, data: string): VigilConfig {
   return resolveConfig({ method, modelSchema: modelSchemaOf(method === 'dsvdd' ? dsvdd : dcae), configFile: join(CONFIGS_DIR, method, `${name}.yaml`), data }).config;

@@ -4,16 +4,16 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as torch from '../../src/torch/index.js';
-import type { Tensor } from '../../src/torch/index.js';
-import { arrayTrainData } from '../../src/methods/array-data.js';
-import type { FitContext } from '../../src/methods/types.js';
+import * as torch from '../../../src/torch/index.js';
+import type { Tensor } from '../../../src/torch/index.js';
+import { arrayTrainData } from '../../../src/methods/array-data.js';
+import type { FitContext } from '../../../src/methods/types.js';
 import {
   buildAutoencoder, buildNetwork, dsvdd, DSVDD_DEFAULTS, initCenter, loadPretrainedAutoencoder, resolveDsvddConfig,
   transferEncoderWeights, type DsvddAutoencoder,
-} from '../../src/methods/dsvdd/index.js';
-import { mulberry32 } from '../../src/data/random.js';
-import { runPython, tempDir } from '../helpers/python.js';
+} from '../../../src/methods/dsvdd/index.js';
+import { mulberry32 } from '../../../src/data/random.js';
+import { runPython, tempDir } from '../../helpers/python.js';
 
 let dir: string;
 let ae: DsvddAutoencoder;

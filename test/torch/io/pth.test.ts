@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import {
   PyFloat, PyTuple, ZipReader, isRawTensor, loadStateDictFile, readPth, serializeSafetensors, sniffCheckpoint, unpickle, writePth,
   type DType, type PyValue, type PyWritable, type RawTensor,
-} from '../../src/torch/io/index.js';
+} from '../../../src/torch/io/index.js';
 
-const SCRIPT = fileURLToPath(new URL('../../../test/torch-io/pth_fixtures.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../../../test/torch/io/pth_fixtures.py', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vigil-pth-'));
 const pwned = join(tmpdir(), `pwned-${process.pid}-${Date.now()}`);
 let py: ChildProcessWithoutNullStreams;
