@@ -24,7 +24,7 @@ const TRAIN: Spec = {
   method: { type: 'string', arg: '<name>', help: 'method: pixelstats, dcae, dsvdd, patchcore, … (vigil methods lists them)' },
   data: { type: 'string', arg: '<spec>', help: 'fmnist:<c>, mnist:<c>, cifar10:<c>, mvtec:<root>/<category>, folder:<dir>, synth:<dir>[/<category>]' },
   config: { type: 'string', arg: '<file.yaml>', help: 'config file layered over the preset configs/<method>/<dataset>.yaml' },
-  set: { type: 'list', arg: '<key=value>', help: 'override one config key, e.g. --set train.batch_size=64 (value parsed as YAML)' },
+  set: { type: 'list', arg: '<key=value>', help: 'override one config key, e.g. --set train.batchSize=64 (value parsed as YAML; keys are camelCase)' },
   out: { type: 'string', arg: '<dir>', help: 'run directory (default runs/<method>-<dataset>-<time>)' },
   'data-root': { type: 'string', arg: '<dir>', help: 'folder of the MNIST / Fashion-MNIST / CIFAR-10 files' },
   seed: { type: 'number', arg: '<n>', help: 'seed of weights init, shuffling and splits (default 0)' },
@@ -35,7 +35,7 @@ const TRAIN: Spec = {
 const TEST: Spec = {
   data: { type: 'string', arg: '<spec>', help: 'dataset to evaluate on (default: the training dataset)' },
   'data-root': { type: 'string', arg: '<dir>', help: 'folder of the one-class dataset files' },
-  set: { type: 'list', arg: '<key=value>', help: 'override a config key (dataset.*, train.batch_size, output.images)' },
+  set: { type: 'list', arg: '<key=value>', help: 'override a config key (dataset.*, train.batchSize, output.images)' },
   out: { type: 'string', arg: '<dir>', help: 'output folder (default <run-dir>/test-<dataset>)' },
   ...COMPUTE,
   ...COMMON,

@@ -60,10 +60,18 @@ export function describeSchema(x: z.ZodType): string {
   const d = defOf(schema);
   let what: string;
   if (d.type === 'number') {
-    const n = schema as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
-    const lo = n.minValue !== null && Number.isFinite(n.minValue) && Math.abs(n.minValue) < 2 ** 52 ? n.minValue : null;
-    const hi = n.maxValue !== null && Number.isFinite(n.maxValue) && Math.abs(n.maxValue) < 2 ** 52 ? n.maxValue : null;
-    what = (n.isInt ? 'an integer' : 'a number') + (lo !== null && hi !== null ? ` in [${lo}, ${hi}]` : lo !== null ? ` >= ${lo}` : hi !== null ? ` <= ${hi}` : '');
+    const n = schema as unknown as { isInt: boolean; def: { checks?: Array<{ _zod: { def: { check: string; value: number; inclusive: boolean } } }> } };
+    let lo: { value: number; inclusive: boolean } | null = null;
+    let hi: { value: number; inclusive: boolean } | null = null;
+    for (const c of n.def.checks ?? []) {
+      const { check, value, inclusive } = c._zod.def;
+      if (check === 'greater_than') lo = { value, inclusive };
+      if (check === 'less_than') hi = { value, inclusive };
+    }
+    const range = lo && hi
+      ? ` in ${lo.inclusive ? '[' : '('}${lo.value}, ${hi.value}${hi.inclusive ? ']' : ')'}`
+      : lo ? ` ${lo.inclusive ? '>=' : '>'} ${lo.value}` : hi ? ` ${hi.inclusive ? '<=' : '<'} ${hi.value}` : '';
+    what = (n.isInt ? 'an integer' : 'a number') + range;
   } else if (d.type === 'enum') {
     what = `one of ${(schema as unknown as { options: unknown[] }).options.map((v) => JSON.stringify(v)).join(', ')}`;
   } else {
