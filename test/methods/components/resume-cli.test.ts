@@ -16,7 +16,7 @@ const env = { VIGIL_PLUGINS: PLUGIN };
 let dir: string;
 const args = (out: string): string[] => [
   'train', '--method', 'tinyae', '--data', `synth:${join(dir, 'synth', 'striped')}`, '--seed', '5',
-  '--set', 'preprocess.size=32', '--set', 'model.epochs=5', '--set', 'model.milestones=[1,3]', '--set', 'train.workers=0', '--out', out, '--quiet',
+  '--set', 'preprocess.size=32', '--set', 'model.epochs=5', '--set', 'model.milestones=[1,3]', '--set', 'train.workers=1', '--out', out, '--quiet',
 ];
 
 before(() => {
@@ -62,6 +62,9 @@ test('SIGKILL mid-epoch, then vigil train --resume, gives exactly the uninterrup
   const r = vigil(['train', '--resume', killed, '--quiet'], env);
   assert.equal(r.code, 0, r.stderr);
   const log = readFileSync(join(killed, 'log.txt'), 'utf8');
+  // Inputs were speckled by the augmentation in loader worker threads, in both runs.
+  assert.match(readFileSync(join(ref, 'log.txt'), 'utf8'), /augment: speckle from tiny-ae-augment\.js in [1-9] worker thread/);
+  assert.equal(log.match(/augment: speckle from tiny-ae-augment\.js in [1-9] worker thread/g)?.length, 2, 'killed and resumed process');
   assert.match(log, /resuming from checkpoint: stage train, epoch 2\n/);
   assert.match(log, /train: resuming after epoch 2\/5/);
   assert.doesNotMatch(log.slice(log.indexOf('train: resuming after')), /checkpoint: stage train, epoch [12]\n/, 'epochs 1–2 are not retrained');

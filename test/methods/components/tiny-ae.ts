@@ -1,7 +1,9 @@
 // A method written only against the public contract (methods/types.ts, methods/components, torch):
 // a tiny denoising conv autoencoder trained by the shared trainer. Its training draws from
-// libtorch's RNG every batch (Gaussian input noise, Dropout2d) and has BatchNorm buffers, Adam
-// moments and an lr schedule, so an exact resume needs everything the trainer checkpoints.
+// libtorch's RNG every batch (Gaussian input noise, Dropout2d), takes speckled inputs from a
+// train-time augmentation that runs in the loader's worker threads (tiny-ae-augment.ts), samples
+// with replacement, and has BatchNorm buffers, Adam moments and an lr schedule, so an exact resume
+// needs everything the trainer and the data side reproduce.
 // Loaded by the CLI through VIGIL_PLUGINS. TINYAE_HOLD_AT=<epoch>:<batch> (0-based) makes that
 // step log a line and block, so a test can SIGKILL the process mid-epoch without timing guesses.
 import * as torch from '../../../src/torch/index.js';
@@ -18,6 +20,9 @@ export interface TinyAeConfig {
   /** Standard deviation of the Gaussian noise added to the inputs while training. */
   noise: number;
   channels: number;
+  /** Speckle the inputs in the loader workers (share of pixels set to 0 or 1); 0 = off. */
+  speckle: number;
+  sampling: 'shuffle' | 'replacement';
 }
 
 type Shape3 = readonly [number, number, number];
@@ -53,6 +58,7 @@ class TinyAeDetector implements Detector {
     await trainStage({
       name: 'train', epochs: c.epochs, batchSize: c.batchSize, modules: { ae: this.net },
       optimizer: { type: 'adam', lr: c.lr }, schedule: { milestones: c.milestones, gamma: c.gamma },
+      sampling: c.sampling, augment: c.speckle > 0,
       step: (b, { epoch, batch }) => {
         if (hold && hold[0] === epoch && hold[1] === batch) {
           ctx.log(`tinyae: holding at epoch ${epoch}, batch ${batch}`);
@@ -60,7 +66,9 @@ class TinyAeDetector implements Detector {
           throw new Error('tinyae: TINYAE_HOLD_AT held for 120 s without being killed');
         }
         const x = b.images;
-        const rec = this.net.forward(x.add(torch.randn_like(x).mul(c.noise)));
+        const input = b.extra?.speckled ?? x;
+        if (c.speckle > 0 && !b.extra?.speckled) throw new Error('tinyae: the augmented batch lacks extra.speckled');
+        const rec = this.net.forward(input.add(torch.randn_like(x).mul(c.noise)));
         const mse = rec.sub(x).pow(2).mean();
         return { loss: mse, parts: { l1: rec.sub(x).abs().mean() } };
       },
@@ -86,7 +94,8 @@ class TinyAeDetector implements Detector {
 export const tinyae: MethodDefinition<TinyAeConfig> = {
   name: 'tinyae',
   description: 'test fixture: a tiny denoising conv autoencoder on the shared trainer',
-  defaults: { epochs: 5, batchSize: 4, lr: 3e-3, milestones: [3], gamma: 0.5, noise: 0.1, channels: 8 },
+  defaults: { epochs: 5, batchSize: 4, lr: 3e-3, milestones: [3], gamma: 0.5, noise: 0.1, channels: 8, speckle: 0.05, sampling: 'replacement' },
+  inputs: (c) => (c.speckle > 0 ? { trainAugment: { module: new URL('./tiny-ae-augment.js', import.meta.url).href, export: 'speckle', options: { amount: c.speckle } } } : {}),
   create: (c, s) => new TinyAeDetector(c, s),
   load: (c, s, state) => {
     const d = new TinyAeDetector(c, s);
