@@ -76,12 +76,12 @@ function svg(body: string, title: string, cls = ''): string {
 
 function rocSvg(scores: Float32Array, labels: Uint8Array, auc: number | undefined): string {
   const r = rocCurve(scores, labels);
-  return svg(axes('false positive rate (good parts NG)', 'true positive rate (defects NG)') + `<line x1="${px(0)}" y1="${py(0)}" x2="${px(1)}" y2="${py(1)}" stroke="#bbb" stroke-dasharray="4 3"/>` + polyline(r.fpr, r.tpr, '#1f6feb'), `ROC curve (image AUROC ${num(auc)})`);
+  return svg(axes('false positive rate (good parts NG)', 'true positive rate (defects NG)') + `<line x1="${px(0)}" y1="${py(0)}" x2="${px(1)}" y2="${py(1)}" stroke="#bbb" stroke-dasharray="4 3"/>` + polyline(r.fpr, r.tpr, '#1f6feb'), `ROC curve (image AUROC ${auc === undefined ? '—' : auc.toFixed(3)})`);
 }
 
 function prSvg(scores: Float32Array, labels: Uint8Array, ap: number | undefined): string {
   const r = precisionRecallCurve(scores, labels);
-  return svg(axes('recall', 'precision') + polyline(r.recall, r.precision, '#d1242f'), `Precision–recall curve (AP ${num(ap)})`);
+  return svg(axes('recall', 'precision') + polyline(r.recall, r.precision, '#d1242f'), `Precision–recall curve (AP ${ap === undefined ? '—' : ap.toFixed(3)})`);
 }
 
 /** Score histogram per class with the threshold; on a log score axis when `log`. */

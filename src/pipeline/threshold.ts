@@ -180,10 +180,12 @@ export function describeThreshold(t: ThresholdInfo, what = 'good parts are rejec
     case 'quantile': return `the ${t.quantile} quantile of ${t.samples} held-out normal scores (about ${pct(1 - (t.quantile ?? 0))} of ${what}; no confidence bound)`;
     case 'quantile-train': return `from ${t.samples} training scores, as nothing was held out: optimistic: expect more false rejects than it suggests`;
     case 'tolerance': {
-      const how = t.model === 'order-statistic' ? `distribution-free: the ${t.rank}th smallest of their scores`
+      const how = t.model === 'order-statistic' ? `distribution-free: the ${t.rank === t.samples ? 'largest' : `${ordinal(t.rank!)} smallest`} of their scores`
         : t.model === 'max' ? 'just above its score: one image cannot bound a rate'
         : `extreme-value (Gumbel) tolerance bound${t.model === 'log-gumbel' ? ' on log scores' : ''}, k = ${t.k!.toFixed(2)}`;
       return `at most ${pct(t.targetFpr!)} of ${what}, with ${pct(t.confidence!)} confidence; set from ${t.samples} good image${t.samples === 1 ? '' : 's'} the model never saw (${how})`;
     }
   }
 }
+
+const ordinal = (n: number): string => `${n}${n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
