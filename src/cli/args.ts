@@ -19,6 +19,7 @@ export function parseArgs(argv: readonly string[], spec: Record<string, OptionSp
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') { positionals.push(...argv.slice(i + 1)); break; }
+    if (a === '-h' && 'help' in spec) { options.help = true; continue; }
     if (!a.startsWith('--') || a === '-') { positionals.push(a); continue; }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);

@@ -14,6 +14,10 @@ const COMPUTE: Spec = {
   threads: { type: 'number', arg: '<n>', help: 'libtorch threads (default VIGIL_THREADS, else every core)' },
   device: { type: 'string', arg: '<dev>', help: 'cpu (default), cuda or cuda:<n> (needs a CUDA libtorch)' },
 };
+const THRESHOLD: Spec = {
+  threshold: { type: 'number', arg: '<score>', help: "judge with this raw score threshold instead of the model's (score >= it → NG)" },
+  'target-fpr': { type: 'number', arg: '<rate>', help: "re-threshold for this false-reject rate, e.g. 0.05 (from the model's saved calibration scores)" },
+};
 const COMMON: Spec = {
   quiet: { type: 'boolean', help: 'no progress bars or log lines on stderr' },
   json: { type: 'boolean', help: 'print the result as JSON on stdout' },
@@ -35,8 +39,9 @@ const TRAIN: Spec = {
 const TEST: Spec = {
   data: { type: 'string', arg: '<spec>', help: 'dataset to evaluate on (default: the training dataset)' },
   'data-root': { type: 'string', arg: '<dir>', help: 'folder of the one-class dataset files' },
-  set: { type: 'list', arg: '<key=value>', help: 'override a config key (dataset.*, train.batchSize, output.images)' },
+  set: { type: 'list', arg: '<key=value>', help: 'override how the test data is read (dataset.*, seed, train.batchSize, train.workers, output.images)' },
   out: { type: 'string', arg: '<dir>', help: 'output folder (default <run-dir>/test-<dataset>)' },
+  ...THRESHOLD,
   ...COMPUTE,
   ...COMMON,
 };
@@ -45,6 +50,7 @@ const PREDICT: Spec = {
   'batch-size': { type: 'number', arg: '<n>', help: 'images per batch (default 16)' },
   'skip-unreadable': { type: 'boolean', help: "list unreadable files as 'unreadable' instead of failing" },
   'no-images': { type: 'boolean', help: 'write predictions.csv only (no heatmaps or masks)' },
+  ...THRESHOLD,
   ...COMPUTE,
   ...COMMON,
 };
@@ -77,7 +83,12 @@ interface Ctx { quiet: boolean; json: boolean; bars: ProgressBars }
 
 function context(o: Record<string, unknown>): Ctx {
   const quiet = o.quiet === true;
-  return { quiet, json: o.json === true, bars: new ProgressBars(!quiet && process.stderr.isTTY === true) };
+  const c: Ctx = { quiet, json: o.json === true, bars: new ProgressBars(!quiet && process.stderr.isTTY === true) };
+  // Library warnings (PatchCore's random-weights notice) are log lines like any other: one
+  // "warning: …" line, none with --quiet, instead of Node's "(node:PID) Warning" dump.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => logger(c)(`warning: ${w.message}`));
+  return c;
 }
 
 function logger(c: Ctx): (m: string) => void {
@@ -93,6 +104,19 @@ function print(c: Ctx, json: unknown, human: string): void {
 }
 
 const fmt = (v: number | undefined | null): string => (typeof v === 'number' ? v.toFixed(4) : 'n/a');
+
+/** --threshold / --target-fpr as the library's override. */
+function thresholdOverride(o: Record<string, unknown>): { threshold?: { threshold?: number; targetFpr?: number } } {
+  if (o.threshold === undefined && o['target-fpr'] === undefined) return {};
+  return { threshold: { ...(o.threshold !== undefined ? { threshold: o.threshold as number } : {}), ...(o['target-fpr'] !== undefined ? { targetFpr: o['target-fpr'] as number } : {}) } };
+}
+
+/** The verdict line: NG counts per class at the threshold. */
+function verdictLine(value: number, c: { tp: number; fp: number; tn: number; fn: number } | null | undefined): string {
+  const v = value.toPrecision(5);
+  if (!c) return `threshold ${v} (score >= it → NG)`;
+  return `verdicts at threshold ${v}: ${c.tp} of ${c.tp + c.fn} defects NG (${c.fn} missed), ${c.fp} of ${c.fp + c.tn} good parts NG (false reject${c.fp === 1 ? '' : 's'})`;
+}
 
 /** --threads / --device as library options. */
 function compute(o: Record<string, unknown>): { threads?: number; device?: string } {
@@ -124,7 +148,7 @@ async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
     `run directory: ${r.runDir}`,
     m?.image ? `image AUROC ${fmt(m.image.auroc)}  AP ${fmt(m.image.ap)}  F1-max ${fmt(m.image.f1_max)}` : 'image metrics: n/a (test split lacks one of the classes)',
     ...(m?.pixel ? [`pixel AUROC ${fmt(m.pixel.auroc)}  AP ${fmt(m.pixel.ap)}  AUPRO ${fmt(m.pixel.aupro)}`] : []),
-    `threshold ${r.manifest.threshold.image.value.toPrecision(5)} (${r.manifest.threshold.image.rule})${m?.confusion ? `: ${m.confusion.tp} of ${m.confusion.tp + m.confusion.fn} anomalies flagged, ${m.confusion.fp} of ${m.confusion.fp + m.confusion.tn} normals flagged` : ''}`,
+    verdictLine(r.manifest.threshold.image.value, m?.confusion),
     ...(m ? [`report: ${resolve(r.runDir, 'report.html')}`] : []),
   ].join('\n'));
 }
@@ -140,6 +164,7 @@ async function cmdTest(argv: string[], signal: AbortSignal): Promise<void> {
     ...(o['data-root'] ? { dataRoot: o['data-root'] as string } : {}),
     ...(o.set ? { set: o.set as string[] } : {}),
     ...(o.out ? { out: o.out as string } : {}),
+    ...thresholdOverride(o),
     ...compute(o),
     onProgress: (e) => c.bars.update(e),
     onLog: logger(c),
@@ -150,6 +175,8 @@ async function cmdTest(argv: string[], signal: AbortSignal): Promise<void> {
     `results: ${r.outDir}`,
     m.image ? `image AUROC ${fmt(m.image.auroc)}  AP ${fmt(m.image.ap)}  F1-max ${fmt(m.image.f1_max)}` : 'image metrics: n/a',
     ...(m.pixel ? [`pixel AUROC ${fmt(m.pixel.auroc)}  AP ${fmt(m.pixel.ap)}  AUPRO ${fmt(m.pixel.aupro)}`] : []),
+    verdictLine(m.threshold.value, m.confusion),
+    `report: ${resolve(r.outDir, 'report.html')}`,
   ].join('\n'));
 }
 
@@ -164,6 +191,7 @@ async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
     ...(o['batch-size'] ? { batchSize: o['batch-size'] as number } : {}),
     skipUnreadable: o['skip-unreadable'] === true,
     images: o['no-images'] !== true,
+    ...thresholdOverride(o),
     ...compute(o),
     onProgress: (e) => c.bars.update(e),
     onLog: logger(c),
@@ -171,18 +199,18 @@ async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
   });
   const flagged = r.predictions.filter((p) => p.verdict === 'anomalous').length;
   const w = Math.min(60, Math.max(4, ...r.predictions.map((p) => p.path.length)));
-  const rows = r.predictions.slice(0, 20).map((p) => `${p.path.length > w ? '…' + p.path.slice(-w + 1) : p.path.padEnd(w)}  ${p.score.toPrecision(5).padStart(11)}  ${p.normalised.toFixed(3)}  ${p.verdict}`);
+  const rows = r.predictions.slice(0, 20).map((p) => `${p.path.length > w ? '…' + p.path.slice(-w + 1) : p.path.padEnd(w)}  ${p.score.toPrecision(5).padStart(11)}  ${p.normalised.toFixed(3)}  ${p.verdict === 'anomalous' ? 'NG' : 'OK'}`);
   print(c, r, [
     ...rows,
     ...(r.predictions.length > 20 ? [`… ${r.predictions.length - 20} more in predictions.csv`] : []),
-    `${r.predictions.length} images, ${flagged} anomalous${r.skipped.length ? `, ${r.skipped.length} unreadable (skipped)` : ''}; results in ${r.outDir}`,
+    `${r.predictions.length} image${r.predictions.length === 1 ? '' : 's'}: ${flagged} NG (anomalous), ${r.predictions.length - flagged} OK at threshold ${r.threshold.value.toPrecision(5)}${r.skipped.length ? `; ${r.skipped.length} unreadable (skipped)` : ''}; results in ${r.outDir}`,
   ].join('\n'));
 }
 
 async function cmdDatasets(argv: string[]): Promise<void> {
   const sub = argv[0];
   const rest = argv.slice(1);
-  if (!sub || sub === '--help' || sub === 'help') {
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
     process.stdout.write('usage: vigil datasets <synth|info|download|list> …\n\n  synth <dir> [--categories a,b --size px --train n --test-good n --test-defect n --seed n]\n                  generate the synthetic MVTec-style set (woven, grainy, striped, object)\n  info <spec>     counts, image size and masks of a data spec\n  download <id> <dest>   fetch a dataset (checksums verified, resumable)\n  list            the downloadable datasets\n');
     return;
   }
@@ -240,7 +268,7 @@ async function cmdDatasets(argv: string[]): Promise<void> {
 async function cmdWeights(argv: string[]): Promise<void> {
   const sub = argv[0];
   const { options: o, positionals } = parseArgs(argv.slice(1), { dir: { type: 'string', arg: '<dir>', help: 'weights folder (default the torch hub cache)' }, ...COMMON }, 'weights');
-  if (!sub || sub === '--help' || o.help) {
+  if (!sub || sub === '--help' || sub === '-h' || o.help) {
     process.stdout.write('usage: vigil weights list | fetch <name> [--dir DIR]\n\n  list          known torchvision ImageNet weights and whether each is in the cache\n  fetch <name>  download one (SHA-256 prefix verified) into the torch hub cache\n');
     return;
   }

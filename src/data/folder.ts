@@ -3,8 +3,15 @@
  * abnormal images (and masks) for testing. Abnormal images are only ever used for testing.
  * Without `normalTestDir`, a seeded `normalSplitRatio` share of the normal images (default 0.2,
  * anomalib's default) moves to the test set so that the test set has both classes.
+ *
+ * With `detect: true` (what `--data folder:<dir>` uses), the layout is read from the folder names:
+ *   <root>/good/…                         normal images (normalDir)
+ *   <root>/<type>/…                       every other sibling folder: defect images of that type
+ *   <root>/ground_truth/<type>/<stem>_mask.png   their masks (or masks/; `<stem>.png` works too)
+ * Explicit abnormalDir / maskDir override the detection.
  */
-import { isAbsolute, join, resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { DatasetError } from './dataset-error.js';
 import {
   type AnomalySample,
@@ -38,11 +45,41 @@ export interface FolderOptions {
   seed?: number;
   /** Descend into sub-folders. Default true. */
   recursive?: boolean;
+  /** Find the defect folders (siblings of normalDir) and the mask folder (ground_truth/ or masks/) when not given. */
+  detect?: boolean;
 }
 
 export interface FolderDataset {
   readonly train: AnomalySample[];
   readonly test: AnomalySample[];
+  /** What was used: defect folders (type → images) and the mask folder, detected or given. */
+  readonly layout: { abnormal: Record<string, number>; maskDir: string | null; withoutMasks: number };
+}
+
+/** Folder names that hold masks, not images to judge. */
+export const MASK_FOLDER_NAMES: readonly string[] = ['ground_truth', 'ground-truth', 'groundtruth', 'masks', 'mask', 'gt'];
+
+/** The sibling folders of normalDir (relative to root) that are defect types; the mask folder if any. */
+async function detectLayout(root: string, normalDir: string, exclude: readonly string[]): Promise<{ abnormal: string[]; maskDir: string | null }> {
+  const normal = isAbsolute(normalDir) ? normalDir : resolve(root, normalDir);
+  const parent = dirname(normal);
+  const skip = new Set([normal, ...exclude.map((d) => (isAbsolute(d) ? d : resolve(root, d)))]);
+  const abnormal: string[] = [];
+  let maskDir: string | null = null;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(parent, { withFileTypes: true });
+  } catch {
+    return { abnormal, maskDir };
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const full = join(parent, e.name);
+    if (skip.has(full)) continue;
+    if (MASK_FOLDER_NAMES.includes(e.name.toLowerCase())) { maskDir ??= full; continue; }
+    abnormal.push(full);
+  }
+  return { abnormal, maskDir };
 }
 
 function asList(v: string | readonly string[] | undefined): string[] {
@@ -99,8 +136,15 @@ export async function loadFolder(options: FolderOptions): Promise<FolderDataset>
     test.push({ path: file, label: 0, defect: 'good' });
   }
 
-  const abnormals = await collect(asList(options.abnormalDir), 'abnormalDir', root, extensions, recursive);
-  const maskDirs = asList(options.maskDir);
+  let abnormalDirs = asList(options.abnormalDir);
+  let maskDirs = asList(options.maskDir);
+  let autoMasks = false;
+  if (options.detect && typeof options.normalDir === 'string') {
+    const found = await detectLayout(root, options.normalDir, [...normalTestDirs, ...maskDirs]);
+    if (abnormalDirs.length === 0) abnormalDirs = (await Promise.all(found.abnormal.map(async (d) => ((await listImages(d, extensions, recursive)).length > 0 ? d : null)))).filter((d): d is string => d !== null);
+    if (maskDirs.length === 0 && found.maskDir && abnormalDirs.length > 0) { maskDirs = [found.maskDir]; autoMasks = true; }
+  }
+  const abnormals = await collect(abnormalDirs, 'abnormalDir', root, extensions, recursive);
   if (maskDirs.length > 0 && abnormals.length === 0) {
     throw new DatasetError('bad-option', 'Folder dataset: maskDir is set but abnormalDir is not; masks belong to abnormal images');
   }
@@ -113,21 +157,32 @@ export async function loadFolder(options: FolderOptions): Promise<FolderDataset>
     }
     masks.set(key, file);
   }
+  const layout = { abnormal: {} as Record<string, number>, maskDir: maskDirs.length > 0 ? maskDirs.map((d) => (isAbsolute(d) ? d : join(root, d))).join(', ') : null, withoutMasks: 0 };
   for (const { dir, file } of abnormals) {
+    const type = basename(dir);
+    layout.abnormal[type] = (layout.abnormal[type] ?? 0) + 1;
     if (maskDirs.length === 0) {
-      test.push({ path: file, label: 1, defect: 'abnormal' });
+      test.push({ path: file, label: 1, defect: type });
       continue;
     }
+    // ground_truth/<type>/<stem>_mask.png beside <type>/<stem>.png, or <stem>_mask.png directly in the mask folder.
     const key = stemKey(dir, file);
-    const maskPath = masks.get(key);
+    const maskPath = masks.get(key) ?? masks.get(`${type}/${key}`);
     if (maskPath === undefined) {
+      // Detected masks: a defect type without a folder of masks is simply unmasked.
+      const typeHasMasks = [...masks.keys()].some((k) => k.startsWith(`${type}/`));
+      if (autoMasks && !typeHasMasks) {
+        layout.withoutMasks++;
+        test.push({ path: file, label: 1, defect: type });
+        continue;
+      }
       throw new DatasetError(
         'missing-mask',
-        `Folder dataset: abnormal image ${file} has no mask in ${maskDirs.map((d) => (isAbsolute(d) ? d : join(root, d))).join(', ')}; expected ${key}.<ext> or ${key}_mask.<ext>`,
+        `Folder dataset: abnormal image ${file} has no mask in ${maskDirs.map((d) => (isAbsolute(d) ? d : join(root, d))).join(', ')}; expected ${autoMasks ? `${type}/${key}_mask.<ext> or ` : ''}${key}.<ext> or ${key}_mask.<ext>`,
         file,
       );
     }
-    test.push({ path: file, label: 1, defect: 'abnormal', maskPath });
+    test.push({ path: file, label: 1, defect: type, maskPath });
   }
-  return { train, test };
+  return { train, test, layout };
 }

@@ -73,12 +73,27 @@ const trainSchema = z.strictObject({
 });
 
 const thresholdSchema = z.strictObject({
-  /** auto = f1 when a labelled validation split exists, else quantile. */
-  rule: z.enum(['auto', 'f1', 'quantile', 'manual']).default('auto'),
+  /**
+   * auto = tolerance. tolerance: from normal images the model never saw, so that at most
+   * targetFpr of good parts are rejected with the given confidence (see pipeline/threshold.ts);
+   * f1: F1-optimal on a labelled validation split (dataset.valFromTest), mid-gap; quantile: the
+   * `quantile` of held-out normal scores; manual: `value`.
+   */
+  rule: z.enum(['auto', 'tolerance', 'f1', 'quantile', 'manual']).default('auto'),
+  /**
+   * The share of good parts you accept to reject (false-reject rate), rule tolerance. 5 %: with
+   * the ~10 calibration images of a small folder, a 1 % promise puts the threshold far above the
+   * good parts (vigil test/predict --target-fpr 0.01 re-thresholds once there are more).
+   */
+  targetFpr: z.number().gt(0).lt(1).default(0.05),
+  /** Confidence that the false-reject rate is at most targetFpr, rule tolerance. */
+  confidence: z.number().gt(0).lt(1).default(0.9),
   /** Quantile of held-out normal scores (rule quantile). */
   quantile: z.number().min(0).max(1).default(0.99),
   /** Share of the normal training images held out (not fitted on) to calibrate the threshold. */
   holdout: z.number().min(0).max(0.9).default(0.1),
+  /** At least this many normal images are held out (at most half of them), whatever the share. */
+  holdoutMin: z.int().min(0).default(10),
   /** rule manual: the raw score threshold. */
   value: z.number().nullable().default(null),
 });
@@ -285,6 +300,6 @@ export function parseSavedConfig(raw: Plain, modelSchema: z.ZodType, file: strin
   return parseWith(schema, renameDeprecatedKeys(raw, schema).value, file) as VigilConfig;
 }
 
-export function configToYaml(config: VigilConfig): string {
+export function configToYaml(config: VigilConfig | Record<string, unknown>): string {
   return YAML.stringify(config, { lineWidth: 0 });
 }

@@ -8,7 +8,7 @@ import {
   DSVDD_MIN_MAX, computeGcnMinMax, globalContrastNormalization, loadFolder, loadMvtec, loadOneClass,
   type AnomalySample, type MinMax, type OneClassDatasetName, type OneClassSubset,
 } from '../data/datasets.js';
-import { readImage, type Image } from '../data/image/index.js';
+import { readImage, readMask, type Image } from '../data/image/index.js';
 import { ImageLoader } from '../data/loader/index.js';
 import { deriveSeed, mulberry32, permutation } from '../data/random.js';
 import { generateSynthDataset, readSynthMarker, CATEGORIES, type Category } from '../data/synth/index.js';
@@ -16,6 +16,8 @@ import { applyPipeline, parsePipeline, isRandomOp, type TransformSpec } from '..
 import type { VigilConfig } from './config.js';
 import { UserError } from './errors.js';
 import type { MethodInputs } from '../methods/types.js';
+import { trainingSize, type SourceSize } from './sizes.js';
+import { inspectedArea } from './visual.js';
 
 /** How raw images become model inputs; stored in the model manifest so predict does the same. */
 export type Preprocessing =
@@ -55,6 +57,8 @@ export interface DataSplit {
   batches(o: BatchOptions): AsyncIterable<EvalBatch>;
   /** The image as the user sees it (original size, values in [0, 1]), for overlays. */
   original(index: number): Promise<Image>;
+  /** Its ground-truth mask at that size (0/1), when it has one. */
+  originalMask?(index: number, height: number, width: number): Promise<Uint8Array | null>;
   close(): Promise<void>;
 }
 
@@ -69,6 +73,8 @@ export interface PreparedData {
   /** Labelled validation split (both classes), from dataset.valFromTest. */
   val: DataSplit | null;
   test: DataSplit | null;
+  /** The training images' (most common) size as read, for size warnings at test/predict time. */
+  sourceSize?: SourceSize;
   close(): Promise<void>;
 }
 
@@ -221,6 +227,11 @@ export class FileSplit implements DataSplit {
     return readImage(this.ids[index]!, { mode: this.p.mode });
   }
 
+  async originalMask(index: number, height: number, width: number): Promise<Uint8Array | null> {
+    const path = (this.#items[index] as { maskPath?: string }).maskPath;
+    return path ? readMask(path, width, height, { resize: 'nearest' }) : null;
+  }
+
   async close(): Promise<void> {
     for (const l of this.#loaders.values()) await l.close();
     this.#loaders.clear();
@@ -287,12 +298,21 @@ function stratified(labels: ArrayLike<number>, fraction: number, seed: number, t
   return [picked.sort((a, b) => a - b), Array.from({ length: labels.length }, (_, i) => i).filter((i) => !set.has(i))];
 }
 
-/** Normal items held out of training: round(fraction·normals), at least 1 when fraction > 0 and 2+ normals. */
-function holdout(labels: ArrayLike<number>, fraction: number, seed: number): [number[], number[]] {
+/**
+ * Normal items held out of training: round(fraction·normals), raised to `min` (but never more
+ * than half the normals) because a threshold resting on 3 images is a guess; none when
+ * fraction is 0 or there are fewer than 2 normals.
+ */
+export function holdoutCount(normals: number, fraction: number, min: number): number {
+  if (fraction <= 0 || normals < 2) return 0;
+  return Math.min(normals - 1, Math.max(1, Math.round(fraction * normals), Math.min(min, Math.floor(normals / 2))));
+}
+
+function holdout(labels: ArrayLike<number>, t: { holdout: number; holdoutMin: number }, seed: number): [number[], number[]] {
   const normals: number[] = [];
   for (let i = 0; i < labels.length; i++) if (labels[i] !== 1) normals.push(i);
-  if (fraction <= 0 || normals.length < 2) return [[], Array.from({ length: labels.length }, (_, i) => i)];
-  const k = Math.min(normals.length - 1, Math.max(1, Math.round(fraction * normals.length)));
+  const k = holdoutCount(normals.length, t.holdout, t.holdoutMin);
+  if (k === 0) return [[], Array.from({ length: labels.length }, (_, i) => i)];
   const picked = permutation(normals.length, mulberry32(deriveSeed(seed, 'holdout'))).slice(0, k).map((j) => normals[j]!);
   const set = new Set(picked);
   return [picked.sort((a, b) => a - b), Array.from({ length: labels.length }, (_, i) => i).filter((i) => !set.has(i))];
@@ -336,7 +356,7 @@ async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { 
   let trainIdx = Array.from({ length: n }, (_, i) => i);
   if (d.limitTrain > 0 && d.limitTrain < n) trainIdx = seededSubset(n, d.limitTrain, config.seed, 'limit-train');
   const trainLabels = Int32Array.from(trainIdx, (i) => ds.train.labels[i]!);
-  const [calibPos, fitPos] = o.testOnly ? [[], trainIdx.map((_, k) => k)] : holdout(trainLabels, config.threshold.holdout, config.seed);
+  const [calibPos, fitPos] = o.testOnly ? [[], trainIdx.map((_, k) => k)] : holdout(trainLabels, config.threshold, config.seed);
 
   let p: Preprocessing;
   if (o.preprocessing) {
@@ -373,7 +393,7 @@ async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { 
   }
   const test = mk(ds.test, testIdx, 'test');
   o.onLog?.(`data: ${spec.dataset} normal class ${spec.normalClass}: train ${train.size}, held-out normals ${calib?.size ?? 0}, validation ${val?.size ?? 0}, test ${test.size}`);
-  return { name: `${spec.dataset}:${spec.normalClass}`, imageShape: chw, preprocessing: p, train, calib, val, test, close: async () => {} };
+  return { name: `${spec.dataset}:${spec.normalClass}`, imageShape: chw, preprocessing: p, train, calib, val, test, sourceSize: { height: h, width: w, share: 1 }, close: async () => {} };
 }
 
 async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exclude<ParsedSpec, { kind: 'oneclass' }>, o: PrepareOptions): Promise<PreparedData> {
@@ -406,8 +426,11 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
       ...(f.extensions.length > 0 ? { extensions: f.extensions } : {}),
       normalSplitRatio: f.normalSplitRatio,
       seed: config.seed,
+      detect: true,
     });
     ({ train, test } = ds);
+    const types = Object.entries(ds.layout.abnormal);
+    o.onLog?.(`data: ${spec.dir}: good images in ${f.normalDir}/; ${types.length === 0 ? 'no defect folders (the threshold comes from good images only)' : `defect types ${types.map(([t, n]) => `${t} (${n})`).join(', ')}${f.abnormalDir ? '' : ' (sibling folders of good/)'}`}${ds.layout.maskDir ? `; masks in ${ds.layout.maskDir}${ds.layout.withoutMasks ? `, none for ${ds.layout.withoutMasks} defect images (no pixel metrics)` : ''}` : types.length ? '; no masks (ground_truth/<type>/<name>_mask.png would give pixel metrics)' : ''}`);
     name = `folder:${basename(spec.dir)}`;
   }
   if (d.limitTrain > 0 && d.limitTrain < train.length) train = seededSubset(train.length, d.limitTrain, config.seed, 'limit-train').map((i) => train[i]!);
@@ -431,7 +454,7 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
     p = { kind: 'files', mode, transforms };
   }
   const opts = { seed: config.seed, workers: config.train.workers ?? Math.min(4, o.threads ?? 2), skipUnreadable: d.skipUnreadable, cache: true, onWarning: (m: string) => o.onLog?.(`warning: ${m}`) };
-  const [calibIdx, fitIdx] = o.testOnly ? [[], []] : holdout(train.map((s) => s.label), config.threshold.holdout, config.seed);
+  const [calibIdx, fitIdx] = o.testOnly ? [[], []] : holdout(train.map((s) => s.label), config.threshold, config.seed);
   let val: FileSplit | null = null;
   if (d.valFromTest > 0) {
     const [v, rest] = stratified(test.map((s) => s.label), d.valFromTest, config.seed, 'val');
@@ -445,9 +468,17 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
   const first = (o.testOnly ? test[0] : train[fitIdx[0] ?? 0]) ?? test[0];
   if (!first) throw new UserError(`dataset ${config.dataset.spec} has no images`);
   const img = applyPipeline({ image: await readImage(first.path, { mode: p.mode }) }, p.transforms, mulberry32(0)).image;
-  o.onLog?.(`data: ${name}: train ${trainSplit.size}, held-out normals ${calib?.size ?? 0}, validation ${val?.size ?? 0}, test ${testSplit?.size ?? 0}; inputs ${img.channels}×${img.height}×${img.width}`);
+  const log = o.onLog ?? ((): void => {});
+  const counts = (x: FileSplit | null): string => (x ? `${x.size}${x.labels.includes(1) ? ` (${x.labels.filter((l) => l === 0).length} good, ${x.labels.filter((l) => l === 1).length} anomalous)` : ''}` : '0');
+  log(`data: ${name}: train ${trainSplit.size}, held-out normals ${calib?.size ?? 0}, validation ${counts(val)}, test ${counts(testSplit)}; inputs ${img.channels}×${img.height}×${img.width}`);
+  const sourceSize = o.testOnly ? undefined : await trainingSize(train.map((t) => t.path), log);
+  if (sourceSize && p.transforms.some((t) => t.op === 'centerCrop')) {
+    const a = inspectedArea(p.transforms, sourceSize.height, sourceSize.width);
+    if (a.share < 0.999) log(`note: the centre crop shows the model ${Math.round(a.right - a.left)}×${Math.round(a.bottom - a.top)} of each ${sourceSize.width}×${sourceSize.height} image (${(a.share * 100).toFixed(1)} % of its area); the outer ${Math.round(Math.min(a.top, a.left))} px are never inspected (overlays shade them; model.cropSize: null inspects everything)`);
+  }
   const splits = [trainSplit, calib, val, testSplit];
   return {
+    sourceSize,
     name,
     imageShape: [img.channels, img.height, img.width],
     preprocessing: p,

@@ -8,12 +8,15 @@ export interface DatasetInfo {
   name: string;
   /** C×H×W of the model inputs with the default preprocessing. */
   input: string;
-  train_normal: number;
+  /** The splits exactly as `vigil train` makes them (same config, same seed). */
+  train: number;
   held_out_normal: number;
-  validation: number;
+  validation_normal: number;
+  validation_anomalous: number;
   test_normal: number;
   test_anomalous: number;
   masks: boolean;
+  /** Test images per defect type ('good' included), validation excluded. */
   defects: Record<string, number>;
 }
 
@@ -29,11 +32,12 @@ export async function datasetInfo(spec: string, o: { dataRoot?: string; set?: re
       spec,
       name: d.name,
       input: d.imageShape.join('×'),
-      train_normal: count(d.train.labels, 0) + (d.calib?.size ?? 0),
+      train: d.train.size,
       held_out_normal: d.calib?.size ?? 0,
-      validation: d.val?.size ?? 0,
-      test_normal: count(d.test?.labels, 0) + count(d.val?.labels, 0),
-      test_anomalous: count(d.test?.labels, 1) + count(d.val?.labels, 1),
+      validation_normal: count(d.val?.labels, 0),
+      validation_anomalous: count(d.val?.labels, 1),
+      test_normal: count(d.test?.labels, 0),
+      test_anomalous: count(d.test?.labels, 1),
       masks: d.test?.hasMasks ?? false,
       defects,
     };

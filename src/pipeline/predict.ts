@@ -7,7 +7,8 @@ import { decodeImage, readImage, type Image } from '../data/image/index.js';
 import { mulberry32 } from '../data/random.js';
 import { applyPipeline } from '../data/transforms/index.js';
 import type { Detector } from '../methods/types.js';
-import { predictionPngs } from './artifacts.js';
+import { inspectedNote, predictionPngs } from './artifacts.js';
+import { rethreshold, type ThresholdOverride } from './calibrate.js';
 import { FileSplit, loaderTransforms, postprocess } from './data.js';
 import { UserError } from './errors.js';
 import { csv, writeAtomic } from './fsutil.js';
@@ -15,7 +16,8 @@ import { expandInputs } from './inputs.js';
 import { loadDetector, readRun, type Run } from './run-dir.js';
 import { applyThreads, checkDevice, resolveThreads } from './runtime.js';
 import { scoreBatch, scoreSplit } from './score.js';
-import { normalise } from './threshold.js';
+import { sizeMessage, warnSizes } from './sizes.js';
+import { describeThreshold, normalise } from './threshold.js';
 import type { ModelManifest, RunHooks } from './types.js';
 
 export type Verdict = 'anomalous' | 'normal';
@@ -29,27 +31,35 @@ export interface ImagePrediction {
   threshold: number;
   /** Anomaly map at the model's input size, when the method localises. */
   map?: Float32Array;
+  /** The image's size or aspect ratio differs from the training images' (see sizes.ts). */
+  warnings?: string[];
 }
 
 /** A loaded model that turns decoded images into verdicts and heatmaps. */
 export class Predictor {
   #det: Detector | null;
-  /** The image-score threshold; starts as the manifest's, an operator may override it. */
+  #manifest: ModelManifest;
+  /** The image-score threshold; starts as the manifest's (or the override's), an operator may change it. */
   threshold: number;
 
-  private constructor(readonly run: Run, det: Detector, readonly device: string) {
+  private constructor(readonly run: Run, det: Detector, readonly device: string, override: ThresholdOverride) {
     this.#det = det;
-    this.threshold = run.manifest.threshold.image.value;
+    this.#manifest = { ...run.manifest, ...rethreshold(run.manifest, override) };
+    this.threshold = this.#manifest.threshold.image.value;
   }
 
-  static async open(runDir: string, o: { device?: string } = {}): Promise<Predictor> {
+  /** Loads a run's model; `threshold` re-thresholds it (--threshold / --target-fpr) without retraining. */
+  static async open(runDir: string, o: { device?: string; threshold?: ThresholdOverride } = {}): Promise<Predictor> {
     const run = readRun(runDir);
     const device = checkDevice(o.device ?? 'cpu');
+    const override = o.threshold ?? {};
+    rethreshold(run.manifest, override); // a bad override fails before the model loads
     const { det } = await loadDetector(run, device);
-    return new Predictor(run, det, device);
+    return new Predictor(run, det, device, override);
   }
 
-  get manifest(): ModelManifest { return this.run.manifest; }
+  /** The run's manifest, with the threshold override applied. */
+  get manifest(): ModelManifest { return this.#manifest; }
 
   get detector(): Detector {
     if (!this.#det) throw new Error('Predictor: used after dispose()');
@@ -82,7 +92,12 @@ export class Predictor {
     });
     postprocess(p, batch, images.length);
     const r = scoreBatch(this.detector, batch, [images.length, c, h, w], this.device);
-    return images.map((_, k) => this.judge(r.scores[k]!, r.maps?.slice(k * h * w, (k + 1) * h * w)));
+    const source = this.manifest.sourceSize;
+    return images.map((img, k) => {
+      const v = this.judge(r.scores[k]!, r.maps?.slice(k * h * w, (k + 1) * h * w));
+      const warning = source ? sizeMessage(img, source, 1, `image ${k + 1}`) : null;
+      return warning ? { ...v, warnings: [warning.replace(/^warning: /, '')] } : v;
+    });
   }
 
   /** Heatmap overlay and predicted-mask PNGs at the original image's size (null without maps). */
@@ -106,6 +121,8 @@ export interface PredictOptions extends RunHooks {
   /** Write heatmap and mask PNGs (default true). */
   images?: boolean;
   device?: string;
+  /** --threshold <score> / --target-fpr <rate>: re-threshold without retraining. */
+  threshold?: ThresholdOverride;
 }
 
 export interface Prediction {
@@ -120,6 +137,8 @@ export interface Prediction {
 
 export interface PredictResult {
   outDir: string;
+  /** The threshold the verdicts used, and how it was set. */
+  threshold: { value: number; rule: string; description: string };
   predictions: Prediction[];
   skipped: Array<{ path: string; reason: string }>;
 }
@@ -129,10 +148,17 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
   const batchSize = o.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${o.batchSize}`, { code: 'CONFIG_INVALID' });
   const threads = applyThreads(o.threads);
-  const predictor = await Predictor.open(runDir, o.device ? { device: o.device } : {});
+  const predictor = await Predictor.open(runDir, { ...(o.device ? { device: o.device } : {}), ...(o.threshold ? { threshold: o.threshold } : {}) });
   const files = expandInputs(inputs);
   const outDir = resolve(o.out ?? join(runDir, 'predictions'));
   const m = predictor.manifest;
+  const log = o.onLog ?? ((): void => {});
+  const ti = m.threshold.image;
+  const threshold = { value: ti.value, rule: ti.rule, description: describeThreshold(ti) };
+  log(`threshold: ${ti.value.toPrecision(6)}${ti.value !== predictor.run.manifest.threshold.image.value ? ` (overrides the model's ${predictor.run.manifest.threshold.image.value.toPrecision(6)})` : ''}: ${threshold.description}`);
+  await warnSizes(files, m.sourceSize, log);
+  const note = m.preprocessing.kind === 'files' ? inspectedNote(m.preprocessing.transforms, m) : null;
+  if (note) log(`note: ${note}`);
   const split = new FileSplit(files.map((path) => ({ path })), m.preprocessing, { seed: 0, workers: Math.min(4, resolveThreads(threads)), skipUnreadable: o.skipUnreadable ?? false, cache: false });
   const writeImages = (o.images ?? true) && m.normalisation.pixel !== null;
   const names = new Map<string, number>();
@@ -166,10 +192,10 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
       predictions.push(pred);
     }
     const skipped = split.skipped;
-    const rows: Array<Array<string | number>> = predictions.map((p) => [p.path, p.score, p.normalised, p.verdict, p.heatmap ?? '', p.mask ?? '']);
-    for (const s of skipped) rows.push([s.path, '', '', 'unreadable', '', '']);
-    writeAtomic(join(outDir, 'predictions.csv'), csv(['path', 'score', 'normalised_score', 'verdict', 'heatmap', 'mask'], rows));
-    return { outDir, predictions, skipped };
+    const rows: Array<Array<string | number>> = predictions.map((p) => [p.path, p.score, p.normalised, p.verdict, threshold.value, p.heatmap ?? '', p.mask ?? '']);
+    for (const s of skipped) rows.push([s.path, '', '', 'unreadable', threshold.value, '', '']);
+    writeAtomic(join(outDir, 'predictions.csv'), csv(['path', 'score', 'normalised_score', 'verdict', 'threshold', 'heatmap', 'mask'], rows));
+    return { outDir, threshold, predictions, skipped };
   } finally {
     predictor.dispose();
     await split.close();

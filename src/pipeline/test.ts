@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Detector } from '../methods/types.js';
 import { writeGalleries, writeMetricsAndReport, writeScoresCsv } from './artifacts.js';
+import { applicableConfig, rejectIgnoredKeys, resizeUsedBy } from './applicable.js';
+import { rethreshold, type ThresholdOverride } from './calibrate.js';
 import { configToYaml, modelSchemaOf, resolveConfig, type VigilConfig } from './config.js';
 import { FileSplit, prepareData, type DataSplit } from './data.js';
 import { UserError } from './errors.js';
@@ -12,6 +14,8 @@ import { writeAtomic } from './fsutil.js';
 import { loadDetector, readRun, RunLog, specSlug } from './run-dir.js';
 import { applyThreads, checkDevice } from './runtime.js';
 import { warnIfConstant } from './score.js';
+import { warnSizes } from './sizes.js';
+import { describeThreshold } from './threshold.js';
 import type { ModelManifest, RunHooks, RunMetrics } from './types.js';
 import { VIGIL_VERSION } from './version.js';
 
@@ -33,10 +37,11 @@ export interface EvaluateInput {
 /** Test pass → metrics → scores.csv, galleries, metrics.json, report.html. */
 export async function evaluateSplit(e: EvaluateInput): Promise<RunMetrics> {
   const { manifest, split } = e;
+  if (split instanceof FileSplit) await warnSizes(split.ids, manifest.sourceSize, e.log);
   const pass = await testPass(e.det, split, manifest, { batchSize: e.config.train.batchSize, gallery: e.config.output.images, hooks: e.hooks, device: e.device });
   warnIfConstant(pass.scored.scores, 'test', e.log);
   const thr = manifest.threshold.image.value;
-  const { image, pixel, confusion } = computeMetrics(pass, manifest.method, thr, e.log);
+  const { image, pixel, confusion, rates, defects, errors } = computeMetrics(pass, split, manifest.method, thr, e.log);
   writeScoresCsv(e.outDir, pass, split, manifest);
   const galleries = await writeGalleries(e.outDir, pass, split, manifest);
   const { labels, scores } = pass.scored;
@@ -46,13 +51,15 @@ export async function evaluateSplit(e: EvaluateInput): Promise<RunMetrics> {
     image,
     pixel,
     threshold: {
-      value: thr,
-      rule: manifest.threshold.image.rule,
-      ...(manifest.threshold.image.quantile !== undefined ? { quantile: manifest.threshold.image.quantile } : {}),
+      ...manifest.threshold.image,
+      description: describeThreshold(manifest.threshold.image),
       normalised: 0.5,
-      pixel: manifest.threshold.pixel ? { value: manifest.threshold.pixel.value, rule: manifest.threshold.pixel.rule } : null,
+      pixel: manifest.threshold.pixel ? { value: manifest.threshold.pixel.value, rule: manifest.threshold.pixel.rule, description: describeThreshold(manifest.threshold.pixel, 'good parts have a pixel above it') } : null,
     },
     confusion,
+    rates,
+    defects,
+    errors,
     counts: {
       ...e.counts,
       test: scores.length,
@@ -65,8 +72,9 @@ export async function evaluateSplit(e: EvaluateInput): Promise<RunMetrics> {
     images: galleries.images,
     vigil_version: VIGIL_VERSION,
   };
-  writeMetricsAndReport(e.outDir, metrics, pass, galleries, manifest, e.config, e.dataset);
-  e.log(`test: ${scores.length} images${image ? `, image AUROC ${image.auroc.toFixed(4)}, AP ${image.ap.toFixed(4)}, F1-max ${image.f1_max.toFixed(4)}` : ''}${pixel ? `, pixel AUROC ${pixel.auroc.toFixed(4)}, AUPRO ${pixel.aupro.toFixed(4)}` : ''}`);
+  writeMetricsAndReport(e.outDir, metrics, pass, split, galleries, manifest, e.config, e.dataset);
+  if (confusion) e.log(`verdicts: ${confusion.tp} of ${confusion.tp + confusion.fn} defects NG, ${confusion.fp} of ${confusion.fp + confusion.tn} good parts NG (false reject${confusion.fp === 1 ? '' : 's'})`);
+  e.log(`test: ${scores.length} image${scores.length === 1 ? '' : 's'}${image ? `, image AUROC ${image.auroc.toFixed(4)}, AP ${image.ap.toFixed(4)}, F1-max ${image.f1_max.toFixed(4)}` : ''}${pixel ? `, pixel AUROC ${pixel.auroc.toFixed(4)}, AUPRO ${pixel.aupro.toFixed(4)}` : ''}`);
   return metrics;
 }
 
@@ -78,6 +86,8 @@ export interface TestOptions extends RunHooks {
   /** Output folder (default <run>/test-<dataset>). */
   out?: string;
   device?: string;
+  /** --threshold <score> / --target-fpr <rate>: re-threshold without retraining. */
+  threshold?: ThresholdOverride;
 }
 
 export interface TestResult {
@@ -86,7 +96,9 @@ export interface TestResult {
 }
 
 export async function test(runDir: string, o: TestOptions = {}): Promise<TestResult> {
+  rejectIgnoredKeys('test', o.set ?? []);
   const run = readRun(runDir);
+  const manifest: ModelManifest = { ...run.manifest, ...rethreshold(run.manifest, o.threshold ?? {}) };
   const threads = applyThreads(o.threads);
   const device = checkDevice(o.device ?? 'cpu');
   const { det, method } = await loadDetector(run, device);
@@ -111,8 +123,13 @@ export async function test(runDir: string, o: TestOptions = {}): Promise<TestRes
         throw new UserError(`dataset ${config.dataset.spec} gives ${data.imageShape.join('×')} inputs but the model expects ${run.manifest.imageShape.join('×')}`);
       }
       if (!data.test || data.test.size === 0) throw new UserError(`dataset ${config.dataset.spec} has no test images`);
-      writeAtomic(join(outDir, 'config.yaml'), configToYaml(config));
-      const metrics = await evaluateSplit({ det, manifest: run.manifest, config, split: data.test, outDir, dataset: data.name, fitS: null, log, hooks: o, counts: {}, threads, device });
+      const ti = manifest.threshold.image;
+      if (o.threshold?.threshold !== undefined || o.threshold?.targetFpr !== undefined) {
+        config.threshold = { ...config.threshold, rule: ti.rule === 'manual' ? 'manual' : 'tolerance', value: ti.rule === 'manual' ? ti.value : null, ...(ti.targetFpr !== undefined ? { targetFpr: ti.targetFpr, confidence: ti.confidence! } : {}) };
+        log(`threshold: ${ti.value.toPrecision(6)} (overrides the model's ${run.manifest.threshold.image.value.toPrecision(6)}): ${describeThreshold(ti)}`);
+      }
+      writeAtomic(join(outDir, 'config.yaml'), configToYaml(applicableConfig(config, resizeUsedBy(manifest.preprocessing, config.preprocess.size))));
+      const metrics = await evaluateSplit({ det, manifest, config, split: data.test, outDir, dataset: data.name, fitS: null, log, hooks: o, counts: {}, threads, device });
       return { outDir, metrics };
     } finally {
       await data.close();

@@ -8,7 +8,8 @@ import type { Detector, FitContext, TrainingState } from '../methods/types.js';
 import { AugmentPool } from './augment.js';
 import { calibrate } from './calibrate.js';
 import { configToYaml, modelSchemaOf, parseSavedConfig, parseSet, readYamlFile, resolveConfig, type VigilConfig } from './config.js';
-import { parseDataSpec, prepareData } from './data.js';
+import { applicableConfig, rejectUnusedKeys, resizeUsed } from './applicable.js';
+import { parseDataSpec, prepareData, type PreparedData } from './data.js';
 import { InterruptedError, UserError } from './errors.js';
 import { writeAtomic } from './fsutil.js';
 import { getMethod, type AnyMethod } from './registry.js';
@@ -70,6 +71,7 @@ async function runConfig(o: TrainOptions): Promise<{ config: VigilConfig; method
   if (o.out !== undefined) flags.output = { dir: o.out };
   const { config, warnings } = resolveConfig({ method: name, modelSchema: modelSchemaOf(method), ...(o.data ? { data: o.data } : {}), ...(o.config ? { configFile: o.config } : {}), ...(fileLayer ? { fileLayer } : {}), ...(o.set ? { set: o.set } : {}), flags });
   parseDataSpec(config.dataset.spec, config.dataset.category); // fail before creating the run directory
+  rejectUnusedKeys(config, method.inputs?.(config.model) ?? {}, [fileLayer, ...(o.set ?? []).map(parseSet)]);
   const runDir = config.output.dir ? resolve(config.output.dir) : defaultRunDir(name, config.dataset.spec);
   if (holdsRun(runDir)) throw new UserError(`run directory ${runDir} already holds a run; choose another --out (or --resume it if it was interrupted)`, { code: 'RUN_EXISTS' });
   config.output.dir = runDir;
@@ -106,7 +108,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const device = checkDevice(config.device);
   if (!o.resume) {
     mkdirSync(runDir, { recursive: true });
-    writeAtomic(join(runDir, 'config.yaml'), configToYaml(config));
+    writeAtomic(join(runDir, 'config.yaml'), configToYaml(applicableConfig(config, resizeUsed(config, method.inputs?.(config.model) ?? {}))));
   }
   const { log } = new RunLog(join(runDir, 'log.txt'), o.onLog);
   log(`vigil ${VIGIL_VERSION} ${o.resume ? 'resume' : 'train'}: method ${config.method}, data ${config.dataset.spec}, seed ${config.seed}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}, run ${runDir}`);
@@ -117,10 +119,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   torch.manualSeed(config.seed);
   const inputs = method.inputs?.(config.model) ?? {};
-  const data = await prepareData(config, inputs, { onLog: log, threads });
+  let data: PreparedData | null = null;
   let det: Detector | null = null;
   let augment: AugmentPool | null = null;
   try {
+    data = await prepareData(config, inputs, { onLog: log, threads });
     det = method.create(config.model, data.imageShape, { device });
     if (inputs.trainAugment) {
       augment = new AugmentPool(inputs.trainAugment, config.train.workers ?? Math.max(1, Math.min(4, threads - 1)));
@@ -145,6 +148,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       preprocessing: data.preprocessing,
       imageShape: data.imageShape,
       ...calibration,
+      ...(data.sourceSize ? { sourceSize: data.sourceSize } : {}),
     });
 
     let metrics: RunMetrics | null = null;
@@ -159,6 +163,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log('done');
     return { runDir, metrics, manifest };
   } catch (e) {
+    if (!(e instanceof InterruptedError)) log(`error: ${(e as Error).message}`);
     if (!(e instanceof InterruptedError) || existsSync(manifestPath(runDir))) throw e;
     const cp = readCheckpointMeta(runDir);
     const msg = `interrupted; resume with: vigil train --resume ${runDir}${cp ? ` (continues after ${cp.stage} epoch ${cp.epoch})` : ' (no checkpoint yet: training starts over)'}`;
@@ -168,6 +173,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (resume) torch.dispose([...resume.tensors.values()]);
     await augment?.close();
     det?.dispose();
-    await data.close();
+    await data?.close();
   }
 }

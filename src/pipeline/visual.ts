@@ -1,5 +1,7 @@
 // Heatmaps: a map at model-input resolution is projected back onto the original image (undoing
-// the resize/crop steps of the eval transforms), coloured and blended over the image.
+// the resize/crop steps of the eval transforms), coloured and blended over the image. Pixels the
+// model never saw (outside a centre crop) are NaN in the projected map and shaded grey with
+// hatching; ground-truth and predicted-mask contours are drawn on top.
 import type { Image } from '../data/image/index.js';
 import { outputSize, roundHalfEven, type TransformSpec } from '../data/transforms/index.js';
 
@@ -39,8 +41,20 @@ export function inputToOriginal(spec: readonly TransformSpec[], height: number, 
 }
 
 /**
+ * The part of a height × width original that reaches the model through `spec` (a centre crop
+ * drops the rest): its box in original pixels and its share of the image area.
+ */
+export function inspectedArea(spec: readonly TransformSpec[], height: number, width: number): { top: number; left: number; bottom: number; right: number; share: number } {
+  const { affine: f, inputH, inputW } = inputToOriginal(spec, height, width);
+  const clamp = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
+  const top = clamp(f.by - f.ay / 2 + 0.5, height), bottom = clamp(f.by + f.ay * (inputH - 0.5) + 0.5, height);
+  const left = clamp(f.bx - f.ax / 2 + 0.5, width), right = clamp(f.bx + f.ax * (inputW - 0.5) + 0.5, width);
+  return { top, left, bottom, right, share: ((bottom - top) * (right - left)) / (height * width) };
+}
+
+/**
  * Resamples an H×W map (model input grid) onto the original height × width (bilinear);
- * pixels outside the cropped window get `outside`.
+ * pixels outside the cropped window get `outside` (NaN: "not inspected", shaded by overlay()).
  */
 export function mapToOriginal(map: Float32Array, inputH: number, inputW: number, spec: readonly TransformSpec[], height: number, width: number, outside = 0): Float32Array {
   const { affine: f, inputH: h, inputW: w } = inputToOriginal(spec, height, width);
@@ -74,22 +88,68 @@ export function colour(v: number): [number, number, number] {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }
 
-/** HWC RGB bytes of the image with the normalised map (values in [0, 1], 0.5 = threshold) blended over it. */
+/**
+ * HWC RGB bytes of the image with the normalised map (values in [0, 1], 0.5 = threshold) blended
+ * over it; NaN pixels (not inspected) are greyed and hatched.
+ */
 export function overlay(img: Image, normMap: Float32Array, alpha = 0.45): Uint8Array {
   const { height: h, width: w } = img;
   const n = h * w;
   if (normMap.length !== n) throw new Error(`overlay: map has ${normMap.length} pixels, image ${w}×${h}`);
   const out = new Uint8Array(n * 3);
+  const period = Math.max(6, Math.round(Math.min(h, w) / 24));
   for (let i = 0; i < n; i++) {
-    const c = colour(normMap[i]!);
+    const v = normMap[i]!;
+    if (Number.isNaN(v)) {
+      const y = Math.floor(i / w), x = i % w;
+      const hatch = (x + y) % period < Math.max(1, period / 4);
+      for (let k = 0; k < 3; k++) {
+        const base = img.data[(img.channels === 3 ? k : 0) * n + i]! * 255;
+        out[i * 3 + k] = hatch ? 70 : Math.round(base * 0.35 + 128 * 0.65);
+      }
+      continue;
+    }
+    const c = colour(v);
     // Below-threshold regions get a lighter tint so the defect stands out.
-    const a = normMap[i]! >= 0.5 ? alpha + 0.15 : alpha * 0.6;
+    const a = v >= 0.5 ? alpha + 0.15 : alpha * 0.6;
     for (let k = 0; k < 3; k++) {
       const base = img.data[(img.channels === 3 ? k : 0) * n + i]! * 255;
       out[i * 3 + k] = Math.round(base * (1 - a) + c[k]! * a);
     }
   }
   return out;
+}
+
+/** The image itself as HWC RGB bytes. */
+export function rgbBytes(img: Image): Uint8Array {
+  const n = img.height * img.width;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) out[i * 3 + k] = Math.round(img.data[(img.channels === 3 ? k : 0) * n + i]! * 255);
+  return out;
+}
+
+/** Draws the outline of a 0/1 mask (pixels of the mask with a neighbour outside it) in `rgb`, `thickness` px wide. */
+export function drawContour(rgb: Uint8Array, h: number, w: number, mask: ArrayLike<number>, colour: readonly [number, number, number], thickness = 1): void {
+  const edge = new Uint8Array(h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (!mask[y * w + x]) continue;
+    const out = (yy: number, xx: number): boolean => yy < 0 || yy >= h || xx < 0 || xx >= w || !mask[yy * w + xx];
+    if (out(y - 1, x) || out(y + 1, x) || out(y, x - 1) || out(y, x + 1)) edge[y * w + x] = 1;
+  }
+  const r = thickness - 1;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (!edge[y * w + x]) continue;
+    for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) {
+      const yy = y + dy, xx = x + dx;
+      if (yy < 0 || yy >= h || xx < 0 || xx >= w || !mask[yy * w + xx]) continue;
+      rgb.set(colour, (yy * w + xx) * 3);
+    }
+  }
+}
+
+/** The ramp's anchor colours (for the report's colour bar). */
+export function rampStops(): Array<{ at: number; rgb: [number, number, number] }> {
+  return RAMP.map((rgb, i) => ({ at: i / (RAMP.length - 1), rgb }));
 }
 
 /** Nearest-neighbour upscale of HWC bytes by an integer factor (tiny 28×28 inputs are unreadable otherwise). */
@@ -104,7 +164,7 @@ export function upscale(rgb: Uint8Array, h: number, w: number, channels: number,
   return out;
 }
 
-/** Predicted mask (0/255) from a normalised map: threshold at 0.5. */
+/** Predicted mask (0/255) from a normalised map: threshold at 0.5 (not-inspected NaN pixels are 0). */
 export function maskBytes(normMap: Float32Array): Uint8Array {
   const out = new Uint8Array(normMap.length);
   for (let i = 0; i < normMap.length; i++) out[i] = normMap[i]! >= 0.5 ? 255 : 0;

@@ -45,7 +45,7 @@ test('unknown config key names the key and lists the valid ones', () => {
 
 test('wrong value types from --set: every wrong key is reported at once, old spellings included', () => {
   userError(vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:0', '--set', 'train.batch_size=abc', '--set', 'seed=-1', '--set', 'model.minStd=x', '--set', 'threshold.rule=best', '--out', join(dir, 'r4')]),
-    '✖ train.batchSize: expected an integer >= 1, got "abc"', '✖ seed: must be >= 0, got -1', '✖ model.minStd: expected a number', '✖ threshold.rule: must be one of "auto", "f1", "quantile", "manual"');
+    '✖ train.batchSize: expected an integer >= 1, got "abc"', '✖ seed: must be >= 0, got -1', '✖ model.minStd: expected a number', '✖ threshold.rule: must be one of "auto", "tolerance", "f1", "quantile", "manual"');
   assert.ok(!existsSync(join(dir, 'r4')), 'nothing is written for an invalid config');
 });
 

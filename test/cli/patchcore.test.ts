@@ -18,6 +18,16 @@ before(() => {
   const r = vigil(['train', '--method', 'patchcore', '--data', `synth:${join(dir, 'synth', 'grainy')}`, '--set', 'model.backbone.weights=random',
     '--set', 'model.imageSize=96', '--set', 'model.cropSize=96', '--set', 'threshold.holdout=0.25', '--out', run, '--quiet', '--json']);
   assert.equal(r.code, 0, r.stderr);
+  // --quiet: not even the random-weights notice (Node's "(node:PID) PatchCoreWarning" dump before).
+  assert.equal(r.stderr, '');
+});
+
+test('without --quiet the random-weights notice is one warning line, like the other log lines', () => {
+  const r = vigil(['train', '--method', 'patchcore', '--data', `synth:${join(dir, 'synth', 'grainy')}`, '--set', 'model.backbone.weights=random',
+    '--set', 'model.imageSize=64', '--set', 'model.cropSize=null', '--set', 'model.coreset.ratio=0.02', '--out', join(dir, 'loud')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: patchcore: backbone resnet18 uses random weights/m);
+  assert.ok(!/\(node:\d+\)|PatchCoreWarning/.test(r.stderr), r.stderr);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -28,7 +28,11 @@ test('train writes the whole run directory', () => {
   }
   assert.ok(!existsSync(join(run, 'checkpoint')), 'checkpoint/ is removed once the model is saved');
   const images = readdirSync(join(run, 'images')).sort();
-  assert.deepEqual(images, ['least-anomalous-01.png', 'least-anomalous-02.png', 'least-anomalous-03.png', 'most-anomalous-01.png', 'most-anomalous-02.png', 'most-anomalous-03.png']);
+  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
+  assert.deepEqual(images, m.images.map((i: { file: string }) => i.file.replace('images/', '')).sort(), 'metrics.json lists every gallery image');
+  for (const f of ['least-anomalous-01.png', 'least-anomalous-03.png', 'most-anomalous-01.png', 'most-anomalous-03.png']) assert.ok(images.includes(f), f);
+  assert.equal(images.filter((f) => f.startsWith('false-reject-')).length, m.confusion.fp, 'one image per false reject');
+  assert.equal(images.filter((f) => f.startsWith('miss-')).length, m.confusion.fn, 'one image per miss');
   const png = readFileSync(join(run, 'images', images[0]!));
   assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [2 * 96 + 4, 96], 'image | overlay side by side at the original 96 px');
   const cfg = YAML.parse(readFileSync(join(run, 'config.yaml'), 'utf8'));
@@ -49,13 +53,14 @@ test('metrics.json agrees with scores.csv and the manifest', () => {
   assert.equal(rows.length, 6 + 5 * 2);
   assert.equal(m.counts.test, rows.length);
   assert.equal(m.counts.train + m.counts.held_out_normal, 16);
-  assert.equal(m.counts.held_out_normal, 4);
+  assert.equal(m.counts.held_out_normal, 8, 'a quarter would be 4; at least 10 (at most half) are held out');
   const scores = rows.map((r) => Number(r.score));
   const labels = rows.map((r) => Number(r.label));
   assert.ok(Math.abs(m.image.auroc - pairAuroc(scores, labels)) < 1e-12, 'AUROC recomputed from scores.csv');
   for (const k of ['auroc', 'ap', 'f1_max']) assert.ok(m.image[k] >= 0 && m.image[k] <= 1, `image.${k}`);
   for (const k of ['auroc', 'ap', 'aupro']) assert.ok(m.pixel[k] >= 0 && m.pixel[k] <= 1, `pixel.${k} (synth has masks)`);
-  assert.equal(m.threshold.rule, 'quantile', 'no labelled validation split → quantile of held-out normals');
+  assert.equal(m.threshold.rule, 'tolerance', 'from the held-out normals');
+  assert.equal(m.threshold.samples, 8);
   assert.equal(m.threshold.value, manifest.threshold.image.value);
   assert.ok(m.timing.fit_s > 0 && m.timing.test_s > 0 && m.timing.infer_ms_per_image > 0);
   // Verdicts and normalised scores follow the stored threshold and normalisation.
@@ -64,8 +69,10 @@ test('metrics.json agrees with scores.csv and the manifest', () => {
   for (const r of rows) {
     const s = Number(r.score);
     assert.equal(r.verdict, s >= m.threshold.value ? 'anomalous' : 'normal');
-    const expect = Math.min(1, Math.max(0, (s - n.threshold) / (n.max - n.min) + 0.5));
+    const d = n.threshold - n.min;
+    const expect = s >= n.threshold ? 1 - (0.5 * d) / (d + s - n.threshold) : Math.max(0, 0.5 - (0.5 * (n.threshold - s)) / d);
     assert.ok(Math.abs(Number(r.normalised_score) - expect) < 1e-12);
+    assert.equal(Number(r.threshold), m.threshold.value);
   }
   const c = m.confusion;
   assert.equal(c.tp + c.fn, labels.filter((l) => l === 1).length);
@@ -79,9 +86,11 @@ test('metrics.json agrees with scores.csv and the manifest', () => {
 test('report.html is self-contained', () => {
   const html = readFileSync(join(run, 'report.html'), 'utf8');
   assert.ok(!/(src|href)="https?:/.test(html), 'no network references');
-  assert.equal((html.match(/<svg /g) ?? []).length, 3, 'ROC, PR and histogram');
-  assert.equal((html.match(/data:image\/png;base64,/g) ?? []).length, 6);
-  assert.ok(html.includes('threshold'));
+  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
+  assert.equal((html.match(/<svg [^>]*aria-label="ROC curve|<svg [^>]*aria-label="Precision/g) ?? []).length, 2, 'ROC and PR');
+  assert.equal((html.match(/<svg [^>]*aria-label="Scores of good parts/g) ?? []).length, 2, 'histogram, linear and log');
+  assert.equal((html.match(/data:image\/png;base64,/g) ?? []).length, m.images.length);
+  assert.match(html, /An image is <b class="NG">NG<\/b> when its anomaly score is at least <b>/);
 });
 
 test('test re-evaluates the saved model to the same numbers', () => {
@@ -118,13 +127,18 @@ test('predict writes predictions.csv, heatmaps and masks at the original size', 
   for (const v of mask.data) assert.ok(v === 0 || v === 1);
 });
 
-test('one-class Fashion-MNIST subset with a labelled validation split uses the F1 threshold', () => {
+test('one-class Fashion-MNIST subset with a labelled validation split: tolerance from every unseen normal, or F1 mid-gap', () => {
   assert.ok(existsSync('/usr/share/datasets/fashion-mnist'), 'Fashion-MNIST missing: run npm test (its setup installs dataset-fashion-mnist)');
   const out = join(dir, 'fm');
   const r = vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:1', '--set', 'dataset.limit_train=400', '--set', 'dataset.limit_test=600', '--set', 'dataset.val_from_test=0.3', '--out', out, '--json', '--quiet']);
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(r.stdout);
-  assert.equal(res.metrics.threshold.rule, 'f1');
+  assert.equal(res.metrics.threshold.rule, 'tolerance');
+  const manifest = JSON.parse(readFileSync(join(out, 'model', 'manifest.json'), 'utf8'));
+  const valNormals = Number(/validation at this threshold: \d+ of \d+ anomalous images NG, \d+ of (\d+) normal images NG/.exec(readFileSync(join(out, 'log.txt'), 'utf8'))![1]);
+  assert.ok(valNormals > 0);
+  assert.equal(res.metrics.threshold.samples, res.metrics.counts.held_out_normal + valNormals, 'held-out normals + the validation normals');
+  assert.equal(manifest.calibration.normal.length, res.metrics.threshold.samples);
   assert.equal(res.metrics.dataset, 'fashion-mnist:1');
   assert.equal(res.metrics.counts.test + res.metrics.counts.validation, 600);
   assert.equal(res.metrics.pixel, null, 'no masks → no pixel metrics');
@@ -132,13 +146,18 @@ test('one-class Fashion-MNIST subset with a labelled validation split uses the F
   assert.ok(res.metrics.image.auroc > 0.8, `AUROC ${res.metrics.image.auroc}`);
   const rows = parseCsv(readFileSync(join(out, 'scores.csv'), 'utf8'));
   assert.match(rows[0]!.id, /^test#\d+$/);
+  const f1 = vigil(['train', '--method', 'pixelstats', '--data', 'fmnist:1', '--set', 'dataset.limitTrain=400', '--set', 'dataset.limitTest=600', '--set', 'dataset.valFromTest=0.3', '--set', 'threshold.rule=f1', '--out', join(dir, 'fm-f1'), '--json', '--quiet']);
+  assert.equal(f1.code, 0, f1.stderr);
+  assert.equal(JSON.parse(f1.stdout).metrics.threshold.rule, 'f1');
 });
 
 test('--help works on every verb', () => {
   for (const v of [['train'], ['test'], ['predict'], ['datasets'], ['datasets', 'synth'], ['datasets', 'info'], ['weights'], ['methods']]) {
-    const r = vigil([...v, '--help']);
-    assert.equal(r.code, 0, `${v.join(' ')}: ${r.stderr}`);
-    assert.match(r.stdout, /usage: vigil/);
+    for (const h of ['--help', '-h']) {
+      const r = vigil([...v, h]);
+      assert.equal(r.code, 0, `${v.join(' ')} ${h}: ${r.stderr}`);
+      assert.match(r.stdout, /usage: vigil/);
+    }
   }
 });
 

@@ -40,7 +40,7 @@ test('schema: defaults fill in; every violation is reported at once with its key
   assert.match(byPath.get('model.k')!, /expected a number, got "three" \(string\)/);
   assert.match(byPath.get('model.nested.of')!, /unknown key \(valid keys in 'model\.nested': on\)/);
   assert.match(byPath.get('output.colour')!, /valid keys in 'output': dir, images/);
-  assert.match(byPath.get('threshold.rule')!, /one of "auto", "f1", "quantile", "manual", got "best"/);
+  assert.match(byPath.get('threshold.rule')!, /one of "auto", "tolerance", "f1", "quantile", "manual", got "best"/);
   assert.match(byPath.get('seed')!, /expected an integer >= 0, got 1\.5/);
   assert.match(byPath.get('dataset.valFromTest')!, /<= 0\.9, got 2/);
   assert.match(err.message, /✖ model\.k: /);
@@ -61,19 +61,27 @@ test('quantile interpolates linearly (numpy default); thresholds by rule', () =>
   assert.equal(quantile([1, 2, 3, 4, 5], 0.5), 3);
   assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
   assert.ok(Math.abs(quantile([0, 10], 0.99) - 9.9) < 1e-12);
-  const q = chooseThreshold('auto', 0.5, null, { normal: Float32Array.of(1, 2, 3) });
+  const t = { rule: 'quantile' as const, targetFpr: 0.01, confidence: 0.9, quantile: 0.5, value: null };
+  const q = chooseThreshold(t, { normal: Float32Array.of(1, 2, 3) });
   assert.deepEqual([q.rule, q.value], ['quantile', 2]);
-  // Labelled validation: the F1-optimal cut between the classes.
-  const f = chooseThreshold('auto', 0.99, null, { normal: Float32Array.of(1), val: { scores: Float32Array.of(0.1, 0.2, 0.8, 0.9), labels: Uint8Array.of(0, 0, 1, 1) } });
-  assert.deepEqual([f.rule, Math.fround(f.value)], ['f1', Math.fround(0.8)]);
-  assert.throws(() => chooseThreshold('f1', 0.99, null, { normal: Float32Array.of(1) }), /labelled validation split/);
+  // auto = tolerance, whether or not there is a labelled validation split.
+  const a = chooseThreshold({ ...t, rule: 'auto' }, { normal: Float32Array.of(1, 2, 3), val: { scores: Float32Array.of(0.1, 3), labels: Uint8Array.of(0, 1) } });
+  assert.equal(a.rule, 'tolerance');
+  assert.ok(a.value > 3);
+  // f1: the F1-optimal cut between the classes, moved to the middle of the gap (geometric for positive scores).
+  const f = chooseThreshold({ ...t, rule: 'f1' }, { normal: Float32Array.of(1), val: { scores: Float32Array.of(0.1, 0.2, 0.8, 0.9), labels: Uint8Array.of(0, 0, 1, 1) } });
+  assert.equal(f.rule, 'f1');
+  assert.ok(Math.abs(f.value - Math.sqrt(Math.fround(0.2) * Math.fround(0.8))) < 1e-7, String(f.value));
+  assert.throws(() => chooseThreshold({ ...t, rule: 'f1' }, { normal: Float32Array.of(1) }), /labelled validation split/);
 });
 
-test('normalisation maps the threshold to 0.5 and clamps', () => {
+test('normalisation: the lowest normal score → 0, the threshold → 0.5, strong and weak defects stay apart below 1', () => {
   const n = { threshold: 4, min: 2, max: 6 };
+  assert.equal(normalise(2, n), 0);
+  assert.equal(normalise(3, n), 0.25);
   assert.equal(normalise(4, n), 0.5);
-  assert.equal(normalise(5, n), 0.75);
-  assert.equal(normalise(100, n), 1);
+  assert.ok(Math.abs(normalise(6, n) - 0.75) < 1e-12, 'one threshold-to-min distance above → 0.75');
+  assert.ok(normalise(100, n) < normalise(1000, n) && normalise(1000, n) < 1);
   assert.equal(normalise(-100, n), 0);
 });
 

@@ -13,5 +13,6 @@ export {
   type PngSource,
 } from './decode.js';
 export { decodeBmp, isBmp } from './bmp.js';
+export { readImageSize } from './probe.js';
 export { encodePng } from './png.js';
 export { toGray, toRgb, lumaPil } from './colour.js';

@@ -44,9 +44,13 @@ export const patchcoreSchema = z.strictObject({
   }).prefault({}),
   /** k neighbours; prune: exact search with a PCA lower bound that skips most of a large bank (same result). */
   knn: z.strictObject({ k: z.int().min(1).default(1), prune: z.boolean().default(true) }).prefault({}),
-  /** Resize side before the crop (authors: 256) and crop side (224). */
-  imageSize: z.int().min(8).default(256),
-  cropSize: z.int().min(8).default(224),
+  /**
+   * Resize before the crop: a side (authors: 256; the shorter side, as torchvision's Resize(int)),
+   * or [height, width]. Without a crop a single side means a square imageSize × imageSize.
+   */
+  imageSize: z.union([z.int().min(8), z.tuple([z.int().min(8), z.int().min(8)])]).default(256),
+  /** Centre crop side (authors: 224: the outer 12.5 % of each side is never seen); null = no crop, the whole image. */
+  cropSize: z.int().min(8).nullable().default(224),
   /** σ of the map smoothing (authors: 4). */
   smoothing: z.number().min(0).default(4),
   memoryBank: z.strictObject({ dtype: z.enum(['float32', 'float16']).default('float32') }).prefault({}),
@@ -58,11 +62,15 @@ export type PatchCoreConfig = z.infer<typeof patchcoreSchema>;
 
 export const PATCHCORE_DEFAULTS: PatchCoreConfig = patchcoreSchema.parse({});
 
-/** Resize → center crop → ImageNet normalisation, as patchcore-inspection's MVTecDataset. */
+/**
+ * Resize → center crop → ImageNet normalisation, as patchcore-inspection's MVTecDataset; with
+ * cropSize null, resize to imageSize × imageSize (or [h, w]) and no crop: every pixel is seen.
+ */
 export function patchcoreTransforms(config: Pick<PatchCoreConfig, 'imageSize' | 'cropSize'>): TransformSpec[] {
+  const size: number | [number, number] = typeof config.imageSize === 'number' ? (config.cropSize === null ? [config.imageSize, config.imageSize] : config.imageSize) : [...config.imageSize];
   return [
-    { op: 'resize', size: config.imageSize, interpolation: 'bilinear' },
-    { op: 'centerCrop', size: config.cropSize },
+    { op: 'resize', size, interpolation: 'bilinear' },
+    ...(config.cropSize === null ? [] : [{ op: 'centerCrop' as const, size: config.cropSize }]),
     { op: 'normalize', mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] },
   ];
 }
@@ -91,7 +99,7 @@ export class PatchCoreDetector implements Detector {
     this.imageShape = imageShape;
     if (imageShape[0] !== 3) throw new MethodInputError(`patchcore: images must have 3 channels (RGB, ImageNet-normalised), got ${imageShape[0]}`);
     if (config.backbone.weights === 'random') {
-      process.emitWarning(`patchcore: backbone ${config.backbone.name} uses random weights (model.backbone.weights = 'random'); results are meaningless beyond tests and timing`, 'PatchCoreWarning');
+      process.emitWarning(`patchcore: backbone ${config.backbone.name} uses random weights (model.backbone.weights = 'random'), not ImageNet features: fine for tests, timing and the demo's synthetic defects, weak on real ones`, 'PatchCoreWarning');
     }
     const { model, weights } = loadBackbone({ name: config.backbone.name, weights: config.backbone.weights, randomSeed: config.backbone.randomSeed, fuse: true });
     this.backbone = model;
@@ -153,7 +161,7 @@ export class PatchCoreDetector implements Detector {
       if (all === null || row === 0) throw new Error('patchcore.fit: TrainData yielded no images');
       const feats: Tensor = row === all.shape[0] ? all : torch.keep(all.narrow(0, 0, row));
       if (feats !== all) { all.dispose(); all = feats; }
-      ctx.log(`patchcore: ${row} patch features of ${this.config.embedDim} dims from ${done} images`);
+      ctx.log(`patchcore: ${row} patch features of ${this.config.embedDim} dims from ${done} image${done === 1 ? '' : 's'}`);
       const { method, ratio, projectionDim, startingPoints } = this.config.coreset;
       let bank: Tensor;
       if (method === 'none' || ratio >= 1) {
