@@ -11,8 +11,11 @@
 // positive gradients where the forward output was positive: g_in = [a > 0] · max(g_out, 0); the
 // teacher's ReLUs stay plain, as the authors hook the cloner's modules only. SmoothGrad's noise
 // ε_n ~ N(0, std²) with std = (σ_mult / (max x − min x))², the authors' `normal_(0, sigma ** 2)`.
-// The authors loop over images one at a time; the score of one image does not depend on the
-// others (eval-mode BatchNorm), so a batch's summed score gives every image its own gradient.
+// Gradients are taken one image (and one noisy copy) at a time, as the authors do. A batch's summed
+// score would give every image its own gradient too (eval-mode BatchNorm), but batched and single
+// convolutions differ in the last bit, which flips near-ties in the max pools and so where their
+// gradient goes: a real image's flat regions make such ties common, and per-image backprop keeps
+// the maps equal to the authors'.
 import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import { nn } from '../../torch/index.js';
@@ -41,7 +44,7 @@ export interface MapOptions {
   noise?: (i: number, shape: number[]) => Tensor;
 }
 
-/** ∂s_b/∂x_b for every image of x (N×C×H×W), plain backprop through both networks. */
+/** ∂s_b/∂x_b for every image of x (N×C×H×W), plain backprop through both networks, in one batch. */
 export function inputGradients(nets: MapNets, x: Tensor): Tensor {
   return torch.enableGrad(() => torch.tidy(() => {
     const leaf = x.detach().requiresGrad_(true);
@@ -142,36 +145,31 @@ export function minMax(maps: Tensor): Tensor {
   });
 }
 
-/** SmoothGrad's mean grayscale map per image (before minmax and smoothing). */
-export function smoothGradGray(nets: MapNets, x: Tensor, o: MapOptions): Tensor {
+/** SmoothGrad's mean grayscale map of one image x (1×C×H×W), before minmax and smoothing: H×W. */
+export function smoothGradGray(nets: MapNets, x: Tensor, o: MapOptions, index = 0): Tensor {
   const { samples, sigma } = o.smoothGrad;
-  const chunk = 16;
+  return torch.tidy(() => {
+    const range = x.amax().sub(x.amin()).item();
+    const std = (sigma / (range > 0 ? range : 1)) ** 2;
+    const shape = [samples, ...x.shape.slice(1)];
+    const z = o.noise ? o.noise(index, shape) : torch.randn(shape, { dtype: x.dtype, device: x.device });
+    let acc = torch.zeros([x.shape[2]!, x.shape[3]!], { dtype: x.dtype, device: x.device });
+    for (let n = 0; n < samples; n++) acc = acc.add(toGrayscale(inputGradients(nets, z.narrow(0, n, 1).mul(std).add(x))).squeeze(0));
+    return acc.div(samples);
+  });
+}
+
+/** N×H×W anomaly maps at the networks' input size, one image at a time. */
+export function gradientMaps(nets: MapNets, x: Tensor, o: MapOptions): Tensor {
   return torch.tidy(() => {
     const rows: Tensor[] = [];
     for (let i = 0; i < x.shape[0]!; i++) {
       const xi = x.narrow(0, i, 1);
-      const range = xi.amax().sub(xi.amin()).item();
-      const std = (sigma / (range > 0 ? range : 1)) ** 2;
-      const shape = [samples, ...x.shape.slice(1)];
-      const z = o.noise ? o.noise(i, shape) : torch.randn(shape, { dtype: x.dtype, device: x.device });
-      let acc = torch.zeros([x.shape[2]!, x.shape[3]!], { dtype: x.dtype, device: x.device });
-      for (let s0 = 0; s0 < samples; s0 += chunk) {
-        const noisy = z.narrow(0, s0, Math.min(chunk, samples - s0)).mul(std).add(xi);
-        acc = acc.add(toGrayscale(inputGradients(nets, noisy)).sum(0));
-      }
-      rows.push(acc.div(samples));
+      if (o.method === 'gradients') rows.push(toGrayscale(inputGradients(nets, xi)));
+      else if (o.method === 'gbp') rows.push(minMax(toGrayscale(guidedGradients(nets, xi))));
+      else rows.push(minMax(smoothGradGray(nets, xi, o, i).unsqueeze(0)));
     }
-    return torch.stack(rows, 0);
-  });
-}
-
-/** N×H×W anomaly maps at the networks' input size. */
-export function gradientMaps(nets: MapNets, x: Tensor, o: MapOptions): Tensor {
-  return torch.tidy(() => {
-    let m: Tensor;
-    if (o.method === 'gradients') m = toGrayscale(inputGradients(nets, x));
-    else if (o.method === 'gbp') m = minMax(toGrayscale(guidedGradients(nets, x)));
-    else m = minMax(smoothGradGray(nets, x, o));
+    const m = torch.cat(rows, 0);
     return o.smoothing > 0 ? gaussianFilter2d(m, o.smoothing).to(x.dtype) : m;
   });
 }
