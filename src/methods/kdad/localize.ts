@@ -170,6 +170,7 @@ export function gradientMaps(nets: MapNets, x: Tensor, o: MapOptions): Tensor {
       else rows.push(minMax(smoothGradGray(nets, xi, o, i).unsqueeze(0)));
     }
     const m = torch.cat(rows, 0);
-    return o.smoothing > 0 ? gaussianFilter2d(m, o.smoothing).to(x.dtype) : m;
+    // The filter builds its index tensors on the CPU.
+    return o.smoothing > 0 ? gaussianFilter2d(m.cpu(), o.smoothing).to(x.dtype) : m;
   });
 }

@@ -5,9 +5,11 @@
 // uninterrupted one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as torch from '../../../src/torch/index.js';
 import { arrayTrainData } from '../../../src/methods/array-data.js';
 import type { FitContext, TrainingState } from '../../../src/methods/types.js';
@@ -122,4 +124,18 @@ test('a fit resumed from its epoch-1 checkpoint ends with the uninterrupted fit\
   assert.deepEqual(resumed.checkpoints.map((c) => c.meta.epoch), [2, 3]);
   assert.deepEqual(resumed.weights, whole.weights);
   for (const c of [...whole.checkpoints, ...first.checkpoints, ...resumed.checkpoints]) torch.dispose([...c.tensors.values()]);
+});
+
+test('scripts/kdad-table.mjs runs the F-MNIST preset (arrays resized in the method) and prints the table', () => {
+  const script = fileURLToPath(new URL('../../../../scripts/kdad-table.mjs', import.meta.url));
+  const out = join(dir, 'table');
+  const r = spawnSync(process.execPath, [script, 'fmnist', '--classes', '0', '--out', out, '--set', 'model.teacher.weights=random', '--set', 'model.train.epochs=1',
+    '--set', 'dataset.limitTrain=64', '--set', 'dataset.limitTest=100', '--set', 'train.batchSize=100'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\| class \| image AUROC \| paper \| fit s \|/);
+  assert.match(r.stdout, /\| 0 \| \d+\.\d\d \| — \| [\d.]+ \|/);
+  assert.match(r.stdout, /\| \*\*mean\*\* \| \d+\.\d\d \| 94\.50 \(paper mean, unverified\)/);
+  const cfg = readFileSync(join(out, '0', 'config.yaml'), 'utf8');
+  assert.match(cfg, /imageSize: 32/);
+  assert.match(readFileSync(join(out, '0', 'log.txt'), 'utf8'), /fashion-mnist normal class 0: train 64/);
 });
