@@ -5,6 +5,8 @@
 // Resize 128, ToTensor, no normalisation). Per-dataset settings are the presets in configs/kdad/.
 import { z } from 'zod';
 import { IMAGENET_MEAN, IMAGENET_STD, type TransformSpec } from '../../data/transforms/index.js';
+import { parseOrThrow } from '../schema.js';
+import { MethodInputError } from '../types.js';
 
 /** OpenOOD's `normalization_dict['cifar10']` (openood/preprocessors/transform.py). */
 export const CIFAR10_MEAN: readonly [number, number, number] = [0.4914, 0.4822, 0.4465];
@@ -81,6 +83,11 @@ export const kdadSchema = z.strictObject({
 export type KdadConfig = z.infer<typeof kdadSchema>;
 
 export const KDAD_DEFAULTS: KdadConfig = kdadSchema.parse({});
+
+/** Defaults filled in and validated; a bad value raises one error listing every issue by key. */
+export function resolveKdadConfig(partial: unknown = {}): KdadConfig {
+  return parseOrThrow(kdadSchema, partial, 'kdad', (m) => new MethodInputError(m));
+}
 
 /** The authors' per-dataset input transforms as Vigil transform specs (torchvision order). */
 export function kdadTransforms(c: Pick<KdadConfig, 'imageSize' | 'interpolation' | 'cropSize' | 'normalize'>): TransformSpec[] {

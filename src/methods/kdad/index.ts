@@ -7,7 +7,7 @@
 import type { Tensor } from '../../torch/index.js';
 import type { VGG } from '../../models/backbones/index.js';
 import type { CreateOptions, Detector, FitContext, MethodDefinition, ScoreResult, TrainData } from '../types.js';
-import { augmentationOn, KDAD_DEFAULTS, kdadSchema, kdadTransforms, type KdadConfig } from './config.js';
+import { augmentationOn, KDAD_DEFAULTS, kdadSchema, kdadTransforms, resolveKdadConfig, type KdadConfig } from './config.js';
 import { fitKdad, type KdadNets } from './fit.js';
 import { InputAdapter } from './inputs.js';
 import type { MapOptions } from './localize.js';
@@ -105,10 +105,10 @@ export const kdad: MethodDefinition<KdadConfig> = {
     } : {}),
   }),
   create(config, imageShape, options) {
-    return new KdadDetector(kdadSchema.parse(config), imageShape, options);
+    return new KdadDetector(resolveKdadConfig(config), imageShape, options);
   },
   load(config, imageShape, state, options) {
-    const d = new KdadDetector(kdadSchema.parse(config), imageShape, options);
+    const d = new KdadDetector(resolveKdadConfig(config), imageShape, options);
     try {
       d.load(state.tensors, state.meta);
     } catch (e) {

@@ -34,6 +34,12 @@ test('defaults are the authors\' configs/config.yaml (and MVTec-style inputs)', 
   assert.throws(() => kdadSchema.parse({ student: 'C' }));
   assert.throws(() => kdadSchema.parse({ train: { batchSize: 1 } }));
   assert.throws(() => kdadSchema.parse({ featurecache: 'memory' }));
+  assert.throws(() => kdad.create({ ...KDAD_DEFAULTS, train: { epochs: 0, batchSize: 64, lr: 1e-3 }, featureCache: 'ram' } as never, [3, 128, 128]), (e: unknown) => {
+    assert.ok(e instanceof MethodInputError);
+    assert.match((e as Error).message, /kdad\.train\.epochs: must be >= 1/);
+    assert.match((e as Error).message, /kdad\.featureCache: must be one of "auto", "memory", "disk", "off"/);
+    return true;
+  });
 });
 
 function preset(name: string, data?: string): KdadConfig {
