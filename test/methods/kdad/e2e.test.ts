@@ -39,7 +39,7 @@ test('vigil train --method kdad: metrics with pixel scores, heatmaps in report.h
   assert.match(log, /kdad: teacher outputs cached in memory/);
   assert.match(log, /train 3\/3 loss=/);
   const report = readFileSync(join(run, 'report.html'), 'utf8');
-  assert.ok((report.match(/<img alt="[^"]*" src="data:image\/png;base64,/g) ?? []).length >= 2, 'heatmap galleries in report.html');
+  assert.ok((report.match(/<img [^>]*src="data:image\/png;base64,/g) ?? []).length >= 2, 'heatmap galleries in report.html');
   assert.ok(readdirSync(join(run, 'images')).some((f) => f.startsWith('most-anomalous-')));
   const manifest = JSON.parse(readFileSync(join(run, 'model', 'manifest.json'), 'utf8'));
   assert.equal(manifest.method, 'kdad');
