@@ -20,7 +20,7 @@ import * as torch from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import { nn } from '../../torch/index.js';
 import type { VGG } from '../../models/backbones/index.js';
-import { gaussianFilter2d } from '../patchcore/segment.js';
+import { gaussianFilter2d } from '../components/gaussian.js';
 import { kdScore, type LossOptions } from './loss.js';
 import { forwardTaps, SCORE_OUTPUTS, studentTaps, teacherTaps } from './network.js';
 
