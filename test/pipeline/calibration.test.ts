@@ -22,6 +22,7 @@ const TRAIN_VALUES = Array.from({ length: 60 }, (_, i) => 40 + i);
 const TEST_GOOD_VALUES = [30, 55, 75, 95, 160, 170, 180, 190];
 const SPOT_VALUES = [60, 70, 200, 215, 230, 245];
 const BACKGROUND = 45;
+const PEAK = 3;
 const GALLERY = 3;
 
 let dir: string;
@@ -53,7 +54,7 @@ function train(name: string, set: string[]): RunInfo {
   assert.equal(r.code, 0, r.stderr);
   const log = readFileSync(join(out, 'log.txt'), 'utf8');
   const fitted = /oracle: fitted on ([^\n]*)/.exec(log)![1]!.split(' ').map(Number);
-  const trainScores = TRAIN_VALUES.map(known);
+  const trainScores = TRAIN_VALUES.map((v) => known(v + PEAK));
   for (const s of fitted) assert.ok(trainScores.includes(s), `fit() saw a score (${s}) that is no training image's`);
   const heldOut = trainScores.filter((s) => !fitted.includes(s));
   return {
@@ -68,7 +69,15 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-calib-'));
   root = join(dir, 'parts');
   for (const d of ['good', 'test_good', 'spot', 'ground_truth/spot']) mkdirSync(join(root, d), { recursive: true });
-  TRAIN_VALUES.forEach((v, i) => { const p = join(root, 'good', `g${String(i).padStart(2, '0')}.png`); png(p, new Uint8Array(S * S).fill(v)); valueOf.set(p, v); });
+  // A good training image: grey level v with one pixel at v + 3 (its score), so that a map's
+  // maximum, mean and minimum differ.
+  TRAIN_VALUES.forEach((v, i) => {
+    const img = new Uint8Array(S * S).fill(v);
+    img[(i % S) * S + ((i * 7) % S)] = v + PEAK;
+    const p = join(root, 'good', `g${String(i).padStart(2, '0')}.png`);
+    png(p, img);
+    valueOf.set(p, v + PEAK);
+  });
   TEST_GOOD_VALUES.forEach((v, i) => { const p = join(root, 'test_good', `t${i}.png`); png(p, new Uint8Array(S * S).fill(v)); valueOf.set(p, v); });
   SPOT_VALUES.forEach((v, i) => {
     const img = new Uint8Array(S * S).fill(BACKGROUND);
@@ -82,14 +91,17 @@ before(() => {
 
   runs.tolerance = train('tolerance', []);
   runs.quantile = train('quantile', ['--set', 'threshold.rule=quantile', '--set', 'threshold.quantile=0.9']);
-  runs.order = train('order', ['--set', 'threshold.holdout=0.8']);
-  runs.manual = train('manual', ['--set', 'threshold.rule=manual', '--set', 'threshold.value=0.5']);
+  // 48 held out at a 20 % rate: enough for the distribution-free bound, below the maximum.
+  runs.order = train('order', ['--set', 'threshold.holdout=0.8', '--set', 'threshold.targetFpr=0.2']);
+  // The threshold equal to a test score (spot 200): score ≥ threshold is NG.
+  runs.manual = train('manual', ['--set', 'threshold.rule=manual', '--set', `threshold.value=${known(200)}`]);
   runs.val = train('val', ['--set', 'dataset.valFromTest=0.5']);
 
   // Every expected number from numpy / scipy / scikit-learn.
   const testFiles = [...valueOf.keys()].filter((p) => !p.includes(`${sep}good${sep}`));
   const spec = {
     heldOut: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, r.heldOut])),
+    coverage: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, 1 - (r.manifest.threshold.image.targetFpr ?? 0.05)])),
     test: testFiles.map((p) => ({ score: known(valueOf.get(p)!), label: p.includes(`${sep}spot${sep}`) ? 1 : 0, spot: p.includes(`${sep}spot${sep}`) })),
     background: known(BACKGROUND), spot: SPOT, size: S,
   };
@@ -109,8 +121,8 @@ def gumbel(x):
 for k, h in spec['heldOut'].items():
     h = np.asarray(h, dtype=np.float64)
     n = len(h)
-    # smallest rank r with P(Binomial(n, 0.95) <= r - 1) >= 0.9, if any
-    ranks = [r for r in range(1, n + 1) if stats.binom.cdf(r - 1, n, 0.95) >= 0.9]
+    # smallest rank r with P(Binomial(n, 1 - targetFpr) <= r - 1) >= 0.9, if any
+    ranks = [r for r in range(1, n + 1) if stats.binom.cdf(r - 1, n, spec['coverage'][k]) >= 0.9]
     out[k] = {'gumbel': gumbel(h), 'gumbel2': gumbel(2 * h), 'q90': float(np.quantile(h, 0.9)), 'q90px': float(np.quantile(2 * h, 0.9)),
               'rank': ranks[0] if ranks else None, 'sorted': np.sort(h).tolist()}
 t = spec['test']
@@ -169,8 +181,9 @@ test('tolerance rule, few images: the Gumbel bound on the log scores (numpy mome
 
 test('tolerance rule, enough images: the distribution-free order statistic (scipy binomial rank)', () => {
   const t = runs.order!.manifest.threshold.image;
-  assert.equal(t.model, 'order-statistic');
+  assert.deepEqual([t.model, t.samples, t.targetFpr], ['order-statistic', 48, 0.2]);
   assert.equal(t.rank, ref.order.rank);
+  assert.ok(t.rank < 48, `rank ${t.rank}: below the maximum`);
   justAboveOk(t.value, ref.order.sorted[ref.order.rank - 1], 'image threshold');
 });
 
@@ -181,10 +194,15 @@ test('quantile rule: numpy.quantile of the held-out scores (image) and of their 
   assert.equal(m.pixel.value, ref.quantile.q90px);
 });
 
-test('manual rule: the given value judges', () => {
+test('manual rule: the given value judges; a score equal to it is NG', () => {
   const r = runs.manual!;
-  assert.deepEqual([r.manifest.threshold.image.rule, r.manifest.threshold.image.value], ['manual', 0.5]);
-  for (const row of r.rows) assert.equal(row.verdict, Number(row.score) >= 0.5 ? 'anomalous' : 'normal', row.id);
+  const t = known(200);
+  assert.deepEqual([r.manifest.threshold.image.rule, r.manifest.threshold.image.value], ['manual', t]);
+  const tie = r.rows.find((x) => Number(x.score) === t);
+  assert.ok(tie, 'a test image scores exactly the threshold');
+  assert.equal(tie.verdict, 'anomalous', 'score >= threshold is NG');
+  for (const row of r.rows) assert.equal(row.verdict, Number(row.score) >= t ? 'anomalous' : 'normal', row.id);
+  assert.equal(r.metrics.confusion.tp, SPOT_VALUES.filter((v) => v >= 200).length);
 });
 
 test('a validation split: its normal images join the calibration pool; its images leave the test set', () => {
@@ -204,7 +222,8 @@ test('normalisation: lowest held-out score → 0, threshold → 0.5, as document
   const lo = Math.min(...r.heldOut);
   assert.deepEqual(r.manifest.normalisation.image, { threshold: t, min: lo, max: Math.max(...r.heldOut) });
   const px = r.manifest.normalisation.pixel;
-  assert.deepEqual(px, { threshold: r.manifest.threshold.pixel.value, min: 2 * lo, max: 2 * Math.max(...r.heldOut) }, 'pixel: over every pixel of the normal maps');
+  // Pixel: over every pixel of the normal maps (2 × image): the lowest background, the highest peak.
+  assert.deepEqual(px, { threshold: r.manifest.threshold.pixel.value, min: 2 * known(Math.round(lo * 255) - PEAK), max: 2 * Math.max(...r.heldOut) });
   // threshold.ts: linear from min (0) to the threshold (0.5), then 1 − ½·d/(d + s − t), d = t − min.
   const d = t - lo;
   for (const row of r.rows) {
