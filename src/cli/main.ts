@@ -65,6 +65,8 @@ const SYNTH: Spec = {
 };
 const INFO: Spec = { 'data-root': TRAIN['data-root']!, set: TRAIN.set!, ...COMMON };
 const PLAIN: Spec = { ...COMMON };
+const MIRROR: Spec = { mirror: { type: 'string', arg: '<url>', help: 'fetch <url>/<file name> instead of the official location (checksums still verified)' } };
+const DOWNLOAD: Spec = { ...MIRROR, ...COMMON };
 
 const USAGE = `usage: vigil <command> [options]
 
@@ -251,12 +253,17 @@ async function cmdDatasets(argv: string[]): Promise<void> {
     return;
   }
   if (sub === 'download') {
-    const { options: o, positionals } = parseArgs(rest, PLAIN, 'datasets download');
-    if (o.help) { process.stdout.write(helpText('vigil datasets download <id> <dest>', 'Downloads (resumable, checksum-verified) and unpacks a dataset; ids: vigil datasets list.', PLAIN)); return; }
+    const { options: o, positionals } = parseArgs(rest, DOWNLOAD, 'datasets download');
+    if (o.help) { process.stdout.write(helpText('vigil datasets download <id> <dest>', 'Downloads (resumable, checksum-verified) and unpacks a dataset; ids: vigil datasets list.', DOWNLOAD)); return; }
     if (positionals.length !== 2) throw new UserError('datasets download: give a dataset id and a destination folder: vigil datasets download fashion-mnist ./data/fmnist');
     const c = context(o);
-    const { fetchDataset } = await import('../data/datasets.js');
+    const { fetchDataset, DATASET_SOURCES } = await import('../data/datasets.js');
+    const mirror = o.mirror as string | undefined;
+    const sources = mirror === undefined ? undefined : Object.fromEntries(Object.entries(DATASET_SOURCES).map(([id, s]) => [id, {
+      ...s, files: s.files.map((f) => ({ ...f, urls: [`${mirror.replace(/\/+$/, '')}/${f.filename}`] })),
+    }]));
     const dest = await fetchDataset(positionals[0]!, resolve(positionals[1]!), {
+      ...(sources ? { sources } : {}),
       onProgress: (file, p) => c.bars.update({ stage: file.slice(0, 24), done: Math.round(p.received / 1e6), total: Math.round((p.total ?? p.received) / 1e6) }),
     });
     print(c, { id: positionals[0], root: dest }, `downloaded ${positionals[0]} into ${dest}`);
@@ -267,9 +274,9 @@ async function cmdDatasets(argv: string[]): Promise<void> {
 
 async function cmdWeights(argv: string[]): Promise<void> {
   const sub = argv[0];
-  const { options: o, positionals } = parseArgs(argv.slice(1), { dir: { type: 'string', arg: '<dir>', help: 'weights folder (default the torch hub cache)' }, ...COMMON }, 'weights');
+  const { options: o, positionals } = parseArgs(argv.slice(1), { dir: { type: 'string', arg: '<dir>', help: 'weights folder (default the torch hub cache)' }, ...MIRROR, ...COMMON }, 'weights');
   if (!sub || sub === '--help' || sub === '-h' || o.help) {
-    process.stdout.write('usage: vigil weights list | fetch <name> [--dir DIR]\n\n  list          known torchvision ImageNet weights and whether each is in the cache\n  fetch <name>  download one (SHA-256 prefix verified) into the torch hub cache\n');
+    process.stdout.write('usage: vigil weights list | fetch <name> [--dir DIR] [--mirror URL]\n\n  list          known torchvision ImageNet weights and whether each is in the cache\n  fetch <name>  download one (SHA-256 prefix verified) into the torch hub cache\n');
     return;
   }
   const c = context(o);
@@ -285,6 +292,7 @@ async function cmdWeights(argv: string[]): Promise<void> {
     if (!w.KNOWN_WEIGHTS.includes(positionals[0]!)) throw new UserError(`weights fetch: unknown weights '${positionals[0]}' (known: ${w.KNOWN_WEIGHTS.join(', ')})`);
     const r = await w.fetchWeights(positionals[0]!, {
       dir,
+      ...(o.mirror !== undefined ? { baseUrl: o.mirror as string } : {}),
       onProgress: (p) => c.bars.update({ stage: positionals[0]!, done: Math.round(p.received / 1e6), total: Math.round((p.total ?? p.received) / 1e6) }),
     });
     print(c, r, r.skipped ? `already present: ${r.path}` : `saved ${r.path}`);

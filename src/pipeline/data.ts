@@ -424,7 +424,8 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
       ...(f.maskDir ? { maskDir: f.maskDir } : {}),
       ...(f.normalTestDir ? { normalTestDir: f.normalTestDir } : {}),
       ...(f.extensions.length > 0 ? { extensions: f.extensions } : {}),
-      normalSplitRatio: f.normalSplitRatio,
+      // The schema always has a ratio (default 0.2); it only applies without normalTestDir.
+      ...(f.normalTestDir ? {} : { normalSplitRatio: f.normalSplitRatio }),
       seed: config.seed,
       detect: true,
     });

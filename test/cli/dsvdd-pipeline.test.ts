@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import { DSVDD_MIN_MAX } from '../../src/data/dsvdd-preprocess.js';
 import { mulberry32 } from '../../src/data/random.js';
 import { tempDir } from '../helpers/python.js';
-import { vigil, type Run } from './helpers.js';
+import { checkImageMetrics, parseCsv, vigil, type Run } from './helpers.js';
 
 let dir: string;
 const rnd = mulberry32(21);
@@ -81,7 +81,7 @@ function checkRun(run: string, o: { normalTrain: number; testLabels: number[]; n
   assert.equal(m.counts.test, o.testLabels.length);
   assert.equal(m.counts.test_normal, count(o.testLabels, o.normalClass));
   assert.equal(m.counts.test_anomalous, o.testLabels.length - count(o.testLabels, o.normalClass));
-  assert.ok(m.image.auroc >= 0 && m.image.auroc <= 1);
+  checkImageMetrics(m.image, parseCsv(readFileSync(join(run, 'scores.csv'), 'utf8')), `${run}: `);
   const manifest = json(join(run, 'model', 'manifest.json'));
   assert.equal(manifest.preprocessing.gcn, 'l1');
   assert.deepEqual(manifest.preprocessing.minMax, o.minMax, 'the published per-class constants');
@@ -145,6 +145,6 @@ test('on a folder-style set with masks (synth:), Deep SVDD at 32 px gives image 
   ]), 'dsvdd on synth');
   const m = json(join(run, 'metrics.json'));
   assert.equal(m.pixel, null);
-  assert.ok(m.image.auroc >= 0 && m.image.auroc <= 1);
+  checkImageMetrics(m.image, parseCsv(readFileSync(join(run, 'scores.csv'), 'utf8')));
   assert.match(readFileSync(join(run, 'log.txt'), 'utf8'), /test split has masks, but dsvdd gives no anomaly maps: pixel metrics are not computed/);
 });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vigil, type Run } from './helpers.js';
+import { loadSafetensors, saveSafetensors } from '../../src/torch/index.js';
+import { SLOWMEAN, vigil, type Run } from './helpers.js';
 
 let dir: string;
 let run: string;
@@ -77,11 +78,20 @@ test('wrong-method or incomplete run directories', () => {
   const m = JSON.parse(readFileSync(mpath, 'utf8'));
   writeFileSync(mpath, JSON.stringify({ ...m, method: 'nosuch' }));
   userError(vigil(['test', wrong]), "unknown method 'nosuch'", 'manifest.json');
-  // A real method whose weights are not in the file.
-  writeFileSync(mpath, JSON.stringify({ ...m, method: 'slowmean' }));
+  // A real method whose weights are not in the file: the model file says whose it is.
   writeFileSync(mpath, JSON.stringify({ ...m, method: 'dcae' }));
   const r = vigil(['predict', wrong, join(dir, 'synth', 'grainy', 'test', 'good', '000.png')]);
-  userError(r, 'pixelstats', 'dcae');
+  userError(r, "holds a 'pixelstats' model but manifest.json says 'dcae'");
+  // The same for a plugin method (slowmean, through VIGIL_PLUGINS) ...
+  writeFileSync(mpath, JSON.stringify({ ...m, method: 'slowmean' }));
+  userError(vigil(['test', wrong], { VIGIL_PLUGINS: SLOWMEAN }), "holds a 'pixelstats' model but manifest.json says 'slowmean'");
+  // ... and with the model file relabelled too: slowmean's load() finds none of its tensors, which
+  // is the run directory's fault (exit 1 naming the file), not a crash.
+  const mfile = join(wrong, 'model', 'model.safetensors');
+  const saved = loadSafetensors(mfile);
+  saveSafetensors(mfile, saved.tensors, { ...saved.metadata, method: 'slowmean' });
+  for (const t of saved.tensors.values()) t.dispose();
+  userError(vigil(['test', wrong], { VIGIL_PLUGINS: SLOWMEAN }), 'cannot load the slowmean model from', mfile);
   userError(vigil(['test', join(dir, 'synth')]), 'not a finished vigil run directory');
   userError(vigil(['test', join(dir, 'missing-run')]), 'does not exist');
 });

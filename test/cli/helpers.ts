@@ -45,3 +45,38 @@ export function pairAuroc(scores: number[], labels: number[]): number {
   }
   return s / n;
 }
+
+/** Average precision as scikit-learn defines it, by counting: mean over positives of precision at score ≥ theirs. */
+export function countAp(scores: number[], labels: number[]): number {
+  let s = 0, p = 0;
+  for (let i = 0; i < scores.length; i++) {
+    if (labels[i] !== 1) continue;
+    let tp = 0, n = 0;
+    for (let j = 0; j < scores.length; j++) if (scores[j]! >= scores[i]!) { n++; if (labels[j] === 1) tp++; }
+    s += tp / n;
+    p++;
+  }
+  return s / p;
+}
+
+/** Best F1 over the thresholds "score ≥ one of the scores", by counting. */
+export function countF1Max(scores: number[], labels: number[]): number {
+  const pos = labels.filter((l) => l === 1).length;
+  let best = 0;
+  for (const t of scores) {
+    let tp = 0, fp = 0;
+    scores.forEach((s, j) => { if (s >= t) { if (labels[j] === 1) tp++; else fp++; } });
+    best = Math.max(best, (2 * tp) / (2 * tp + fp + (pos - tp)));
+  }
+  return best;
+}
+
+/** metrics.json's image metrics recomputed from scores.csv (AUROC by pairs, AP and F1-max by counting). */
+export function checkImageMetrics(image: { auroc: number; ap: number; f1_max: number }, rows: Array<Record<string, string>>, what = ''): void {
+  const scores = rows.map((r) => Number(r.score));
+  const labels = rows.map((r) => Number(r.label));
+  const close = (a: number, b: number, k: string): void => { if (!(Math.abs(a - b) <= 1e-9)) throw new Error(`${what}image.${k} is ${a}, recomputed from scores.csv ${b}`); };
+  close(image.auroc, pairAuroc(scores, labels), 'auroc');
+  close(image.ap, countAp(scores, labels), 'ap');
+  close(image.f1_max, countF1Max(scores, labels), 'f1_max');
+}

@@ -37,9 +37,12 @@ test('async inference and error propagation through a worker', async () => {
 });
 
 test('terminate() during a synchronous torch loop does not abort the process', async () => {
-  const w = new torch.TorchWorker(fns);
+  // Terminate once the worker reports that it is inside the loop (not after a guessed delay).
+  let inside!: () => void;
+  const spinning = new Promise<void>((r) => { inside = r; });
+  const w = new torch.TorchWorker(fns, { onProgress: () => inside() });
   const p = w.call('spin');
-  await new Promise((r) => setTimeout(r, 1500));
+  await spinning;
   await w.terminate();
   await assert.rejects(p, /exited/);
   assert.equal(torch.ones([3]).sum().item(), 3);

@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { DatasetError } from '../../data/dataset-error.js';
 import { download, hashFile, type DownloadProgress } from '../../data/download.js';
 
 export interface WeightsInfo {
@@ -130,6 +131,7 @@ export async function fetchWeights(name: string | WeightsInfo, options: FetchOpt
 async function verifyPrefix(path: string, info: WeightsInfo): Promise<void> {
   const digest = await hashFile(path, 'sha256');
   if (!digest.startsWith(info.sha256Prefix)) {
-    throw new Error(`${basename(path)}: SHA-256 ${digest.slice(0, 16)}… does not start with ${info.sha256Prefix} (from the official file name ${info.file}); the file is corrupt or not the official one — delete ${path} and fetch again`);
+    // A bad download or a stale file is the user's to fix (exit 1), not a bug: a DatasetError.
+    throw new DatasetError('checksum', `${basename(path)}: SHA-256 ${digest.slice(0, 16)}… does not start with ${info.sha256Prefix} (from the official file name ${info.file}); the file is corrupt or not the official one — delete ${path} and fetch again`, path);
   }
 }

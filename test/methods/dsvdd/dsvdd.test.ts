@@ -104,9 +104,17 @@ test('dcae: maps are the per-pixel squared reconstruction error (summed over cha
       const x = torch.rand([3, c, h, w]);
       const r = det.score(x);
       assert.equal(r.maps!.length, 3 * h * w);
+      // Expected map from the reconstruction (the network is checked against PyTorch elsewhere),
+      // in plain arithmetic: per pixel, the sum over channels of (reconstruction − input)².
       const ae = (det as unknown as { ae: { eval(): void; forward(t: Tensor): Tensor } }).ae;
-      const expected = torch.noGrad(() => ae.forward(x).sub(x).pow(2).sum([1])).toTypedArray() as Float32Array;
-      for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(r.maps![i]! - expected[i]!) <= 1e-6 * Math.max(1, expected[i]!), `pixel ${i}`);
+      const rec = torch.noGrad(() => ae.forward(x)).toTypedArray() as Float32Array;
+      const xs = x.toTypedArray() as Float32Array;
+      const expected = new Float64Array(3 * h * w);
+      for (let n = 0; n < 3; n++) for (let k = 0; k < c; k++) for (let q = 0; q < h * w; q++) {
+        const i = (n * c + k) * h * w + q;
+        expected[n * h * w + q]! += (rec[i]! - xs[i]!) ** 2;
+      }
+      for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(r.maps![i]! - expected[i]!) <= 1e-5 * Math.max(1e-3, expected[i]!), `pixel ${i}`);
       for (let n = 0; n < 3; n++) {
         const sum = r.maps!.subarray(n * h * w, (n + 1) * h * w).reduce((a, b) => a + b, 0);
         assert.ok(Math.abs(sum - r.scores[n]!) <= 1e-4 * r.scores[n]!, `${network} image ${n}: map sum ${sum} vs score ${r.scores[n]}`);

@@ -183,9 +183,14 @@ def run_case(c):
         rec = ae(x)
         out['dcaeScores'] = torch.sum((rec - x) ** 2, dim=(1, 2, 3)).tolist()
 
-    # init_network_weights_from_pretraining (with the encoder. prefix stripped for Deep SAD's AE)
+    # init_network_weights_from_pretraining. 'authors': Deep-SAD-PyTorch's filter as it is, keys
+    # kept when they are keys of the network (none of FmnistAE's `encoder.*` is); 'stripped': the
+    # prefix removed first, the transfer both papers describe and Vigil performs.
     net_dict = net.state_dict()
-    ae_dict = {k[len(prefix):]: v for k, v in ae.state_dict().items() if k.startswith(prefix) and k[len(prefix):] in net_dict}
+    if c['transfer'] == 'authors':
+        ae_dict = {k: v for k, v in ae.state_dict().items() if k in net_dict}
+    else:
+        ae_dict = {k[len(prefix):]: v for k, v in ae.state_dict().items() if k.startswith(prefix) and k[len(prefix):] in net_dict}
     out['transferKeys'] = list(ae_dict.keys())
     net_dict.update(ae_dict); net.load_state_dict(net_dict)
 
