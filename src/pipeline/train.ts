@@ -1,8 +1,8 @@
 // `vigil train`: resolve the config → lock the run directory → prepare and check the data → build
 // → fit (checkpointed) → calibrate → save the model → evaluate on the test split. A new run that
-// fails on the user's input before it has anything worth keeping removes what it wrote, so the
-// same --out works again once the input is fixed.
-import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+// fails on the user's input before it has anything worth keeping leaves only its log.txt (which
+// says why), and the same --out takes a new run once the input is fixed.
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as torch from '../torch/index.js';
@@ -14,7 +14,7 @@ import { configToYaml, modelSchemaOf, parseSavedConfig, parseSet, readYamlFile, 
 import { applicableConfig, rejectUnusedKeys, resizeUsed } from './applicable.js';
 import { FileSplit, parseDataSpec, prepareData, type DataSplit, type PreparedData } from './data.js';
 import { InterruptedError, isUserError, UserError } from './errors.js';
-import { checkOutputFolder, isErrnoError, writeAtomic } from './fsutil.js';
+import { checkOutputFolder, isErrnoError, isVigilOutput, writeAtomic } from './fsutil.js';
 import { getMethod, type AnyMethod } from './registry.js';
 import {
   checkFinite, checkpointPath, dataFingerprint, defaultRunDir, fingerprintChange, fingerprintPath, holdsRun, manifestPath, readCheckpoint,
@@ -56,7 +56,12 @@ async function runConfig(o: TrainOptions): Promise<{ config: VigilConfig; method
   if (o.resume) {
     const runDir = resolve(o.resume);
     const cfgPath = join(runDir, 'config.yaml');
-    if (!existsSync(cfgPath)) throw new UserError(`--resume ${o.resume}: ${cfgPath} not found; is this a vigil run directory?`, { code: 'RUN_NOT_FOUND' });
+    if (!existsSync(cfgPath)) {
+      const failed = existsSync(runDir) && statSync(runDir).isDirectory() && failedRunLog(runDir);
+      throw new UserError(failed
+        ? `--resume ${o.resume}: that run failed before it began (the reason is the last line of ${join(runDir, 'log.txt')}); fix it and start a new run with the same --out`
+        : `--resume ${o.resume}: ${cfgPath} not found; is this a vigil run directory?`, { code: 'RUN_NOT_FOUND' });
+    }
     if (existsSync(manifestPath(runDir))) throw new UserError(`--resume ${o.resume}: this run already finished (model/manifest.json exists); start a new run instead`, { code: 'RUN_FINISHED' });
     // A resumed run continues with the settings it started with; silently ignoring a change
     // would train something else than the user asked for.
@@ -99,10 +104,18 @@ async function runConfig(o: TrainOptions): Promise<{ config: VigilConfig; method
   return { config, method, runDir, warnings };
 }
 
-/** A new run goes into a new or empty folder: never over another run, never among the user's files. */
+/** A folder that holds nothing but the log.txt of a `vigil train` that failed before it began. */
+function failedRunLog(dir: string): boolean {
+  return readdirSync(dir).filter((n) => !n.startsWith('.')).join('/') === 'log.txt' && isVigilOutput(dir, 'train');
+}
+
+/**
+ * A new run goes into a new or empty folder, or one left by a run that failed on its input:
+ * never over another run, never among the user's files.
+ */
 function checkNewRunDir(runDir: string): void {
   if (existsSync(runDir) && holdsRun(runDir)) throw new UserError(`run directory ${runDir} already holds a run; choose another --out (or --resume it if it was interrupted)`, { code: 'RUN_EXISTS' });
-  checkOutputFolder(runDir, '--out', () => false, 'a vigil run directory');
+  checkOutputFolder(runDir, '--out', failedRunLog, 'a vigil run directory');
 }
 
 function fitContext(config: VigilConfig, runDir: string, log: (m: string) => void, o: TrainOptions, resume: TrainingState | null): FitContext {
@@ -147,10 +160,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     if (o.resume && existsSync(manifestPath(runDir))) throw new UserError(`--resume ${o.resume}: this run already finished (model/manifest.json exists); start a new run instead`, { code: 'RUN_FINISHED' });
     if (!o.resume) {
+      // The log of an earlier attempt that failed before it began is superseded.
+      if (existed && failedRunLog(runDir)) rmSync(join(runDir, 'log.txt'));
       written.push(join(runDir, 'config.yaml'));
       writeAtomic(join(runDir, 'config.yaml'), configToYaml(applicableConfig(config, resizeUsed(config, method.inputs?.(config.model) ?? {}))));
     }
-    written.push(join(runDir, 'log.txt'));
     const { log } = new RunLog(join(runDir, 'log.txt'), o.onLog);
     log(`vigil ${VIGIL_VERSION} ${o.resume ? 'resume' : 'train'}: method ${config.method}, data ${config.dataset.spec}, seed ${config.seed}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}, run ${runDir}`);
     if (lock.replaced) log(`removed the stale lock of vigil process ${lock.replaced.pid} (${lock.replaced.command}, since ${lock.replaced.started}), which no longer runs`);
@@ -158,13 +172,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     written.push(fingerprintPath(runDir));
     return await fitAndSave({ config, method, runDir, threads, device, log, o, onKeep: () => { keep = true; } });
   } catch (e) {
-    // A new run that failed on the user's input before it wrote anything worth keeping is
-    // removed, so that the same --out works once the input is fixed.
+    // A new run that failed on the user's input before it wrote anything worth keeping keeps
+    // only its log (the reason is its last line): the same --out takes a new run once the input
+    // is fixed, and --resume does not try to continue it.
     const userCaused = isUserError(e) || isErrnoError(e);
     if (!keep && userCaused && !existsSync(checkpointPath(runDir)) && !existsSync(manifestPath(runDir))) {
       for (const f of written) rmSync(f, { force: true });
       lock.release();
-      if (!existed) try { rmdirSync(runDir); } catch { /* not empty: something else was written there */ }
+      if (!existed && !existsSync(join(runDir, 'log.txt'))) try { rmdirSync(runDir); } catch { /* not empty: something else was written there */ }
     }
     throw e;
   } finally {

@@ -30,10 +30,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Path = Array<string | number>;
 
-/** Every node below the root, with its path. */
+/** Every node below the root, with its path (of a long list, its first and last items only). */
 function nodes(v: Json, path: Path = []): Array<{ path: Path; value: Json }> {
   const out: Array<{ path: Path; value: Json }> = path.length ? [{ path, value: v }] : [];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...nodes(x, [...path, i])));
+  if (Array.isArray(v)) v.forEach((x, i) => { if (v.length <= 4 || i === 0 || i === v.length - 1) out.push(...nodes(x, [...path, i])); });
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...nodes(x, [...path, k]));
   return out;
 }
@@ -66,13 +66,17 @@ function cases(manifest: Json, modelSize: number): FuzzCase[] {
   return out;
 }
 
-/** The normalised score and verdict the manifest's values imply. */
+/**
+ * The normalised score and verdict the manifest's values imply (docs: linear from the lowest
+ * normal calibration score, 0, to the threshold, 0.5; above it 1 − ½·d/(d + s − t), d = t − min).
+ */
 function implied(m: any, score: number): { normalised: number; verdict: string } {
-  const thr = m.threshold.image.value as number;
+  const t = m.threshold.image.value as number;
   const n = m.normalisation.image as { min: number; max: number };
-  const range = n.max - n.min > 0 ? n.max - n.min : 1;
-  const v = (score - thr) / range + 0.5;
-  return { normalised: v < 0 ? 0 : v > 1 ? 1 : v, verdict: score >= thr ? 'anomalous' : 'normal' };
+  let d = t - n.min;
+  if (!(d > 0)) d = n.max - n.min > 0 ? n.max - n.min : 1;
+  const normalised = score >= t ? 1 - (0.5 * d) / (d + score - t) : Math.max(0, 0.5 - (0.5 * (t - score)) / d);
+  return { normalised, verdict: score >= t ? 'anomalous' : 'normal' };
 }
 
 test('200 manifest mutations and 50 model truncations: exit 0 with consistent verdicts, or exit 1 naming the field', () => {

@@ -2,7 +2,8 @@
 // sleep), and the assertion that a run failed as a user error.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { vigil, type Run } from '../../cli/helpers.js';
 
@@ -45,3 +46,12 @@ export function synth(dir: string, category = 'object', train = 12, size = 32): 
   assert.equal(r.code, 0, r.stderr);
 }
 
+
+/** A run folder that failed on its input keeps only log.txt, ending with the error (or is gone). */
+export function onlyFailureLog(dir: string, error = ''): void {
+  if (!existsSync(dir)) return;
+  assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), ['log.txt'], `${dir} holds only log.txt`);
+  const last = readFileSync(join(dir, 'log.txt'), 'utf8').trim().split('\n').pop()!;
+  assert.match(last, / error: /, `the last line of log.txt says why: ${last}`);
+  assert.ok(last.includes(error), `${last} mentions ${error}`);
+}

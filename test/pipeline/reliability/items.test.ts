@@ -5,12 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MAIN } from '../../cli/helpers.js';
-import { parseCsv, synth, userError, vigil } from './helpers.js';
+import { onlyFailureLog, parseCsv, synth, userError, vigil } from './helpers.js';
 
 let dir: string;
 let data: string;
@@ -41,7 +41,7 @@ test('metrics.json counts the training images that were fitted and every unreada
 
 test('vigil test --set model.* or preprocess.* is refused, and nothing is written', () => {
   for (const s of ['model.minStd=1', 'preprocess.size=64', 'method=dcae']) {
-    userError(vigil(['test', run, '--set', s]), `--set ${s}`, 'was fixed when the model was trained', 'train a new model');
+    userError(vigil(['test', run, '--set', s]), `--set ${s.split('=')[0]}: test ignores it`);
   }
   assert.ok(!existsSync(join(run, 'test-object')), 'no test folder');
   const ok = vigil(['test', run, '--set', 'dataset.limitTest=5', '--quiet']);
@@ -93,7 +93,7 @@ test('messages speak CLI: --data-root, vigil datasets download, model.<key> for 
   userError(mn, 'with --data-root', 'vigil datasets download mnist <dir>');
   assert.doesNotMatch(mn.stderr, /DATASET_SOURCES|`root`/);
   const dcae = vigil(['train', '--method', 'dcae', '--data', `synth:${data}`, '--set', 'preprocess.size=32', '--set', 'model.network=cifar10', '--set', 'model.train.epochs=0', '--out', join(dir, 'd')]);
-  userError(dcae, 'model.train.epochs must be an integer ≥ 1');
+  userError(dcae, 'model.train.epochs', '>= 1');
   assert.doesNotMatch(dcae.stderr, /dsvdd config/);
-  assert.deepEqual(readdirSync(dir).filter((n) => ['m', 'c', 'm2', 'd'].includes(n)), [], 'none of the refused runs left a folder');
+  for (const n of ['m', 'c', 'm2', 'd']) onlyFailureLog(join(dir, n));
 });
