@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// The `vigil` command. Exit codes: 0 success, 1 user error (message only), 2 internal error.
+// The `vigil` command. Exit codes: 0 success, 1 user error (input, files, environment: one message
+// naming the path and the fix), 2 internal error (a bug), 130/143 interrupted (SIGINT/SIGTERM).
 import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import { parseArgs, helpText, type OptionSpec } from './args.js';
 import { ProgressBars } from './progress.js';
 import { InterruptedError, UserError, isUserError } from '../pipeline/errors.js';
+import { environmentMessage } from '../pipeline/fsutil.js';
 // version.js loads no torch: `--help` must not pay for loading libtorch.
 import { VIGIL_VERSION } from '../pipeline/version.js';
 
@@ -79,7 +81,7 @@ commands:
   weights   list | fetch <name>                                                    torchvision backbone weights
   methods                                                                          list the methods
 
-Run 'vigil <command> --help' for the options of a command. Exit codes: 0 ok, 1 user error, 2 internal error.`;
+Run 'vigil <command> --help' for the options of a command. Exit codes: 0 ok, 1 user error, 2 internal error, 130/143 interrupted (SIGINT/SIGTERM).`;
 
 interface Ctx { quiet: boolean; json: boolean; bars: ProgressBars }
 
@@ -190,7 +192,7 @@ async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
   const { predict } = await import('../pipeline/predict.js');
   const r = await predict(positionals[0]!, positionals.slice(1), {
     ...(o.out ? { out: o.out as string } : {}),
-    ...(o['batch-size'] ? { batchSize: o['batch-size'] as number } : {}),
+    ...(o['batch-size'] !== undefined ? { batchSize: o['batch-size'] as number } : {}),
     skipUnreadable: o['skip-unreadable'] === true,
     images: o['no-images'] !== true,
     ...thresholdOverride(o),
@@ -349,6 +351,17 @@ export async function main(argv: string[]): Promise<number> {
     if (isUserError(e)) {
       process.stderr.write(`vigil: error: ${(e as Error).message}\n`);
       return 1;
+    }
+    // Permissions, a full disk, a path through a file, a link loop: the user's environment.
+    const env = environmentMessage(e);
+    if (env) {
+      process.stderr.write(`vigil: error: ${env}\n`);
+      return 1;
+    }
+    // Whatever fails once the user asked to stop is the stop, not a bug to report.
+    if (ac.signal.aborted && ac.signal.reason instanceof InterruptedError) {
+      process.stderr.write(`vigil: interrupted (${e instanceof Error ? e.message : String(e)})\n`);
+      return ac.signal.reason.signal === 'SIGINT' ? 130 : 143;
     }
     process.stderr.write(`vigil: internal error (please report it): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     return 2;

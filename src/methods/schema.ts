@@ -75,7 +75,7 @@ export function describeSchema(x: z.ZodType): string {
   } else if (d.type === 'enum') {
     what = `one of ${(schema as unknown as { options: unknown[] }).options.map((v) => JSON.stringify(v)).join(', ')}`;
   } else {
-    what = { string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping', unknown: 'any value' }[d.type] ?? d.type;
+    what = { string: 'a string', boolean: 'true or false', array: 'a list', tuple: 'a list', object: 'a mapping', record: 'a mapping', union: 'one of its allowed forms', unknown: 'any value' }[d.type] ?? d.type;
   }
   return what + (nullable ? ' or null' : '');
 }

@@ -145,6 +145,11 @@ export interface MethodDefinition<C extends object = Record<string, unknown>> {
    * gives `defaults`. A method without one gets a schema inferred from `defaults`.
    */
   readonly schema?: ZodType<C>;
+  /**
+   * Fewest training images the method can fit (default 1): the pipeline refuses fewer before
+   * fitting, e.g. a per-pixel standard deviation needs two.
+   */
+  readonly minTrainImages?: number;
   /** Defaults of the `model` section of the config; presets override them. */
   readonly defaults: C;
   /** What the data side must give the method; absent = rgb, the pipeline's default resize. */

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import {
-  DSVDD_MIN_MAX, computeGcnMinMax, globalContrastNormalization, loadFolder, loadMvtec, loadOneClass,
+  DatasetError, DSVDD_MIN_MAX, computeGcnMinMax, globalContrastNormalization, loadFolder, loadMvtec, loadOneClass,
   type AnomalySample, type MinMax, type OneClassDatasetName, type OneClassSubset,
 } from '../data/datasets.js';
 import { readImage, readMask, type Image } from '../data/image/index.js';
@@ -15,6 +15,7 @@ import { generateSynthDataset, readSynthMarker, CATEGORIES, type Category } from
 import { applyPipeline, parsePipeline, isRandomOp, type TransformSpec } from '../data/transforms/index.js';
 import type { VigilConfig } from './config.js';
 import { UserError } from './errors.js';
+import { explainErrnoText } from './fsutil.js';
 import type { MethodInputs } from '../methods/types.js';
 import { trainingSize, type SourceSize } from './sizes.js';
 import { inspectedArea } from './visual.js';
@@ -81,6 +82,22 @@ export interface PreparedData {
 // ---- preprocessing --------------------------------------------------------------------------
 export function loaderTransforms(p: Preprocessing): TransformSpec[] {
   return p.kind === 'files' ? p.transforms : [{ op: 'resize', size: p.size }];
+}
+
+/** Images above this many pixels may be decoded at a reduced size (see decodeLimit). */
+export const LARGE_IMAGE_PIXELS = 4096 * 4096;
+
+/**
+ * How far image files may be reduced while decoding: when the preprocessing starts with a resize,
+ * an image far larger than the model's input (more than LARGE_IMAGE_PIXELS and four times the
+ * target side) is decoded at a reduced size, never below four times the target side, instead of
+ * at full size (a 16000² PNG would take gigabytes). Other pipelines decode at full size.
+ */
+export function decodeLimit(p: Preprocessing): { maxPixels: number; minSide: number } | Record<string, never> {
+  const t = p.kind === 'files' ? p.transforms[0] : undefined;
+  if (!t || t.op !== 'resize') return {};
+  const side = 4 * (typeof t.size === 'number' ? t.size : Math.max(...t.size));
+  return { maxPixels: Math.max(LARGE_IMAGE_PIXELS, side * side), minSide: side };
 }
 
 /** The array-kind steps that follow decoding (GCN, min-max), in place. */
@@ -183,10 +200,16 @@ export class FileSplit implements DataSplit {
         skipUnreadable: this.opts.skipUnreadable,
         masks: this.hasMasks,
         onWarning: (m) => this.opts.onWarning?.(m),
+        ...decodeLimit(this.p),
       });
       this.#loaders.set(key, l);
     }
     return l;
+  }
+
+  /** The items that have a ground-truth mask, with it. */
+  get maskPairs(): Array<{ path: string; maskPath: string }> {
+    return (this.#items as AnomalySample[]).flatMap((it) => (it.maskPath ? [{ path: it.path, maskPath: it.maskPath }] : []));
   }
 
   /** Files skipped as unreadable (dataset.skipUnreadable), over every pass so far. */
@@ -204,7 +227,10 @@ export class FileSplit implements DataSplit {
         r = await it.next();
       } catch (e) {
         // An unreadable or missing file is the user's to fix, not a crash.
-        const m = (e as Error).message;
+        const m = explainErrnoText((e as Error).message).replace(/^ImageLoader: /, '').replace(/ \(item [^)]*\)(?=; pass skipUnreadable)/, '');
+        if (/^mask .* is \d+x\d+ but the image is/.test(m)) {
+          throw new UserError(`${m.replace(/; fix the mask or pass .*$/, '')}; resize the mask to its image's size (nearest-neighbour, so it stays black and white)`, { code: 'DATA_INVALID' });
+        }
         if (/not a readable image|cannot read image file|cannot read mask/.test(m)) {
           throw new UserError(`${m.replace(/; pass skipUnreadable: true to skip such files$/, '')}; remove it, or skip such files (vigil predict --skip-unreadable, or --set dataset.skipUnreadable=true)`);
         }
@@ -224,7 +250,7 @@ export class FileSplit implements DataSplit {
   }
 
   async original(index: number): Promise<Image> {
-    return readImage(this.ids[index]!, { mode: this.p.mode });
+    return readImage(this.ids[index]!, { mode: this.p.mode, ...decodeLimit(this.p) });
   }
 
   async originalMask(index: number, height: number, width: number): Promise<Uint8Array | null> {
@@ -350,7 +376,20 @@ function pick(sub: OneClassSubset, idx: number[], tag: string): { raw: Uint8Arra
 
 async function prepareOneClass(config: VigilConfig, spec: Extract<ParsedSpec, { kind: 'oneclass' }>, o: PrepareOptions): Promise<PreparedData> {
   const d = config.dataset;
-  const ds = await loadOneClass(spec.dataset, { ...(d.root ? { root: d.root } : {}), normalClass: spec.normalClass, pollution: d.pollution, seed: config.seed });
+  const download = `vigil datasets download ${spec.dataset === 'cifar10' ? 'cifar10-binary' : spec.dataset} <dir>`;
+  if (!d.root && spec.dataset !== 'fashion-mnist') {
+    throw new UserError(`--data ${config.dataset.spec}: pass --data-root <dir>, the folder holding the ${spec.dataset} files (or set dataset.root); to get them: ${download}`, { code: 'DATA_NOT_FOUND' });
+  }
+  const ds = await loadOneClass(spec.dataset, { ...(d.root ? { root: d.root } : {}), normalClass: spec.normalClass, pollution: d.pollution, seed: config.seed }).catch((e: unknown) => {
+    // The data layer's hints speak its API (`root`, fetchDataset, DATASET_SOURCES): say it in CLI terms.
+    if (!(e instanceof DatasetError)) throw e;
+    const m = e.message
+      .replace(/fetch one with fetchDataset\('([^']+)', root\)/, 'download it with: vigil datasets download $1 <dir>')
+      .replace(/\(?(see )?DATASET_SOURCES\['([^']+)'\]\)?/, '(vigil datasets download $2 <dir>)')
+      .replace(/download cifar-10-binary\.tar\.gz \(vigil datasets download ([^ ]+) <dir>\)/, 'download it with: vigil datasets download $1 <dir>')
+      .replace(/as `root`/, 'with --data-root').replace(/`root`/g, '--data-root');
+    throw new UserError(m, { code: 'DATA_NOT_FOUND', cause: e });
+  });
   const [n, c, h, w] = ds.train.shape;
   const chw: [number, number, number] = [c, h, w];
   let trainIdx = Array.from({ length: n }, (_, i) => i);
@@ -468,7 +507,7 @@ async function prepareFiles(config: VigilConfig, inputs: MethodInputs, spec: Exc
   // The input shape: run the eval pipeline on one image.
   const first = (o.testOnly ? test[0] : train[fitIdx[0] ?? 0]) ?? test[0];
   if (!first) throw new UserError(`dataset ${config.dataset.spec} has no images`);
-  const img = applyPipeline({ image: await readImage(first.path, { mode: p.mode }) }, p.transforms, mulberry32(0)).image;
+  const img = applyPipeline({ image: await readImage(first.path, { mode: p.mode, ...decodeLimit(p) }) }, p.transforms, mulberry32(0)).image;
   const log = o.onLog ?? ((): void => {});
   const counts = (x: FileSplit | null): string => (x ? `${x.size}${x.labels.includes(1) ? ` (${x.labels.filter((l) => l === 0).length} good, ${x.labels.filter((l) => l === 1).length} anomalous)` : ''}` : '0');
   log(`data: ${name}: train ${trainSplit.size}, held-out normals ${calib?.size ?? 0}, validation ${counts(val)}, test ${counts(testSplit)}; inputs ${img.channels}×${img.height}×${img.width}`);

@@ -1,11 +1,46 @@
 // What `vigil predict` scores: files, folders (searched recursively for images) and globs.
-import { existsSync, statSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
 import { globSync, isDynamicPattern } from 'tinyglobby';
 import { DEFAULT_IMAGE_EXTENSIONS } from '../data/datasets.js';
 import { UserError } from './errors.js';
+import { errnoWords } from './fsutil.js';
 
 const byPath = (a: string, b: string): number => a.localeCompare(b);
+
+/**
+ * Image-named symbolic links below `dir` that lead nowhere (dangling, or a loop): the glob skips
+ * them without a word, but the user named them, so they are scored and reported as unreadable.
+ */
+function unresolvedLinks(dir: string, exts: Set<string>): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isSymbolicLink() && exts.has(extname(e.name).toLowerCase()) && !existsSync(p)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Why an input that does not exist is missing: nothing there, a link loop, or a dangling link. */
+function whyMissing(abs: string): string {
+  try {
+    lstatSync(abs);
+  } catch {
+    return 'no such file or folder';
+  }
+  try {
+    statSync(abs);
+    return 'cannot be read';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') return `${errnoWords('ELOOP')}; fix or remove the link`;
+    return `it is a symbolic link to ${readlinkSync(abs)}, which does not exist; fix or remove the link`;
+  }
+}
 
 /**
  * Files named by paths, folders (every image below them) and globs (`*`, `?`, `**`, `{a,b}`), in
@@ -22,9 +57,10 @@ export function expandInputs(inputs: readonly string[]): string[] {
       continue;
     }
     const abs = resolve(inp);
-    if (!existsSync(abs)) throw new UserError(`${inp}: no such file or folder`, { code: 'INPUT_NOT_FOUND' });
+    if (!existsSync(abs)) throw new UserError(`${abs}: ${whyMissing(abs)}`, { code: 'INPUT_NOT_FOUND' });
     if (!statSync(abs).isDirectory()) { out.push(abs); continue; }
-    const imgs = globSync('**/*', { cwd: abs, absolute: true, onlyFiles: true }).filter((f) => exts.has(extname(f).toLowerCase())).sort(byPath);
+    const found = globSync('**/*', { cwd: abs, absolute: true, onlyFiles: true }).filter((f) => exts.has(extname(f).toLowerCase()));
+    const imgs = [...found, ...unresolvedLinks(abs, exts)].sort(byPath);
     if (imgs.length === 0) throw new UserError(`${inp}: folder has no images (${[...exts].join(', ')})`, { code: 'INPUT_NOT_FOUND' });
     out.push(...imgs);
   }

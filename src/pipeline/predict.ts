@@ -1,7 +1,6 @@
 // `vigil predict`: a trained model on new image files → predictions.csv, heatmaps/, masks/.
 // Predictor is the same path for one image at a time (the server): preprocessing as at training,
 // scoring, verdict, normalisation and overlays all come from the run's manifest.
-import { mkdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { decodeImage, readImage, type Image } from '../data/image/index.js';
 import { mulberry32 } from '../data/random.js';
@@ -9,13 +8,13 @@ import { applyPipeline } from '../data/transforms/index.js';
 import type { Detector } from '../methods/types.js';
 import { inspectedNote, predictionPngs } from './artifacts.js';
 import { rethreshold, type ThresholdOverride } from './calibrate.js';
-import { FileSplit, loaderTransforms, postprocess } from './data.js';
-import { UserError } from './errors.js';
-import { csv, writeAtomic } from './fsutil.js';
+import { decodeLimit, FileSplit, loaderTransforms, postprocess } from './data.js';
+import { InterruptedError, UserError } from './errors.js';
+import { checkOutputFolder, csv, isPredictOutput, StagedFolder, writeAtomic } from './fsutil.js';
 import { expandInputs } from './inputs.js';
 import { loadDetector, readRun, type Run } from './run-dir.js';
 import { applyThreads, checkDevice, resolveThreads } from './runtime.js';
-import { scoreBatch, scoreSplit } from './score.js';
+import { scoreBatch } from './score.js';
 import { sizeMessage, warnSizes } from './sizes.js';
 import { describeThreshold, normalise } from './threshold.js';
 import type { ModelManifest, RunHooks } from './types.js';
@@ -75,7 +74,7 @@ export class Predictor {
 
   /** Decodes image bytes in the colour mode the model was trained with. */
   decode(bytes: Uint8Array, name?: string): Promise<Image> {
-    return decodeImage(bytes, { mode: this.manifest.preprocessing.mode, ...(name ? { name } : {}) });
+    return decodeImage(bytes, { mode: this.manifest.preprocessing.mode, ...decodeLimit(this.manifest.preprocessing), ...(name ? { name } : {}) });
   }
 
   /** Preprocesses (as at training) and scores decoded images in one batch. */
@@ -87,7 +86,9 @@ export class Predictor {
     const batch = new Float32Array(images.length * per);
     images.forEach((img, k) => {
       const x = applyPipeline({ image: img }, loaderTransforms(p), mulberry32(0)).image;
-      if (x.channels !== c || x.height !== h || x.width !== w) throw new UserError(`image ${k + 1} gives ${x.channels}×${x.height}×${x.width} inputs, the model expects ${c}×${h}×${w}`);
+      if (x.channels !== c || x.height !== h || x.width !== w) {
+        throw new UserError(`the preprocessing of ${this.run.dir}/model/manifest.json (fields 'preprocessing.mode', 'preprocessing.transforms') turns image ${k + 1} into ${x.channels}×${x.height}×${x.width} inputs, but its 'imageShape' is ${c}×${h}×${w}`, { code: 'RUN_INVALID' });
+      }
       batch.set(x.data, k * per);
     });
     postprocess(p, batch, images.length);
@@ -148,9 +149,10 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
   const batchSize = o.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${o.batchSize}`, { code: 'CONFIG_INVALID' });
   const threads = applyThreads(o.threads);
-  const predictor = await Predictor.open(runDir, { ...(o.device ? { device: o.device } : {}), ...(o.threshold ? { threshold: o.threshold } : {}) });
   const files = expandInputs(inputs);
   const outDir = resolve(o.out ?? join(runDir, 'predictions'));
+  checkOutputFolder(outDir, '--out', isPredictOutput, 'the output of vigil predict (no predictions.csv)');
+  const predictor = await Predictor.open(runDir, { ...(o.device ? { device: o.device } : {}), ...(o.threshold ? { threshold: o.threshold } : {}) });
   const m = predictor.manifest;
   const log = o.onLog ?? ((): void => {});
   const ti = m.threshold.image;
@@ -168,36 +170,63 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
     names.set(stem, n + 1);
     return n === 0 ? stem : `${stem}-${n}`;
   };
+  const [c, h, w] = m.imageShape;
+  const total = Math.ceil(files.length / batchSize);
+  log(`predict: ${files.length} image${files.length === 1 ? '' : 's'} in ${total} batch${total === 1 ? '' : 'es'} → ${outDir}`);
+  // Everything goes to a fresh folder that replaces outDir at the end: no stale file of an earlier
+  // run stays beside the new ones, and a killed run leaves the old folder as it was.
+  const stage = new StagedFolder(outDir);
   const predictions: Prediction[] = [];
+  let stopped: InterruptedError | null = null;
   try {
-    const scored: Array<{ score: number; map?: Float32Array }> = [];
-    const r = await scoreSplit(predictor.detector, split, {
-      batchSize, stage: 'predict', keepMaps: false, hooks: o, device: predictor.device,
-      perImage: (_i, score, _l, map) => { scored.push({ score, ...(map ? { map } : {}) }); },
-    });
-    for (const [k, s] of scored.entries()) {
-      o.signal?.throwIfAborted();
-      const path = r.ids[k]!;
-      const v = predictor.judge(s.score);
-      const pred: Prediction = { path, score: v.score, normalised: v.normalised, verdict: v.verdict };
-      if (writeImages && s.map) {
-        const pngs = predictor.render(await readImage(path, { mode: 'rgb' }), s.map)!;
-        const name = uniqueName(path);
-        pred.heatmap = `heatmaps/${name}.png`;
-        pred.mask = `masks/${name}.png`;
-        mkdirSync(join(outDir, 'heatmaps'), { recursive: true });
-        writeAtomic(join(outDir, pred.heatmap), pngs.heatmap);
-        writeAtomic(join(outDir, pred.mask), pngs.mask);
+    let done = 0;
+    for await (const b of split.batches({ batchSize })) {
+      if (o.signal?.aborted) {
+        stopped = o.signal.reason instanceof InterruptedError ? o.signal.reason : new InterruptedError();
+        break;
       }
-      predictions.push(pred);
+      const [n, bc, bh, bw] = b.shape;
+      if (bc !== c || bh !== h || bw !== w) {
+        throw new UserError(`the preprocessing of ${join(resolve(runDir), 'model', 'manifest.json')} (fields 'preprocessing.mode', 'preprocessing.transforms') turns ${b.ids[0]} into ${bc}×${bh}×${bw} inputs, but its 'imageShape' is ${c}×${h}×${w}; the file was changed after training: restore it, or retrain`, { code: 'RUN_INVALID' });
+      }
+      const r = scoreBatch(predictor.detector, b.images, b.shape, predictor.device);
+      for (let k = 0; k < n; k++) {
+        const path = b.ids[k]!;
+        const score = r.scores[k]!;
+        if (!Number.isFinite(score)) throw new Error(`${m.method}.score returned a non-finite score (${score}) for ${path}`);
+        const v = predictor.judge(score);
+        const pred: Prediction = { path, score: v.score, normalised: v.normalised, verdict: v.verdict };
+        if (writeImages && r.maps) {
+          const pngs = predictor.render(await readImage(path, { mode: 'rgb', ...decodeLimit(m.preprocessing) }), r.maps.subarray(k * h * w, (k + 1) * h * w))!;
+          const name = uniqueName(path);
+          pred.heatmap = `heatmaps/${name}.png`;
+          pred.mask = `masks/${name}.png`;
+          writeAtomic(join(stage.dir, pred.heatmap), pngs.heatmap);
+          writeAtomic(join(stage.dir, pred.mask), pngs.mask);
+        }
+        predictions.push(pred);
+      }
+      o.onProgress?.({ stage: 'predict', done: ++done, total });
+      // Let a signal handler run between batches.
+      await new Promise((res) => setImmediate(res));
     }
     const skipped = split.skipped;
     const rows: Array<Array<string | number>> = predictions.map((p) => [p.path, p.score, p.normalised, p.verdict, threshold.value, p.heatmap ?? '', p.mask ?? '']);
     for (const s of skipped) rows.push([s.path, '', '', 'unreadable', threshold.value, '', '']);
-    writeAtomic(join(outDir, 'predictions.csv'), csv(['path', 'score', 'normalised_score', 'verdict', 'threshold', 'heatmap', 'mask'], rows));
+    writeAtomic(join(stage.dir, 'predictions.csv'), csv(['path', 'score', 'normalised_score', 'verdict', 'threshold', 'heatmap', 'mask'], rows));
+    stage.commit();
+    if (stopped) {
+      const msg = `interrupted after ${predictions.length} of ${files.length} images: ${join(outDir, 'predictions.csv')} lists those${writeImages ? ' (with their heatmaps and masks)' : ''}; run vigil predict again for all of them`;
+      log(msg);
+      throw new InterruptedError(stopped.signal, msg);
+    }
     return { outDir, threshold, predictions, skipped };
+  } catch (e) {
+    stage.discard();
+    throw e;
   } finally {
     predictor.dispose();
     await split.close();
   }
+
 }

@@ -81,6 +81,11 @@ export interface TrainDataOptions {
   seed?: number;
   /** The method's train-time augmentation, run when an epoch asks for it (EpochOptions.augment). */
   augment?: AugmentPool;
+  /**
+   * The user's stop: checked before every batch, after a yield to the event loop, so a signal
+   * handler runs and training stops at the next batch even in a method that never checks it.
+   */
+  signal?: AbortSignal;
 }
 
 /** `n` indices drawn uniformly with replacement, seeded by (seed, epoch). */
@@ -122,6 +127,10 @@ export function trainData(split: DataSplit, imageShape: [number, number, number]
       };
       try {
         for (;;) {
+          if (o.signal) {
+            await new Promise((r) => setImmediate(r));
+            o.signal.throwIfAborted();
+          }
           await fill();
           const next = ahead.shift();
           if (!next) break;

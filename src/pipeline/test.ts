@@ -1,16 +1,16 @@
 // `vigil test`: a trained model on a dataset's test split (default: the one it was trained on) →
 // metrics.json, scores.csv, report.html, images/. evaluateSplit() is also train's last step.
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Detector } from '../methods/types.js';
 import { writeGalleries, writeMetricsAndReport, writeScoresCsv } from './artifacts.js';
 import { applicableConfig, rejectIgnoredKeys, resizeUsedBy } from './applicable.js';
 import { rethreshold, type ThresholdOverride } from './calibrate.js';
 import { configToYaml, modelSchemaOf, resolveConfig, type VigilConfig } from './config.js';
+import { checkMaskSizes } from './checks.js';
 import { FileSplit, prepareData, type DataSplit } from './data.js';
-import { UserError } from './errors.js';
+import { ConfigError, InterruptedError, UserError } from './errors.js';
 import { computeMetrics, testPass } from './evaluate.js';
-import { writeAtomic } from './fsutil.js';
+import { checkOutputFolder, isVigilOutput, StagedFolder, writeAtomic } from './fsutil.js';
 import { loadDetector, readRun, RunLog, specSlug } from './run-dir.js';
 import { applyThreads, checkDevice } from './runtime.js';
 import { warnIfConstant } from './score.js';
@@ -65,7 +65,8 @@ export async function evaluateSplit(e: EvaluateInput): Promise<RunMetrics> {
       test: scores.length,
       test_normal: labels.filter((l) => l === 0).length,
       test_anomalous: labels.filter((l) => l === 1).length,
-      skipped_unreadable: split instanceof FileSplit ? split.skipped.length : 0,
+      // Unreadable files of every split (train passes its own in counts) plus the test split's.
+      skipped_unreadable: (e.counts.skipped_unreadable ?? 0) + (split instanceof FileSplit ? split.skipped.length : 0),
     },
     timing: { fit_s: e.fitS, test_s: pass.seconds, infer_ms_per_image: scores.length ? pass.scored.inferMs / scores.length : 0, threads: e.threads, device: e.device },
     seed: manifest.seed,
@@ -102,38 +103,55 @@ export async function test(runDir: string, o: TestOptions = {}): Promise<TestRes
   const threads = applyThreads(o.threads);
   const device = checkDevice(o.device ?? 'cpu');
   const { det, method } = await loadDetector(run, device);
+  let stage: StagedFolder | null = null;
   try {
     const flags: Record<string, unknown> = { device };
     if (o.dataRoot !== undefined) flags.dataset = { root: resolve(o.dataRoot) };
-    const { config } = resolveConfig({
-      method: run.manifest.method,
-      modelSchema: modelSchemaOf(method),
-      fileLayer: { ...run.config, output: { ...(run.config.output as object), dir: null } },
-      ...(o.data ? { data: o.data } : {}),
-      ...(o.set ? { set: o.set } : {}),
-      flags,
-    });
+    let config: VigilConfig;
+    try {
+      ({ config } = resolveConfig({
+        method: run.manifest.method,
+        modelSchema: modelSchemaOf(method),
+        fileLayer: { ...run.config, output: { ...(run.config.output as object), dir: null } },
+        ...(o.data ? { data: o.data } : {}),
+        ...(o.set ? { set: o.set } : {}),
+        flags,
+      }));
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      throw new UserError(`${e.message}\n  (from ${join(run.dir, 'config.yaml')}${o.set?.length ? ' and --set' : ''})`, { code: 'CONFIG_INVALID', cause: e });
+    }
     const outDir = resolve(o.out ?? join(run.dir, `test-${specSlug(config.dataset.spec)}`));
-    mkdirSync(outDir, { recursive: true });
-    const { log } = new RunLog(join(outDir, 'log.txt'), o.onLog);
-    log(`vigil ${VIGIL_VERSION} test: model ${run.dir} (${run.manifest.method}), data ${config.dataset.spec}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}`);
+    checkOutputFolder(outDir, '--out', (d) => isVigilOutput(d, 'test'), 'the output of an earlier vigil test');
+    // Written to a fresh folder that replaces outDir at the end: no file of an earlier test stays.
+    stage = new StagedFolder(outDir);
+    const { log } = new RunLog(join(stage.dir, 'log.txt'), o.onLog);
+    log(`vigil ${VIGIL_VERSION} test: model ${run.dir} (${run.manifest.method}), data ${config.dataset.spec}, ${threads} thread${threads === 1 ? '' : 's'}, device ${device}, results ${outDir}`);
     const data = await prepareData(config, method.inputs?.(config.model) ?? {}, { preprocessing: run.manifest.preprocessing, testOnly: true, onLog: log, threads });
     try {
       if (data.imageShape.join('×') !== run.manifest.imageShape.join('×')) {
-        throw new UserError(`dataset ${config.dataset.spec} gives ${data.imageShape.join('×')} inputs but the model expects ${run.manifest.imageShape.join('×')}`);
+        throw new UserError(`dataset ${config.dataset.spec} gives ${data.imageShape.join('×')} inputs but the model expects ${run.manifest.imageShape.join('×')} (fields 'preprocessing' and 'imageShape' of ${join(run.dir, 'model', 'manifest.json')})`);
       }
       if (!data.test || data.test.size === 0) throw new UserError(`dataset ${config.dataset.spec} has no test images`);
+      await checkMaskSizes([data.test]);
       const ti = manifest.threshold.image;
       if (o.threshold?.threshold !== undefined || o.threshold?.targetFpr !== undefined) {
         config.threshold = { ...config.threshold, rule: ti.rule === 'manual' ? 'manual' : 'tolerance', value: ti.rule === 'manual' ? ti.value : null, ...(ti.targetFpr !== undefined ? { targetFpr: ti.targetFpr, confidence: ti.confidence! } : {}) };
         log(`threshold: ${ti.value.toPrecision(6)} (overrides the model's ${run.manifest.threshold.image.value.toPrecision(6)}): ${describeThreshold(ti)}`);
       }
-      writeAtomic(join(outDir, 'config.yaml'), configToYaml(applicableConfig(config, resizeUsedBy(manifest.preprocessing, config.preprocess.size))));
-      const metrics = await evaluateSplit({ det, manifest, config, split: data.test, outDir, dataset: data.name, fitS: null, log, hooks: o, counts: {}, threads, device });
+      writeAtomic(join(stage.dir, 'config.yaml'), configToYaml(applicableConfig(config, resizeUsedBy(manifest.preprocessing, config.preprocess.size))));
+      const metrics = await evaluateSplit({ det, manifest, config, split: data.test, outDir: stage.dir, dataset: data.name, fitS: null, log, hooks: o, counts: {}, threads, device });
+      stage.commit();
       return { outDir, metrics };
     } finally {
       await data.close();
     }
+  } catch (e) {
+    stage?.discard();
+    if (o.signal?.aborted && o.signal.reason instanceof InterruptedError) {
+      throw new InterruptedError(o.signal.reason.signal, `interrupted; nothing was written${stage ? ` (${stage.target} is as it was)` : ''}`);
+    }
+    throw e;
   } finally {
     det.dispose();
   }

@@ -13,6 +13,14 @@ export interface DecodeOptions {
   mode?: ColourMode;
   /** Name used in error messages (the file path when reading from disk). */
   name?: string;
+  /**
+   * Decode an image of more pixels than this at a reduced size of at most this many (aspect ratio
+   * kept, antialiased). libvips shrinks on load where the format allows and streams otherwise, so
+   * a huge image is never held in memory at full size. Default: no limit. BMP is not reduced.
+   */
+  maxPixels?: number;
+  /** With maxPixels: the shorter side is never reduced below this. */
+  minSide?: number;
 }
 
 export class UnreadableImageError extends Error {
@@ -31,7 +39,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
   const name = opts.name ?? '<buffer>';
   let raw: RawPixels;
   try {
-    raw = isBmp(bytes) ? decodeBmp(bytes) : await decodeWithSharp(bytes);
+    raw = isBmp(bytes) ? decodeBmp(bytes) : await decodeWithSharp(bytes, opts);
   } catch (e) {
     throw new UnreadableImageError(name, (e as Error).message.split('\n')[0] ?? 'decode failed');
   }
@@ -48,11 +56,21 @@ export async function readImage(path: string, opts: Omit<DecodeOptions, 'name'> 
   return decodeImage(bytes, { ...opts, name: path });
 }
 
-async function decodeWithSharp(bytes: Uint8Array): Promise<RawPixels> {
+/** The size an image of w×h is decoded at (see DecodeOptions.maxPixels and minSide). */
+export function reducedSize(width: number, height: number, o: Pick<DecodeOptions, 'maxPixels' | 'minSide'>): { width: number; height: number } {
+  if (o.maxPixels === undefined || width * height <= o.maxPixels) return { width, height };
+  const f = Math.max(Math.sqrt(o.maxPixels / (width * height)), (o.minSide ?? 1) / Math.min(width, height));
+  if (f >= 1) return { width, height };
+  return { width: Math.max(1, Math.round(width * f)), height: Math.max(1, Math.round(height * f)) };
+}
+
+async function decodeWithSharp(bytes: Uint8Array, limit: Pick<DecodeOptions, 'maxPixels' | 'minSide'>): Promise<RawPixels> {
   // failOn 'warning' makes truncated JPEG/PNG data an error, as PIL does by default.
   const meta = await sharp(bytes, { failOn: 'warning' }).metadata();
   const sixteen = meta.depth === 'ushort';
   let pipeline = sharp(bytes, { failOn: 'warning' });
+  const size = reducedSize(meta.width ?? 0, meta.height ?? 0, limit);
+  if (size.width !== meta.width || size.height !== meta.height) pipeline = pipeline.resize(size.width, size.height, { fit: 'fill' });
   // Without an explicit 16-bit colourspace libvips converts to 8-bit sRGB before the cast to ushort.
   if (sixteen) pipeline = pipeline.toColourspace((meta.channels ?? 3) <= 2 ? 'grey16' : 'rgb16').raw({ depth: 'ushort' });
   else pipeline = pipeline.raw();
@@ -100,6 +118,9 @@ export interface ReadMaskOptions {
   resize?: false | 'nearest' | 'bilinear';
   /** A pixel is positive when its 8-bit gray value is > threshold. Default 127 (> 0.5 after ToTensor). */
   threshold?: number;
+  /** As DecodeOptions.maxPixels / minSide: a mask of a huge image is reduced as its image is. */
+  maxPixels?: number;
+  minSide?: number;
 }
 
 /**
@@ -107,7 +128,7 @@ export interface ReadMaskOptions {
  * MVTec masks are 0/255 PNGs, so any threshold in 0..254 gives the same result without resizing.
  */
 export async function readMask(path: string, expectedWidth: number, expectedHeight: number, opts: ReadMaskOptions = {}): Promise<Uint8Array> {
-  let img = await readImage(path, { mode: 'gray' });
+  let img = await readImage(path, { mode: 'gray', ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels, minSide: opts.minSide ?? 1 } : {}) });
   if (img.width !== expectedWidth || img.height !== expectedHeight) {
     if (!opts.resize) {
       throw new Error(

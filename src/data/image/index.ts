@@ -4,6 +4,7 @@ export {
   decodeImage,
   readImage,
   readMask,
+  reducedSize,
   writePng,
   writePngSync,
   encodeImagePng,

@@ -34,6 +34,9 @@ export interface LoaderOptions {
   masks?: boolean;
   /** How masks are read: resize when their size differs, threshold. See readMask. */
   maskOptions?: ReadMaskOptions;
+  /** Decode images of more pixels at a reduced size (DecodeOptions.maxPixels, minSide). Default: no limit. */
+  maxPixels?: number;
+  minSide?: number;
 }
 
 export interface Batch {
@@ -64,7 +67,7 @@ export class ImageLoader {
   readonly items: readonly LoaderItem[];
   /** Files skipped so far (skipUnreadable), with the reason; each file is reported once. */
   readonly skipped: Array<{ path: string; reason: string }> = [];
-  private readonly opts: Required<Omit<LoaderOptions, 'onWarning' | 'maskOptions' | 'transforms' | 'masks'>>;
+  private readonly opts: Required<Omit<LoaderOptions, 'onWarning' | 'maskOptions' | 'transforms' | 'masks' | 'maxPixels' | 'minSide'>>;
   private readonly cfg: SampleConfig;
   private readonly prefix: number;
   private readonly cache = new Map<number, Sample>();
@@ -102,6 +105,7 @@ export class ImageLoader {
       masks: options.masks ?? items.some((it) => it.maskPath !== undefined),
       mask: options.maskOptions ?? {},
       seed: this.opts.seed,
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels, minSide: options.minSide ?? 1 } : {}),
     };
     this.prefix = deterministicPrefix(transforms);
     this.warn = options.onWarning ?? ((m) => process.emitWarning(m, 'ImageLoaderWarning'));

@@ -20,6 +20,7 @@ export class WorkerPool {
   private readonly waiting = new Map<number, (r: JobResult) => void>();
   private nextId = 0;
   private closed = false;
+  private drained: (() => void) | null = null;
 
   constructor(size: number, cfg: SampleConfig) {
     const url = new URL('./worker.js', import.meta.url);
@@ -33,8 +34,13 @@ export class WorkerPool {
         this.waiting.delete(msg.id);
         resolve?.(msg.ok ? { ok: true, sample: msg.sample } : { ok: false, message: msg.message });
         this.pump();
+        this.checkDrained();
       });
-      worker.on('error', (e) => this.failAll(`loader worker crashed: ${e.message}`));
+      worker.on('error', (e) => {
+        slot.busy = 0;
+        this.failAll(`loader worker crashed: ${e.message}`);
+        this.checkDrained();
+      });
       worker.unref();
       this.slots.push(slot);
     }
@@ -75,9 +81,24 @@ export class WorkerPool {
     this.queue.length = 0;
   }
 
+  private checkDrained(): void {
+    if (this.drained && this.slots.every((s) => s.busy === 0)) {
+      this.drained();
+      this.drained = null;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.failAll('loader was closed');
+    // Let the jobs in flight finish first (their workers are ref'd while busy): a worker
+    // terminated inside a native decode may never emit 'exit' while nothing keeps the event loop
+    // alive, and the process then ends, exit code 0, with the caller still awaiting close().
+    await new Promise<void>((resolve) => {
+      this.drained = resolve;
+      this.checkDrained();
+    });
+    for (const s of this.slots) s.worker.ref();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -30,6 +30,9 @@ export interface SampleConfig {
   masks: boolean;
   mask: ReadMaskOptions;
   seed: number;
+  /** Decode larger images at a reduced size (DecodeOptions.maxPixels, minSide); their masks alike. */
+  maxPixels?: number;
+  minSide?: number;
 }
 
 /** Per-sample random stream: depends only on (seed, epoch, index), not on worker scheduling. */
@@ -43,9 +46,10 @@ export async function runSampleJob(job: SampleJob, cfg: SampleConfig): Promise<S
   if (job.input) {
     sample = job.input;
   } else {
-    const image = await readImage(job.item.path, { mode: cfg.mode });
+    const limit = cfg.maxPixels !== undefined ? { maxPixels: cfg.maxPixels, minSide: cfg.minSide ?? 1 } : {};
+    const image = await readImage(job.item.path, { mode: cfg.mode, ...limit });
     sample = { image };
-    if (cfg.masks) sample.mask = await loadMaskImage(job.item, image, cfg.mask);
+    if (cfg.masks) sample.mask = await loadMaskImage(job.item, image, { ...cfg.mask, ...limit });
   }
   const ops = cfg.transforms.slice(job.from, job.to);
   if (ops.length === 0) return sample;

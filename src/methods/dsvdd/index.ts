@@ -79,6 +79,8 @@ export const dcae: MethodDefinition<DcaeConfig> = {
   description: 'Deep convolutional autoencoder (the Deep SVDD paper\'s DCAE baseline): score = per-image sum of squared reconstruction errors, map = squared error per pixel',
   schema: dcaeSchema,
   defaults: DCAE_DEFAULTS,
+  // BatchNorm in training mode needs two images in a batch.
+  minTrainImages: 2,
   create(config, imageShape) {
     return new DcaeDetector(resolveDcaeConfig(config), imageShape);
   },
@@ -223,6 +225,7 @@ export const dsvdd: MethodDefinition<DsvddConfig> = {
   description: 'Deep SVDD (Ruff et al., ICML 2018): one-class or soft-boundary hypersphere around the DCAE-pretrained LeNet features; score = squared distance to c (minus R² for soft-boundary)',
   schema: dsvddSchema,
   defaults: DSVDD_DEFAULTS,
+  minTrainImages: 2,
   create(config, imageShape) {
     const d = new DsvddDetector(resolveDsvddConfig(config), imageShape);
     if (d.config.initFrom) {

@@ -83,6 +83,7 @@ export class PatchCoreDetector implements Detector {
       for await (const batch of data.epoch({ epoch: 0, batchSize: bs, shuffle: false })) {
         ctx.signal?.throwIfAborted();
         const { embeddings, grid } = this.embed(batch.images);
+        if (all === null) this.#checkBankSize(data.size, grid);
         if (all === null) {
           // One preallocated buffer: no second copy of the features at concatenation.
           all = torch.keep(torch.empty([data.size * grid[0] * grid[1], this.config.embedDim]));
@@ -119,6 +120,16 @@ export class PatchCoreDetector implements Detector {
     } finally {
       if (all) all.dispose();
     }
+  }
+
+  /** The memory bank the data will give must hold knn.k rows: say so now, not after the coreset. */
+  #checkBankSize(images: number, grid: [number, number]): void {
+    const patches = images * grid[0] * grid[1];
+    const { method, ratio } = this.config.coreset;
+    const bank = method === 'none' || ratio >= 1 ? patches : Math.floor(patches * ratio);
+    const what = `${images} training image${images === 1 ? '' : 's'} × ${grid[0]}×${grid[1]} patches${method === 'none' || ratio >= 1 ? '' : ` × model.coreset.ratio ${ratio}`}`;
+    if (bank < 1) throw new MethodInputError(`patchcore: the memory bank would be empty (${what} = ${patches * ratio} rows); raise model.coreset.ratio or add training images`);
+    if (bank < this.config.knn.k) throw new MethodInputError(`patchcore: model.knn.k = ${this.config.knn.k} neighbours, but the memory bank will hold ${bank} rows (${what}); lower model.knn.k, raise model.coreset.ratio or add training images`);
   }
 
   /** Q×k squared L2 distances of patch embeddings to their nearest memory-bank rows, ascending. */

@@ -92,6 +92,8 @@ class PixelStats implements Detector {
     for (const [k, t] of [['mean', mean], ['std', std]] as const) {
       if (t.shape.join('×') !== want) throw new Error(`pixelstats: state tensor '${k}' has shape ${t.shape.join('×')}, expected ${want}`);
     }
+    // fit() floors std at minStd > 0: a zero or negative one can only come from a damaged file.
+    if (torch.tidy(() => std.min().item()) <= 0) throw new Error(`pixelstats: state tensor 'std' holds values <= 0 (fit() keeps every std >= model.minStd)`);
     this.#set(mean.to('float32'), std.to('float32'));
   }
 
@@ -107,6 +109,8 @@ export const pixelstats: MethodDefinition<PixelStatsConfig> = {
   description: 'per-pixel mean/std of normal images; score = mean squared z-score (fast baseline for aligned images)',
   schema: pixelStatsSchema,
   defaults: pixelStatsSchema.parse({}),
+  // A standard deviation needs two images.
+  minTrainImages: 2,
   create(config, imageShape) {
     return new PixelStats(config, imageShape);
   },
