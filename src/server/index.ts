@@ -241,10 +241,11 @@ async function listen(o: ServeOptions, p: Parts): Promise<RunningServer> {
       draining = true;
       pool.stopAccepting();
       clearInterval(retention);
-      const n = active.size;
-      log(`serve: draining: ${pool.queueDepth + pool.inFlight} images queued or running, ${n} request${n === 1 ? '' : 's'} open`);
+      // Stop listening first: a connection attempted after the 'draining' line is refused.
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
+      const n = active.size;
+      log(`serve: draining: ${pool.queueDepth + pool.inFlight} images queued or running, ${n} request${n === 1 ? '' : 's'} open`);
       const drained = (async () => {
         await pool.idle();
         if (active.size > 0) await new Promise<void>((r) => { activeWaiter = r; });
