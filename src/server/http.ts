@@ -37,6 +37,11 @@ export class Router {
     return this;
   }
 
+  /** [method, template] of every route, in the order added. */
+  routes(): Array<[string, string]> {
+    return this.#routes.map((r) => [r.method, r.template]);
+  }
+
   match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | null {
     const allowed: string[] = [];
     for (const r of this.#routes) {

@@ -31,7 +31,7 @@ export interface ServeOptions {
   historySync?: 'normal' | 'full';
   retentionDays?: number;
   retentionRows?: number;
-  /** Inference worker threads (default: cores / 2, at least 1). */
+  /** Inference worker threads, each with every model loaded (default: one per core, at most 8). */
   workers?: number;
   /** libtorch threads in all (default every core), split between the workers. */
   threads?: number;
@@ -58,6 +58,8 @@ export interface RunningServer {
   host: string;
   port: number;
   models: ReadonlyMap<string, ServedModel>;
+  /** The settings in effect, defaults resolved. */
+  config: { workers: number; threadsPerWorker: number; queueLimit: number; maxBatch: number; device: string } & Limits;
   store: HistoryStore;
   pool: InferencePool;
   /** Stops taking requests, finishes those in flight, then closes the workers and the history. */
@@ -107,7 +109,10 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   if (o.token !== undefined && o.token.length < 16) throw new UserError('--token must be at least 16 characters (make one with: openssl rand -hex 16)', { code: 'CONFIG_INVALID' });
   if (!loopback && !o.token) throw new UserError(`serve: binding ${host} exposes the server beyond this machine; give a token (--token or VIGIL_TOKEN; make one with: openssl rand -hex 16), which clients send as Authorization: Bearer <token>`, { code: 'CONFIG_INVALID' });
   const threads = posInt(o.threads, '--threads', availableParallelism());
-  const workers = posInt(o.workers, '--workers', Math.max(1, Math.floor(threads / 2)));
+  // One libtorch thread per worker scales best for per-image requests (no OpenMP barriers, which
+  // cost most on shared cores); past 8 workers, threads go to the workers instead of more copies
+  // of the models.
+  const workers = posInt(o.workers, '--workers', Math.min(8, threads));
   const queueLimit = posInt(o.queueLimit, '--queue-limit', 64);
   const maxImages = posInt(o.maxImages, '--max-images', Math.min(32, queueLimit));
   if (maxImages > queueLimit) throw new UserError(`--max-images (${maxImages}) cannot exceed --queue-limit (${queueLimit}): such a request could never be queued`, { code: 'CONFIG_INVALID' });
@@ -132,13 +137,12 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     const pruned = await store.prune();
     if (pruned.rows) log(`serve: retention removed ${pruned.rows} inspections and ${pruned.files} files`);
 
-    pool = new InferencePool([...models.values()].map((m) => ({ name: m.name, dir: m.run.dir })), {
-      workers, threadsPerWorker: Math.max(1, Math.floor(threads / workers)), device, queueLimit, maxBatch: posInt(o.maxBatch, '--max-batch', 8), onLog: log,
-    });
+    const config = { workers, threadsPerWorker: Math.max(1, Math.floor(threads / workers)), queueLimit, maxBatch: posInt(o.maxBatch, '--max-batch', 8), device, ...limits };
+    pool = new InferencePool([...models.values()].map((m) => ({ name: m.name, dir: m.run.dir })), { ...config, onLog: log });
     const t0 = performance.now();
     await pool.start();
-    log(`serve: ${models.size} model${models.size === 1 ? '' : 's'} loaded in ${workers} worker${workers === 1 ? '' : 's'} × ${Math.max(1, Math.floor(threads / workers))} threads in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    return await listen(o, { host, port, loopback, models, pool, store, limits, log, queueLimit });
+    log(`serve: ${models.size} model${models.size === 1 ? '' : 's'} loaded in ${workers} worker${workers === 1 ? '' : 's'} × ${config.threadsPerWorker} thread${config.threadsPerWorker === 1 ? '' : 's'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return await listen(o, { host, port, loopback, models, pool, store, limits, log, config });
   } catch (e) {
     await pool?.close().catch(() => undefined);
     store.close();
@@ -148,14 +152,14 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
 
 interface Parts {
   host: string; port: number; loopback: boolean; models: Map<string, ServedModel>; pool: InferencePool; store: HistoryStore;
-  limits: Limits; log: (m: string) => void; queueLimit: number;
+  limits: Limits; log: (m: string) => void; config: RunningServer['config'];
 }
 
 async function listen(o: ServeOptions, p: Parts): Promise<RunningServer> {
   const { pool, store, models, log } = p;
   let draining = false;
   const metrics = serverMetrics({
-    queueDepth: () => pool.queueDepth, inFlight: () => pool.inFlight, queueLimit: p.queueLimit, workers: () => pool.liveWorkers,
+    queueDepth: () => pool.queueDepth, inFlight: () => pool.inFlight, queueLimit: p.config.queueLimit, workers: () => pool.liveWorkers,
     models: () => [...models.values()].map((m) => ({ name: m.name, loaded: pool.ready, loadSeconds: pool.loadSeconds.get(m.name) ?? null, threshold: m.threshold })),
   });
   const router = buildRouter({ models, pool, store, metrics, limits: p.limits, draining: () => draining, log });
@@ -264,5 +268,5 @@ async function listen(o: ServeOptions, p: Parts): Promise<RunningServer> {
     return closing;
   };
   log(`serve: listening on ${url} (models: ${[...models.keys()].join(', ')}; history ${store.dir}${o.token ? '; token required' : ''})`);
-  return { url, host: addr.address, port: addr.port, models, store, pool, close };
+  return { url, host: addr.address, port: addr.port, models, config: p.config, store, pool, close };
 }

@@ -73,11 +73,19 @@ export class InferencePool {
     await Promise.all(Array.from({ length: this.o.workers }, () => this.#spawn()));
   }
 
+  // Loads run one worker at a time: libtorch's default CPU generator is process-wide, and a model
+  // whose weights are re-drawn from a seed at load (a backbone with random weights) came out
+  // different in each of two workers loading at once (measured: PatchCore scores 101.9 and 54.7
+  // instead of 3.7). Scoring draws no random numbers and runs in parallel.
+  #loading: Promise<unknown> = Promise.resolve();
+
   async #spawn(): Promise<Slot> {
     const slot: Slot = { worker: new TorchWorker(WORKER_URL, { numThreads: this.o.threadsPerWorker }), busy: true, ready: false, id: this.#nextId++ };
     this.#slots.push(slot);
     try {
-      const loaded = await slot.worker.call<Array<{ name: string; seconds: number }>>('load', this.models, this.o.device);
+      const load = this.#loading.then(() => slot.worker.call<Array<{ name: string; seconds: number }>>('load', this.models, this.o.device));
+      this.#loading = load.catch(() => undefined);
+      const loaded = await load;
       for (const l of loaded) this.loadSeconds.set(l.name, Math.max(this.loadSeconds.get(l.name) ?? 0, l.seconds));
     } catch (e) {
       this.#slots = this.#slots.filter((s) => s !== slot);

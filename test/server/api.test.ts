@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import YAML from 'yaml';
+import { buildRouter } from '../../src/server/api.js';
 import { serve, type RunningServer } from '../../src/server/index.js';
 import { parseCsv } from '../cli/helpers.js';
 import { multipart, raw, tempDir, trainFixture, vigil } from './helpers.js';
@@ -451,4 +453,12 @@ test('serve refuses bad model specs with messages naming the fix', async () => {
   await assert.rejects(serve({ models: [{ name: 'a b', dir: fx.run }], port: 0, history: join(dir, 'h-x'), onLog: () => undefined }), /may only hold letters/);
   await assert.rejects(serve({ models: [{ dir: fx.run }], port: 0, history: join(dir, 'h-x'), maxImages: 10, queueLimit: 5, onLog: () => undefined }), /cannot exceed --queue-limit/);
   await assert.rejects(serve({ models: [{ dir: fx.run }], port: srv.port, history: join(dir, 'h-x'), onLog: () => undefined }), /is in use/);
+});
+
+test('docs/openapi.yaml describes exactly the routes the server has', () => {
+  const spec = YAML.parse(readFileSync(new URL('../../../docs/openapi.yaml', import.meta.url), 'utf8'));
+  const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).filter((k) => k !== 'parameters').map((m) => `${m.toUpperCase()} ${path}`)).sort();
+  const router = buildRouter({ models: new Map(), pool: srv.pool, store: srv.store, metrics: undefined as never, limits: srv.config, draining: () => false, log: () => undefined });
+  const served = router.routes().filter(([, t]) => t !== '/' && !t.startsWith('/ui/')).map(([m, t]) => `${m} ${t}`).sort();
+  assert.deepEqual(documented, served);
 });
