@@ -1,7 +1,7 @@
 // `vigil serve` under load on loopback: a PatchCore model (resnet18, random weights, 128 px
 // synthetic images) at concurrency 1, 4 and 16 for a fixed time each → throughput, p50/p99
 // latency, errors, RSS; the baseline is the in-process `predict()` rate on the same images in the
-// same run. Then a soak (RSS over many requests, pixelstats model so that it takes minutes, not
+// same run (alternating rounds, also against a single one-thread worker). Then a soak (RSS over many requests, pixelstats model so that it takes minutes, not
 // hours) and a burst against a small queue (503 + Retry-After). Prints one JSON line.
 // Usage: node dist/bench/serve.js [seconds per level=30] [soak requests=10000] [levels=1,4,16]
 import { Agent, request } from 'node:http';
@@ -105,18 +105,28 @@ try {
   const history = join(dir, 'history');
   const srv = await serve({ models: [{ name: 'pc', dir: pc.runDir }, { name: 'px', dir: px.runDir }], port: 0, history, threads, onLog: () => undefined });
   const predictUrl = `${srv.url}/v1/models/pc/predict?images=none`;
-  const rounds: Array<{ predict_images_per_s: Record<string, number>; c4_rps: number; ratio: number }> = [];
+  // The same model behind a single one-thread worker (bigger micro-batches, fewer threads).
+  const one = await serve({ models: [{ name: 'pc', dir: pc.runDir }], port: 0, history: join(dir, 'history-one'), workers: 1, threads: 1, onLog: () => undefined });
+  const oneUrl = `${one.url}/v1/models/pc/predict?images=none`;
+  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+  const rounds: Array<{ predict_images_per_s: Record<string, number>; c4_rps: number; ratio: number; c4_rps_workers_1: number; ratio_workers_1: number }> = [];
   try {
     await load(predictUrl, pcImages, 4, { requests: 16 }); // warm-up
+    await load(oneUrl, pcImages, 4, { requests: 16 });
     for (let r = 0; r < 3; r++) {
       const base = await predictRateNow(String(r));
-      const { out, wall } = await load(predictUrl, pcImages, 4, { seconds: Math.max(5, seconds / 3) });
-      const rps = summary(out, wall).throughput_rps;
-      rounds.push({ predict_images_per_s: base, c4_rps: rps, ratio: Math.round((rps / Math.max(...Object.values(base))) * 100) / 100 });
+      const best = Math.max(...Object.values(base));
+      const a = await load(predictUrl, pcImages, 4, { seconds: Math.max(5, seconds / 3) });
+      const b = await load(oneUrl, pcImages, 4, { seconds: Math.max(5, seconds / 3) });
+      const rps = summary(a.out, a.wall).throughput_rps;
+      const rps1 = summary(b.out, b.wall).throughput_rps;
+      rounds.push({ predict_images_per_s: base, c4_rps: rps, ratio: ratio(rps, best), c4_rps_workers_1: rps1, ratio_workers_1: ratio(rps1, best) });
     }
   } catch (e) {
     await srv.close();
     throw e;
+  } finally {
+    await one.close();
   }
   const predictRate = median(rounds.map((r) => Math.max(...Object.values(r.predict_images_per_s))));
   const results: Array<Record<string, unknown>> = [];
@@ -174,7 +184,7 @@ try {
     baseline: { what: 'in-process predict(), heatmaps written, better of every core and 1 thread, median of 3 rounds', images: reps.length, images_per_s: r1(predictRate), ms_per_image: r1(1000 / predictRate), model_load_s: r1(openS) },
     server: serverConfig,
     levels: results,
-    c4_vs_predict: median(rounds.map((r) => r.ratio)), rounds,
+    c4_vs_predict: median(rounds.map((r) => r.ratio)), c4_vs_predict_workers_1: median(rounds.map((r) => r.ratio_workers_1)), rounds,
     soak, burst,
   }) + '\n');
 } finally {

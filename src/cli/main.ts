@@ -62,7 +62,7 @@ const SERVE: Spec = {
   'history-sync': { type: 'string', arg: '<mode>', help: 'normal (default: survives a crash) or full (fsync per write: survives power loss)' },
   'retention-days': { type: 'number', arg: '<n>', help: 'delete inspections older than n days (default: keep)' },
   'retention-rows': { type: 'number', arg: '<n>', help: 'keep at most n inspections (default: all)' },
-  workers: { type: 'number', arg: '<n>', help: 'inference worker threads (default: threads / 2, at least 1)' },
+  workers: { type: 'number', arg: '<n>', help: 'inference worker threads, each loads every model (default: one per core, at most 8)' },
   'queue-limit': { type: 'number', arg: '<n>', help: 'images waiting for a worker before requests get 503 (default 64)' },
   'max-batch': { type: 'number', arg: '<n>', help: 'images a worker scores at once, across requests (default 8)' },
   'max-images': { type: 'number', arg: '<n>', help: 'images per request (default 32)' },

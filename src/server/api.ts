@@ -101,11 +101,11 @@ async function uploads(c: Ctx, limits: Limits): Promise<Upload[]> {
     for (const [k, p] of files.entries()) {
       if (p.type && !ACCEPTED_TYPES.has(p.type)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `part ${k + 1} ('${p.filename ?? p.name ?? ''}') has Content-Type '${p.type}': only PNG, JPEG, BMP, TIFF and WebP images are accepted`);
     }
-    raw = files.map((p, k) => ({ name: p.filename || p.name || `image-${k + 1}`, data: p.data }));
+    raw = files.map((p, k) => ({ name: (p.filename || p.name || `image-${k + 1}`).slice(0, 255), data: p.data }));
     if (raw.length === 0) throw new HttpError(400, 'NO_IMAGE', `the multipart body has no file part (${parts.length} part${parts.length === 1 ? '' : 's'} without a filename); send images as file fields, e.g. curl -F image=@part.png`);
   } else {
     const hdr = c.req.headers['x-image-name'];
-    raw = [{ name: (typeof hdr === 'string' && hdr) || c.url.searchParams.get('name') || 'image', data: body }];
+    raw = [{ name: ((typeof hdr === 'string' && hdr) || c.url.searchParams.get('name') || 'image').slice(0, 255), data: body }];
   }
   if (raw.length > limits.maxImages) throw new HttpError(413, 'TOO_MANY_IMAGES', `${raw.length} images in one request; the limit is ${limits.maxImages} (the server's --max-images)`);
   const out: Upload[] = [];
@@ -235,6 +235,12 @@ export function buildRouter(s: ApiState): Router {
     const m = model(c);
     const imagesMode = c.url.searchParams.get('images') ?? 'url';
     if (!['url', 'inline', 'none'].includes(imagesMode)) throw new HttpError(400, 'BAD_QUERY', `images='${imagesMode}' must be url, inline or none`);
+    // A full queue refuses before the body is read (Node discards the rest of it).
+    if (s.pool.queueDepth >= s.pool.o.queueLimit) {
+      s.metrics.rejected.inc();
+      const after = s.pool.retryAfterSeconds();
+      throw new HttpError(503, 'QUEUE_FULL', `the inference queue is full (${s.pool.queueDepth} of ${s.pool.o.queueLimit} images waiting); retry after ${after} s`, { 'Retry-After': String(after) }, { retryAfterSeconds: after });
+    }
     const ups = await uploads(c, s.limits);
     const localises = m.run.manifest.normalisation.pixel !== null;
     let job: ReturnType<InferencePool['submit']>;

@@ -171,7 +171,8 @@ async function inspect(files) {
   try {
     const j = await (await api(`/v1/models/${encodeURIComponent(m.name)}/predict?images=inline`, { method: 'POST', body: form })).json();
     const box = $('#results');
-    j.results.forEach((r, k) => {
+    // Newest batch on top, in upload order.
+    const cards = j.results.map((r, k) => {
       const orig = el('img', { alt: `uploaded image ${r.name}` });
       orig.src = URL.createObjectURL(files[k]);
       const heat = r.heatmap ? el('img', { alt: `heatmap of ${r.name}`, src: r.heatmap }) : null;
@@ -189,8 +190,9 @@ async function inspect(files) {
             el('dt', {}, 'time'), el('dd', {}, `${fmt(r.timing.totalMs, 1)} ms (inference ${fmt(r.timing.inferMs, 1)} ms${r.timing.batch > 1 ? ` for ${r.timing.batch}` : ''})`),
             el('dt', {}, 'inspection'), el('dd', {}, `#${r.id}`)),
           labelButtons(item)));
-      box.prepend(card);
+      return card;
     });
+    box.prepend(...cards);
     applyOverlay();
     const bad = j.results.filter((r) => r.verdict === 'anomalous').length;
     status.textContent = `${j.count} scored in ${fmt(performance.now() - t0, 0)} ms: ${bad} anomalous, ${j.count - bad} normal.`;
