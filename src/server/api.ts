@@ -81,6 +81,14 @@ export function inspectionJson(i: Inspection): Record<string, unknown> {
   };
 }
 
+/** CSP hashes ('sha256-…') of the inline <script> elements of a run's report.html. */
+export function reportScriptHashes(runDir: string): string[] {
+  const p = join(runDir, 'report.html');
+  if (!existsSync(p)) return [];
+  const html = readFileSync(p, 'utf8');
+  return [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}`);
+}
+
 const EXT: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg', bmp: 'bmp', tiff: 'tif', webp: 'webp' };
 
 interface Upload { name: string; bytes: Buffer; format: ImageFormat; width: number; height: number; sha256: string }
@@ -199,12 +207,15 @@ export function buildRouter(s: ApiState): Router {
 
   r.add('GET', '/v1/models', (c) => sendJson(c.res, 200, { models: [...s.models.values()].map(modelJson) }));
   r.add('GET', '/v1/models/{name}', (c) => sendJson(c.res, 200, modelJson(model(c))));
+  // The reports' inline scripts, allowed by hash: in the UI the report is shown from a blob:
+  // URL, which inherits the UI page's policy.
+  const reportScripts = [...new Set([...s.models.values()].flatMap((m) => reportScriptHashes(m.run.dir)))].map((h) => `'${h}'`).join(' ');
   r.add('GET', '/v1/models/{name}/report', (c) => {
     const m = model(c);
     const p = resolveInside(m.run.dir, 'report.html');
     if (!p) throw new HttpError(404, 'REPORT_NOT_FOUND', `the run of '${m.name}' has no report.html (${m.run.dir})`);
-    // The report is self-contained: inline styles and SVG, data: images, no scripts.
-    sendFile(c.res, p, c.method, { headers: { 'Content-Security-Policy': "default-src 'none'; img-src data:; style-src 'unsafe-inline'" } });
+    // Self-contained: inline styles, SVG, data: images and its own script; it fetches nothing.
+    sendFile(c.res, p, c.method, { headers: { 'Content-Security-Policy': `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src ${reportScripts || "'none'"}` } });
   });
 
   r.add('PATCH', '/v1/models/{name}/threshold', async (c) => {
@@ -309,6 +320,8 @@ export function buildRouter(s: ApiState): Router {
         id, name: u.name, sha256: u.sha256, width: u.width, height: u.height,
         score: x.score, normalised: x.normalised, verdict: x.verdict, threshold: x.threshold,
         timing: { queueMs: x.queueMs, decodeMs: x.decodeMs, inferMs: x.inferMs, batch: x.batch, renderMs: x.renderMs, totalMs },
+        // e.g. a size or aspect ratio unlike the training images' (the pipeline's wording).
+        ...(x.warnings ? { warnings: x.warnings.map((w) => w.replace(/^image \d+/, `'${u.name}'`)) } : {}),
         ...img('heatmap'), ...img('mask'),
         ...(imagesMode === 'url' ? { image: `/v1/inspections/${id}/image` } : {}),
       };
@@ -357,7 +370,7 @@ export function buildRouter(s: ApiState): Router {
 
   // The web UI: static assets, open without a token (they hold no data; the API calls need it).
   const ui = uiRoot();
-  const uiHeaders = { 'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'", 'X-Frame-Options': 'SAMEORIGIN' };
+  const uiHeaders = { 'Content-Security-Policy': `default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self' ${reportScripts}; connect-src 'self'; frame-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'`.replace(' ;', ';'), 'X-Frame-Options': 'SAMEORIGIN' };
   r.add('GET', '/', (c) => sendFile(c.res, join(ui, 'index.html'), c.method, { headers: uiHeaders }), { public: true });
   r.add('GET', '/ui/{path*}', (c) => {
     const p = resolveInside(ui, c.params.path!);

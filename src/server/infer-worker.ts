@@ -28,7 +28,7 @@ export interface WorkItem { bytes: Uint8Array; name: string }
 
 export type ItemResult =
   | { ok: true; score: number; normalised: number; verdict: 'anomalous' | 'normal'; threshold: number; width: number; height: number;
-      heatmap?: Uint8Array; mask?: Uint8Array; decodeMs: number; inferMs: number; renderMs: number; batch: number }
+      heatmap?: Uint8Array; mask?: Uint8Array; decodeMs: number; inferMs: number; renderMs: number; batch: number; warnings?: string[] }
   | { ok: false; code: 'UNREADABLE_IMAGE' | 'INPUT_INVALID'; message: string };
 
 /**
@@ -66,6 +66,7 @@ export async function predict(model: string, threshold: number, items: WorkItem[
         ok: true, score: v.score, normalised: v.normalised, verdict: v.verdict, threshold: v.threshold,
         width: d.img.width, height: d.img.height, ...(pngs ? { heatmap: pngs.heatmap, mask: pngs.mask } : {}),
         decodeMs: d.decodeMs, inferMs, renderMs: performance.now() - r0, batch: group.length,
+        ...(v.warnings ? { warnings: v.warnings } : {}),
       };
     }
   };

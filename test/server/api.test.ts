@@ -139,6 +139,8 @@ test('JPEG, BMP and octet-stream bodies are accepted by their bytes', async () =
     assert.equal(res.status, 200, `${type}: ${await res.clone().text()}`);
     const r = (await res.json()).results[0];
     assert.equal((await (await fetch(`${srv.url}/v1/inspections/${r.id}`)).json()).format, fmt);
+    if (fmt === 'bmp') assert.match(r.warnings?.[0] ?? '', /^'image' is 8×8, the model was trained on 96×96 images/, 'the pipeline\'s size warning comes through');
+    else assert.equal(r.warnings, undefined);
   }
 });
 
