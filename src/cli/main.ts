@@ -56,6 +56,26 @@ const PREDICT: Spec = {
   ...COMPUTE,
   ...COMMON,
 };
+const SERVE: Spec = {
+  host: { type: 'string', arg: '<addr>', help: 'address to bind (default 127.0.0.1; any other needs a token)' },
+  port: { type: 'number', arg: '<n>', help: 'port (default 8080; 0 = any free port)' },
+  token: { type: 'string', arg: '<t>', help: 'bearer token for the API (default VIGIL_TOKEN); required off loopback' },
+  history: { type: 'string', arg: '<dir>', help: 'inspection history folder: SQLite + stored images (default ./vigil-history)' },
+  'history-sync': { type: 'string', arg: '<mode>', help: 'normal (default: survives a crash) or full (fsync per write: survives power loss)' },
+  'retention-days': { type: 'number', arg: '<n>', help: 'delete inspections older than n days (default: keep)' },
+  'retention-rows': { type: 'number', arg: '<n>', help: 'keep at most n inspections (default: all)' },
+  workers: { type: 'number', arg: '<n>', help: 'inference worker threads, each loads every model (default: one per core, at most 8)' },
+  'queue-limit': { type: 'number', arg: '<n>', help: 'images waiting for a worker before requests get 503 (default 64)' },
+  'max-batch': { type: 'number', arg: '<n>', help: 'images a worker scores at once, across requests (default 8)' },
+  'max-images': { type: 'number', arg: '<n>', help: 'images per request (default 32)' },
+  timeout: { type: 'number', arg: '<s>', help: 'per-request deadline in seconds (default 30)' },
+  'max-body-mb': { type: 'number', arg: '<n>', help: 'request size limit in MiB (default 64)' },
+  'max-pixels': { type: 'number', arg: '<n>', help: 'pixels per image, a decompression-bomb guard (default 40000000)' },
+  cors: { type: 'list', arg: '<origin>', help: "browser origin allowed to call the API, e.g. https://line.example ('*' = any; default none)" },
+  ...COMPUTE,
+  quiet: COMMON.quiet!,
+  help: COMMON.help!,
+};
 const SYNTH: Spec = {
   categories: { type: 'string', arg: '<a,b>', help: 'woven, grainy, striped, object (default all)' },
   size: { type: 'number', arg: '<px>', help: 'image side (default 256)' },
@@ -77,6 +97,7 @@ commands:
   train     --resume <run-dir>                                                     continue an interrupted training
   test      <run-dir> [--data <spec>]                                              re-evaluate a trained model
   predict   <run-dir> <image|dir|glob …> [--out DIR]                               score images: predictions.csv, heatmaps, masks
+  serve     <run-dir|name=run-dir …> [--host H] [--port P] [--token T]              HTTP API + web UI + inspection history
   datasets  synth <dir> | info <spec> | download <id> <dest> | list                datasets
   weights   list | fetch <name>                                                    torchvision backbone weights
   methods                                                                          list the methods
@@ -211,6 +232,44 @@ async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
   ].join('\n'));
 }
 
+async function cmdServe(argv: string[], signal: AbortSignal): Promise<void> {
+  const { options: o, positionals } = parseArgs(argv, SERVE, 'serve');
+  if (o.help) { process.stdout.write(helpText('vigil serve <run-dir|name=run-dir …> [options]', 'Serves trained models over HTTP: the /v1 JSON API (docs/api.md), a web UI at /, Prometheus\nmetrics at /metrics, and an SQLite inspection history. Stops gracefully on SIGTERM / Ctrl-C.', SERVE)); return; }
+  if (positionals.length === 0) throw new UserError('serve: give at least one run directory: vigil serve <run-dir>… (name one with name=<run-dir>)');
+  const sync = o['history-sync'] as string | undefined;
+  if (sync !== undefined && sync !== 'normal' && sync !== 'full') throw new UserError(`serve: --history-sync must be normal or full, got '${sync}'`);
+  const seconds = (k: string): number | undefined => (o[k] === undefined ? undefined : Math.round((o[k] as number) * 1000));
+  const c = context(o);
+  const { serve } = await import('../server/index.js');
+  const token = (o.token as string | undefined) ?? (process.env.VIGIL_TOKEN || undefined);
+  const server = await serve({
+    models: positionals.map((p) => {
+      const eq = p.indexOf('=');
+      return eq > 0 && !existsSync(p) ? { name: p.slice(0, eq), dir: p.slice(eq + 1) } : { dir: p };
+    }),
+    ...(o.host ? { host: o.host as string } : {}),
+    ...(o.port !== undefined ? { port: o.port as number } : {}),
+    ...(token ? { token } : {}),
+    ...(o.history ? { history: o.history as string } : {}),
+    ...(sync ? { historySync: sync } : {}),
+    ...(o['retention-days'] !== undefined ? { retentionDays: o['retention-days'] as number } : {}),
+    ...(o['retention-rows'] !== undefined ? { retentionRows: o['retention-rows'] as number } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers as number } : {}),
+    ...(o['queue-limit'] !== undefined ? { queueLimit: o['queue-limit'] as number } : {}),
+    ...(o['max-batch'] !== undefined ? { maxBatch: o['max-batch'] as number } : {}),
+    ...(o['max-images'] !== undefined ? { maxImages: o['max-images'] as number } : {}),
+    ...(o.timeout !== undefined ? { timeoutMs: seconds('timeout')! } : {}),
+    ...(o['max-body-mb'] !== undefined ? { maxBodyBytes: Math.round((o['max-body-mb'] as number) * 1024 * 1024) } : {}),
+    ...(o['max-pixels'] !== undefined ? { maxPixels: o['max-pixels'] as number } : {}),
+    ...(o.cors ? { corsOrigins: o.cors as string[] } : {}),
+    ...compute(o),
+    // The listening line is printed even with --quiet: it says where the server is.
+    onLog: (m) => { if (!c.quiet || m.startsWith('serve: listening') || m.startsWith('serve: stopped')) process.stderr.write(`${m}\n`); },
+  });
+  await new Promise<void>((r) => { if (signal.aborted) r(); else signal.addEventListener('abort', () => r(), { once: true }); });
+  await server.close();
+}
+
 async function cmdDatasets(argv: string[]): Promise<void> {
   const sub = argv[0];
   const rest = argv.slice(1);
@@ -336,11 +395,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'train': await cmdTrain(rest, ac.signal); break;
       case 'test': await cmdTest(rest, ac.signal); break;
       case 'predict': await cmdPredict(rest, ac.signal); break;
+      case 'serve': await cmdServe(rest, ac.signal); break;
       case 'datasets': await cmdDatasets(rest); break;
       case 'weights': await cmdWeights(rest); break;
       case 'methods': await cmdMethods(rest); break;
       default:
-        throw new UserError(`unknown command '${cmd}' (train, test, predict, datasets, weights, methods); see vigil --help`);
+        throw new UserError(`unknown command '${cmd}' (train, test, predict, serve, datasets, weights, methods); see vigil --help`);
     }
     return 0;
   } catch (e) {
