@@ -2,7 +2,7 @@
 // vs the authors' loader algorithm per sample in numpy/cv2/PIL (test/methods/draem/synthesis_ref.py:
 // input rotation p 0.3, 3 of 10 augmenters, rand_perlin_2d_np, noise rotation, threshold, blend),
 // both from decoded 8-bit images in memory (decoding and resizing are left out on both sides).
-// Usage: node dist/bench/draem-augment.js [--samples 200]
+// Usage: node dist/bench/draem-augment.js [--samples 400]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../src/data/random.js';
@@ -13,13 +13,14 @@ const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
-const SAMPLES = arg('--samples', 200);
+const SAMPLES = arg('--samples', 400);
 const S = 256;
 
 const images = Array.from({ length: 8 }, (_, i) => proceduralTexture(i, S, S));
 const sources = Array.from({ length: 8 }, (_, i) => proceduralTexture(100 + i, S, S));
 const rng = mulberry32(1);
-for (let i = 0; i < 10; i++) synthesizeSample(images[0]!, sources[0]!, S, S, drawSample(rng, 8));
+// Warm-up: every augmenter and colour space runs often enough to be optimised, as in a training run.
+for (let i = 0; i < 300; i++) synthesizeSample(images[i % 8]!, sources[i % 8]!, S, S, drawSample(rng, 8));
 const t0 = performance.now();
 for (let i = 0; i < SAMPLES; i++) {
   const d = drawSample(rng, sources.length);

@@ -29,7 +29,7 @@ export interface DatasetSource {
   readonly files: readonly SourceFile[];
 }
 
-export type DatasetSourceId = 'mvtec-ad' | 'cifar10-binary' | 'cifar10-python' | 'mnist' | 'fashion-mnist';
+export type DatasetSourceId = 'mvtec-ad' | 'cifar10-binary' | 'cifar10-python' | 'mnist' | 'fashion-mnist' | 'dtd';
 
 const MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'http://yann.lecun.com/exdb/mnist/'];
 const FASHION_MIRRORS = ['http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'];
@@ -53,6 +53,24 @@ export const DATASET_SOURCES: Readonly<Record<DatasetSourceId, DatasetSource>> =
         filename: 'mvtec_anomaly_detection.tar.xz',
         urls: ['https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f283/download/420938113-1629960298/mvtec_anomaly_detection.tar.xz'],
         sha256: 'cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d',
+        extract: true,
+      },
+    ],
+  },
+  dtd: {
+    title: 'Describable Textures Dataset (DTD) r1.0.1, the anomaly source of DRAEM',
+    homepage: 'https://www.robots.ox.ac.uk/~vgg/data/dtd/',
+    license: 'research use only (images collected from Flickr; see the dataset page); cite Cimpoi et al. (CVPR 2014)',
+    checksumSource:
+      "SHA-256 from torchvision's prototype datasets (prototype/datasets/_builtin/dtd.py) and anomalib's DRAEM (DTD_DOWNLOAD_INFO); MD5 from torchvision 0.14 datasets/dtd.py (_MD5). The VGG page states none. About 625 MB",
+    layout: '<dest>/dtd/images/<category>/*.jpg (47 categories, 5,640 images), plus dtd/labels and dtd/imdb; give <dest>/dtd/images to DRAEM as model.anomalySource',
+    files: [
+      {
+        filename: 'dtd-r1.0.1.tar.gz',
+        // The official address (what the authors' scripts/download_dataset.sh fetches); it redirects to the second.
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/dtd/download/dtd-r1.0.1.tar.gz', 'https://thor.robots.ox.ac.uk/dtd/dtd-r1.0.1.tar.gz'],
+        sha256: 'e42855a52a4950a3b59612834602aa253914755c95b0cff9ead6d07395f8e205',
+        md5: 'fff73e5086ae6bdbea199a49dfb8a4c1',
         extract: true,
       },
     ],

@@ -28,7 +28,7 @@ export function registerMethod<C extends object>(definition: MethodDefinition<C>
 registerMethod(pixelstats);
 
 // Built-in methods that live in their own folders; a folder not yet built is skipped.
-const BUILTIN_MODULES = ['../methods/dsvdd/index.js', '../methods/patchcore/index.js', '../methods/kdad/index.js'];
+const BUILTIN_MODULES = ['../methods/dsvdd/index.js', '../methods/patchcore/index.js', '../methods/kdad/index.js', '../methods/draem/index.js'];
 
 async function registerModule(url: string): Promise<void> {
   const mod = (await import(url)) as Record<string, unknown>;

@@ -4,8 +4,8 @@
 // Every image they see is BGR (cv2.imread); per-channel augmenters do not care, and the two
 // colour-space ones treat channel 0 as R, as imgaug does with the BGR arrays the authors pass.
 import type { Rng } from '../../data/random.js';
-import { BRIGHTNESS_CHANNEL, BRIGHTNESS_COLORSPACES, fromRgb, toRgb, type Colorspace } from './colour.js';
-import { rotateU8 } from './warp.js';
+import { BRIGHTNESS_CHANNEL, BRIGHTNESS_COLORSPACES, fromRgb, toRgb, type Colorspace, type Need } from './colour.js';
+import { rotationMatrix, isIdentity, warpAffineU8, warpSources } from './warp.js';
 
 /** The authors' list, in their order (np.random.choice(10, 3, replace=False) indexes it). */
 export const AUGMENTERS = [
@@ -61,10 +61,14 @@ export function sampleAugmenter(name: AugmenterName, rng: Rng): AugmenterParams 
 type Lut = Uint8Array;
 const f32 = Math.fround;
 
-function applyLut(img: Uint8Array, luts: readonly Lut[]): Uint8Array {
+/** One table for every channel, or one per channel of the interleaved H×W×3 image (at `need`ed pixels). */
+function applyLut(img: Uint8Array, luts: readonly Lut[], need: Need): Uint8Array {
   const out = new Uint8Array(img.length);
-  const c = luts.length;
-  for (let i = 0; i < img.length; i++) out[i] = luts[i % c]![img[i]!]!;
+  const [l0, l1, l2] = luts.length === 1 ? [luts[0]!, luts[0]!, luts[0]!] : luts as [Lut, Lut, Lut];
+  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
+    if (need !== null && need[px] === 0) continue;
+    out[i] = l0[img[i]!]!; out[i + 1] = l1[img[i + 1]!]!; out[i + 2] = l2[img[i + 2]!]!;
+  }
   return out;
 }
 
@@ -83,57 +87,65 @@ function addLut(add: number): Lut {
   return Uint8Array.from({ length: 256 }, (_, v) => Math.min(255, Math.max(0, v + a)));
 }
 
-function brightness(img: Uint8Array, p: Extract<AugmenterParams, { name: 'multiplyAndAddToBrightness' }>): Uint8Array {
-  const cvt = fromRgb(img, p.colorspace);
+function brightness(img: Uint8Array, p: Extract<AugmenterParams, { name: 'multiplyAndAddToBrightness' }>, need: Need): Uint8Array {
+  const cvt = fromRgb(img, p.colorspace, need);
   const ch = BRIGHTNESS_CHANNEL[p.colorspace];
   const [first, second] = p.addFirst ? [addLut(p.add), mulLut(p.mul)] : [mulLut(p.mul), addLut(p.add)];
   for (let i = ch; i < cvt.length; i += 3) cvt[i] = second[first[cvt[i]!]!]!;
-  return toRgb(cvt, p.colorspace);
+  return toRgb(cvt, p.colorspace, need);
 }
 
 /** PIL ImageEnhance.Sharpness: blend(SMOOTH-filtered, image, factor); SMOOTH = [1 1 1; 1 5 1; 1 1 1]/13 in float32, borders copied. */
-function sharpness(img: Uint8Array, h: number, w: number, factor: number): Uint8Array {
+function sharpness(img: Uint8Array, h: number, w: number, factor: number, need: Need): Uint8Array {
+  // PIL's float32 products v·k of each 8-bit level (exact in double, then rounded to float32).
   const k1 = f32(1 / 13), k5 = f32(5 / 13);
+  const t1 = Float64Array.from({ length: 256 }, (_, v) => f32(v * k1));
+  const t5 = Float64Array.from({ length: 256 }, (_, v) => f32(v * k5));
   const deg = img.slice();
   const row = w * 3;
-  const k3 = (p: number, center: number): number => f32(f32(f32(img[p - 3]! * k1) + f32(img[p]! * center)) + f32(img[p + 3]! * k1));
   for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      for (let c = 0; c < 3; c++) {
-        const p = y * row + x * 3 + c;
-        let ss = f32(0.5 + k3(p + row, k1));
-        ss = f32(ss + k3(p, k5));
-        ss = f32(ss + k3(p - row, k1));
-        deg[p] = ss <= 0 ? 0 : ss >= 255 ? 255 : Math.trunc(ss);
-      }
+    for (let p = y * row + 3; p < (y + 1) * row - 3; p++) {
+      if (need !== null && need[(p / 3) | 0] === 0) continue;
+      // Rows below, at and above, each summed left + centre + right in float32 (PIL's order).
+      const q = p + row, u = p - row;
+      let ss = f32(0.5 + f32(f32(t1[img[q - 3]!]! + t1[img[q]!]!) + t1[img[q + 3]!]!));
+      ss = f32(ss + f32(f32(t1[img[p - 3]!]! + t5[img[p]!]!) + t1[img[p + 3]!]!));
+      ss = f32(ss + f32(f32(t1[img[u - 3]!]! + t1[img[u]!]!) + t1[img[u + 3]!]!));
+      deg[p] = ss <= 0 ? 0 : ss >= 255 ? 255 : Math.trunc(ss);
     }
   }
   const a = f32(factor);
   if (a === 0) return deg;
   if (a === 1) return img.slice();
+  // ImageEnhance's blend: deg + a·(img − deg) in float32; a·d is exact in double for |d| ≤ 255.
+  const ad = Float64Array.from({ length: 511 }, (_, d) => f32(a * (d - 255)));
   const out = new Uint8Array(img.length);
   for (let i = 0; i < img.length; i++) {
-    const t = f32(deg[i]! + f32(a * (img[i]! - deg[i]!)));
+    if (need !== null && need[(i / 3) | 0] === 0) continue;
+    const t = f32(deg[i]! + ad[img[i]! - deg[i]! + 255]!);
     out[i] = a <= 1 ? Math.trunc(t) : t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
   }
   return out;
 }
 
-function hueSaturation(img: Uint8Array, hue: number, saturation: number): Uint8Array {
-  const hsv = fromRgb(img, 'HSV');
+function hueSaturation(img: Uint8Array, hue: number, saturation: number, need: Need): Uint8Array {
+  const hsv = fromRgb(img, 'HSV', need);
   // OpenCV's hue is in [0, 180): imgaug maps the value v to int(float32(v)/255·180).
   const dh = Math.trunc(f32(f32(f32(hue) / 255) * 180));
   for (let i = 0; i < hsv.length; i += 3) {
     hsv[i] = (((hsv[i]! + dh) % 180) + 180) % 180;
     hsv[i + 1] = Math.min(255, Math.max(0, hsv[i + 1]! + saturation));
   }
-  return toRgb(hsv, 'HSV');
+  return toRgb(hsv, 'HSV', need);
 }
 
 /** Per-channel histograms of an interleaved image. */
 function histograms(img: Uint8Array): Float64Array[] {
   const hs = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
-  for (let i = 0; i < img.length; i++) hs[i % 3]![img[i]!]! += 1;
+  for (let c = 0; c < 3; c++) {
+    const hc = hs[c]!;
+    for (let i = c; i < img.length; i += 3) hc[img[i]!]! += 1;
+  }
   return hs;
 }
 
@@ -175,25 +187,64 @@ function equalizeLut(h: Float64Array): Lut {
   return lut;
 }
 
-/** Applies one augmenter to an 8-bit H×W×3 image; returns a new array. */
-export function applyAugmenter(img: Uint8Array, height: number, width: number, p: AugmenterParams): Uint8Array {
+/**
+ * Applies one augmenter to an 8-bit H×W×3 image; returns a new array. With `need` (one flag per
+ * pixel), only the flagged output pixels are guaranteed; the others may be anything (the
+ * synthesis uses the augmented texture under the anomaly mask only).
+ */
+export function applyAugmenter(img: Uint8Array, height: number, width: number, p: AugmenterParams, need: Need = null): Uint8Array {
   switch (p.name) {
-    case 'gammaContrast': return applyLut(img, p.gamma.map(gammaLut));
-    case 'multiplyAndAddToBrightness': return brightness(img, p);
-    case 'enhanceSharpness': return sharpness(img, height, width, p.factor);
-    case 'addToHueAndSaturation': return hueSaturation(img, p.hue, p.saturation);
+    case 'gammaContrast': return applyLut(img, p.gamma.map(gammaLut), need);
+    case 'multiplyAndAddToBrightness': return brightness(img, p, need);
+    case 'enhanceSharpness': return sharpness(img, height, width, p.factor, need);
+    case 'addToHueAndSaturation': return hueSaturation(img, p.hue, p.saturation, need);
     case 'solarize': {
       if (!p.apply) return img.slice();
       const t = Math.trunc(p.threshold);
-      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => (v < t ? v : 255 - v))]);
+      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => (v < t ? v : 255 - v))], need);
     }
     case 'posterize': {
       const mask = (0xff << (8 - p.bits)) & 0xff;
-      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => v & mask)]);
+      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => v & mask)], need);
     }
-    case 'invert': return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => 255 - v)]);
-    case 'autocontrast': return applyLut(img, histograms(img).map((h) => autocontrastLut(h, p.cutoff)));
-    case 'equalize': return applyLut(img, histograms(img).map(equalizeLut));
-    case 'affine': return rotateU8(img, height, width, 3, p.degrees);
+    case 'invert': return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => 255 - v)], need);
+    case 'autocontrast': return applyLut(img, histograms(img).map((h) => autocontrastLut(h, p.cutoff)), need);
+    case 'equalize': return applyLut(img, histograms(img).map(equalizeLut), need);
+    case 'affine': {
+      const m = rotationMatrix(p.degrees, height, width);
+      return isIdentity(m) ? img.slice() : warpAffineU8(img, height, width, 3, m, need);
+    }
+  }
+}
+
+/**
+ * The input pixels an augmenter reads to produce the `need`ed output pixels (null = all):
+ * pointwise ones read the same pixels, sharpness their 3×3 neighbourhoods, the rotation its
+ * bilinear taps, and the histogram ones (autocontrast, equalize) every pixel.
+ */
+export function neededInput(p: AugmenterParams, height: number, width: number, need: Need): Need {
+  if (need === null) return null;
+  switch (p.name) {
+    case 'autocontrast':
+    case 'equalize':
+      return null;
+    case 'enhanceSharpness': {
+      const out = new Uint8Array(need.length);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          if (need[y * width + x] === 0) continue;
+          for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+            for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) out[yy * width + xx] = 1;
+          }
+        }
+      }
+      return out;
+    }
+    case 'affine': {
+      const m = rotationMatrix(p.degrees, height, width);
+      return isIdentity(m) ? need : warpSources(m, height, width, need);
+    }
+    default:
+      return need;
   }
 }

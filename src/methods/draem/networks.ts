@@ -15,14 +15,22 @@ export const DISCRIMINATIVE_WIDTH = 64;
 
 const conv = (i: number, o: number): nn.Conv2d => new nn.Conv2d(i, o, 3, { padding: 1 });
 
+/**
+ * ReLU(inplace=True), as the authors': every ReLU here follows a BatchNorm, whose output nothing
+ * else reads, so rectifying it in place saves one activation-sized buffer and pass per layer.
+ */
+class InplaceReLU extends nn.Module {
+  forward(x: Tensor): Tensor { return x.relu_(); }
+}
+
 /** conv(a→b), BN, ReLU, conv(b→c), BN, ReLU (`c` defaults to b): the authors' "block". */
 function block(a: number, b: number, c = b): nn.Sequential {
-  return new nn.Sequential(conv(a, b), new nn.BatchNorm2d(b), new nn.ReLU(), conv(b, c), new nn.BatchNorm2d(c), new nn.ReLU());
+  return new nn.Sequential(conv(a, b), new nn.BatchNorm2d(b), new InplaceReLU(), conv(b, c), new nn.BatchNorm2d(c), new InplaceReLU());
 }
 
 /** Upsample ×2 (bilinear, align_corners), conv(a→b), BN, ReLU. */
 function up(a: number, b: number): nn.Sequential {
-  return new nn.Sequential(new nn.Upsample({ scaleFactor: 2, mode: 'bilinear', alignCorners: true }), conv(a, b), new nn.BatchNorm2d(b), new nn.ReLU());
+  return new nn.Sequential(new nn.Upsample({ scaleFactor: 2, mode: 'bilinear', alignCorners: true }), conv(a, b), new nn.BatchNorm2d(b), new InplaceReLU());
 }
 
 const pool = (): nn.Sequential => new nn.Sequential(new nn.MaxPool2d(2));

@@ -30,12 +30,13 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
   for (let j = 0; j < width; j++) { g1[j] = (j * delta1) % 1; f1[j] = fade(g1[j]!); }
   const cos = angles.map(Math.cos), sin = angles.map(Math.sin);
   const stride = res1 + 1;
+  const cell1 = Int32Array.from({ length: width }, (_, j) => Math.floor(j / d1));
   const out = new Float64Array(height * width);
   for (let i = 0; i < height; i++) {
     const a = Math.floor(i / d0);
     const x = g0[i]!, t0 = f0[i]!;
     for (let j = 0; j < width; j++) {
-      const b = Math.floor(j / d1);
+      const b = cell1[j]!;
       const y = g1[j]!;
       const k00 = a * stride + b, k10 = k00 + stride, k01 = k00 + 1, k11 = k10 + 1;
       const n00 = x * cos[k00]! + y * sin[k00]!;

@@ -20,9 +20,9 @@ export interface DraemScores {
   mapSize: [number, number];
 }
 
-/** Image score of anomaly maps (N, 1, H, W): max over each map of avg_pool2d(·, 21, stride 1, padding 10). */
-export function imageScores(maps: Tensor): Tensor {
-  return torch.tidy(() => F.avgPool2d(maps, SCORE_POOL, { stride: 1, padding: Math.floor(SCORE_POOL / 2) }).amax([1, 2, 3]));
+/** Image score of anomaly maps (N, 1, H, W): max over each map of avg_pool2d(·, k, stride 1, padding ⌊k/2⌋), k = 21 by default. */
+export function imageScores(maps: Tensor, window = SCORE_POOL): Tensor {
+  return torch.tidy(() => F.avgPool2d(maps, window, { stride: 1, padding: Math.floor(window / 2) }).amax([1, 2, 3]));
 }
 
 /**
@@ -37,12 +37,12 @@ export function anomalyMaps(nets: DraemNetworks, x: Tensor): Tensor {
   }));
 }
 
-/** Scores a batch: anomaly maps and image scores, as plain arrays. */
-export function score(nets: DraemNetworks, x: Tensor): DraemScores {
+/** Scores a batch: anomaly maps and image scores (pooling window `window`, default 21), as plain arrays. */
+export function score(nets: DraemNetworks, x: Tensor, window = SCORE_POOL): DraemScores {
   return torch.tidy(() => {
     const m = anomalyMaps(nets, x);
     const [, , h, w] = m.shape as [number, number, number, number];
-    const s = imageScores(m);
+    const s = imageScores(m, window);
     return {
       scores: Float32Array.from(s.to('float32').toTypedArray() as Float32Array),
       maps: Float32Array.from(m.contiguous().to('float32').toTypedArray() as Float32Array),

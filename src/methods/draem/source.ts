@@ -44,7 +44,7 @@ export async function folderSource(root: string): Promise<AnomalySource> {
     if (!statSync(root).isDirectory()) throw new Error('not a directory');
     entries = readdirSync(root).sort();
   } catch (e) {
-    throw new Error(`anomaly source ${root}: cannot read the folder (${(e as Error).message}); give a DTD-layout folder <category>/*.jpg (e.g. dtd/images) or 'procedural'`);
+    throw new Error(`anomaly source ${root}: cannot read the folder (${(e as Error).message}); give a DTD-layout folder <category>/*.jpg (vigil datasets download dtd <dir>, then <dir>/dtd/images) or 'procedural'`);
   }
   const files: string[] = [];
   for (const d of entries) {
@@ -53,14 +53,14 @@ export async function folderSource(root: string): Promise<AnomalySource> {
     for (const f of readdirSync(dir).sort()) if (f.endsWith('.jpg')) files.push(join(dir, f));
   }
   files.sort();
-  if (files.length === 0) throw new Error(`anomaly source ${root} holds no <category>/*.jpg images; give a DTD-layout folder (e.g. dtd/images) or 'procedural'`);
+  if (files.length === 0) throw new Error(`anomaly source ${root} holds no <category>/*.jpg images; give a DTD-layout folder (vigil datasets download dtd <dir>, then <dir>/dtd/images) or 'procedural'`);
   let firstError: Error | null = null;
   let readable = false;
   for (const f of files) {
     try { await readImage(f); readable = true; break; } catch (e) { firstError ??= e as Error; }
   }
   if (!readable) throw new Error(`anomaly source ${root} holds no readable image (${files.length} .jpg files; first error: ${firstError?.message})`);
-  const cache = new Map<string, Uint8Array>();
+  const cache = new TextureCache();
   return {
     size: files.length,
     description: `${files.length} images in ${root}`,
@@ -70,10 +70,7 @@ export async function folderSource(root: string): Promise<AnomalySource> {
       if (hit) return hit;
       let img;
       try { img = await readImage(files[index]!); } catch (e) { throw new Error(`anomaly source ${root}: ${(e as Error).message}`); }
-      const out = resizeToBgr8(img.data, img.channels, img.height, img.width, height, width);
-      if (cache.size >= 512) cache.delete(cache.keys().next().value!);
-      cache.set(key, out);
-      return out;
+      return cache.set(key, resizeToBgr8(img.data, img.channels, img.height, img.width, height, width));
     },
   };
 }
@@ -168,9 +165,30 @@ export function proceduralTexture(index: number, height: number, width: number, 
 }
 
 export function proceduralSource(): AnomalySource {
+  const cache = new TextureCache();
   return {
     size: PROCEDURAL_COUNT,
     description: `procedural textures (${PROCEDURAL_KINDS.join(', ')}; the paper's numbers need DTD)`,
-    get: async (index, height, width) => proceduralTexture(index, height, width),
+    get: async (index, height, width) => cache.get(`${index}:${height}x${width}`) ?? cache.set(`${index}:${height}x${width}`, proceduralTexture(index, height, width)),
   };
+}
+
+/** Decoded/generated textures by index and size, least recently added dropped past 64 MB (per worker). */
+class TextureCache {
+  readonly #map = new Map<string, Uint8Array>();
+  #bytes = 0;
+  constructor(readonly maxBytes = 64 << 20) {}
+
+  get(key: string): Uint8Array | undefined { return this.#map.get(key); }
+
+  set(key: string, value: Uint8Array): Uint8Array {
+    while (this.#map.size > 0 && this.#bytes + value.length > this.maxBytes) {
+      const [k, v] = this.#map.entries().next().value!;
+      this.#map.delete(k);
+      this.#bytes -= v.length;
+    }
+    this.#map.set(key, value);
+    this.#bytes += value.length;
+    return value;
+  }
 }

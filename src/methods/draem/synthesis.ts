@@ -7,9 +7,10 @@
 // Images are BGR in [0, 1] (cv2.imread / 255), so the authors' checkpoints see what they were
 // trained on; channel order matters for the anomaly source (loaded BGR by source.ts) and for the
 // two colour augmenters (colour.ts). Every draw comes from a generator seeded by
-// deriveSeed(seed, epoch, sample index): results do not depend on batching or worker count.
+// deriveSeed(seed, 'draem', epoch, key), key = the sample's position in the epoch: results do not
+// depend on batching or worker count.
 import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
-import { applyAugmenter, chooseAugmenters, sampleAugmenter, type AugmenterParams } from './augmenters.js';
+import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type AugmenterParams } from './augmenters.js';
 import { perlinNoise, randomAngles } from './perlin.js';
 import { rotateF64, rotateU8 } from './warp.js';
 import { openAnomalySource, type AnomalySourceSpec } from './source.js';
@@ -32,6 +33,9 @@ export interface SampleDraws {
 const LARGEST_BELOW_ONE = 1 - 2 ** -24;
 /** torch.rand(1): a float32 in [0, 1). */
 const rand32 = (rng: Rng): number => Math.min(Math.fround(rng.next()), LARGEST_BELOW_ONE);
+
+/** float32(v) / 255 in float32 for each 8-bit level (numpy's `image.astype(np.float32) / 255.0`). */
+const BY_255 = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** Draws a sample's randomness (in a fixed order, whatever branch is taken). */
 export function drawSample(rng: Rng, sourceCount: number): SampleDraws {
@@ -61,10 +65,20 @@ export function perlinMask(height: number, width: number, d: Pick<SampleDraws, '
  */
 export function blend(image: Float32Array, source: Uint8Array, mask: Float64Array, beta: number): Float32Array {
   const out = new Float32Array(image.length);
-  for (let i = 0; i < image.length; i++) {
-    const m = mask[(i / 3) | 0]!;
-    const img = image[i]!;
-    out[i] = img * (1 - m) + (1 - beta) * ((source[i]! * m) / 255) + beta * img * m;
+  // The mask is 0 or 1: I·(1 − 0) + (1 − β)·0 + β·I·0 = I, and I·0 + (1 − β)·(A·1 / 255) + β·I·1
+  // = (1 − β)·(A / 255) + β·I, the same float64 operations with the zero terms dropped.
+  const src = Float64Array.from({ length: 256 }, (_, v) => (1 - beta) * (v / 255));
+  out.set(image);
+  for (let p = 0, i = 0; p < mask.length; p++, i += 3) {
+    const m = mask[p]!;
+    if (m === 0) continue;
+    if (m === 1) {
+      out[i] = src[source[i]!]! + beta * image[i]!;
+      out[i + 1] = src[source[i + 1]!]! + beta * image[i + 1]!;
+      out[i + 2] = src[source[i + 2]!]! + beta * image[i + 2]!;
+    } else {
+      for (let c = i; c < i + 3; c++) out[c] = image[c]! * (1 - m) + (1 - beta) * ((source[c]! * m) / 255) + beta * image[c]! * m;
+    }
   }
   return out;
 }
@@ -82,15 +96,21 @@ export interface SynthesizedSample {
 export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height: number, width: number, d: SampleDraws): SynthesizedSample {
   const rotated = d.inputRotation === null ? image8 : rotateU8(image8, height, width, 3, d.inputRotation);
   const image = new Float32Array(rotated.length);
-  for (let i = 0; i < rotated.length; i++) image[i] = rotated[i]! / 255;
+  for (let i = 0; i < rotated.length; i++) image[i] = BY_255[rotated[i]!]!;
   const n = height * width;
   if (!d.anomaly) return { image, augmented: image.slice(), mask: new Float32Array(n), hasAnomaly: 0 };
-  let src = source8;
-  for (const a of d.augmenters) src = applyAugmenter(src, height, width, a);
   const m = perlinMask(height, width, d);
-  const augmented = blend(image, src, m, d.beta);
-  const mask = Float32Array.from(m);
-  return { image, augmented, mask, hasAnomaly: mask.some((v) => v > 0) ? 1 : 0 };
+  const need = new Uint8Array(n);
+  let area = 0;
+  for (let p = 0; p < n; p++) if (m[p] === 1) { need[p] = 1; area++; }
+  if (area === 0) return { image, augmented: image.slice(), mask: new Float32Array(n), hasAnomaly: 0 };
+  // The augmented texture is only read under the mask: each augmenter computes the pixels the
+  // next one reads (neededInput, back from the mask), which is the same result where it is used.
+  const needs: Array<Uint8Array | null> = [need];
+  for (let k = d.augmenters.length - 1; k > 0; k--) needs.unshift(neededInput(d.augmenters[k]!, height, width, needs[0]!));
+  let src = source8;
+  d.augmenters.forEach((a, k) => { src = applyAugmenter(src, height, width, a, needs[k]!); });
+  return { image, augmented: blend(image, src, m, d.beta), mask: Float32Array.from(m), hasAnomaly: 1 };
 }
 
 export interface SynthesisBatch {
@@ -102,7 +122,7 @@ export interface SynthesisBatch {
 export interface SynthesisContext {
   seed: number;
   epoch: number;
-  /** Each sample's index in the training set (one per image). */
+  /** Each sample's seed key, one per image ({@link synthesize} passes its position in the epoch). */
   indices: number[];
 }
 
@@ -124,7 +144,7 @@ export interface SynthesisResult {
 
 /**
  * Synthesises a batch of training samples (plain typed arrays in and out, so it runs in a loader
- * worker). Sample i draws from mulberry32(deriveSeed(seed, epoch, indices[i])).
+ * worker). Sample i draws from mulberry32(deriveSeed(seed, 'draem', epoch, indices[i])).
  */
 export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisContext, options: SynthesisOptions): Promise<SynthesisResult> {
   const [n, c, h, w] = batch.shape;
@@ -147,6 +167,41 @@ export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisConte
     out.hasAnomaly[i] = s.hasAnomaly;
   }
   return out;
+}
+
+/** What the pipeline's loader workers pass (src/pipeline/augment.ts): the batch as the eval transforms made it. */
+export interface AugmentBatch {
+  /** N×3×H×W float32, RGB, values k/255. */
+  images: Float32Array;
+  shape: [number, number, number, number];
+}
+
+export interface AugmentContext {
+  seed: number;
+  epoch: number;
+  /** Dataset index of each image (repeats when sampling with replacement). */
+  indices: number[];
+  /** Position of each image in the epoch, unique within it: the per-sample seed. */
+  positions: number[];
+}
+
+/**
+ * DRAEM's train-time synthesis as the pipeline runs it in its loader workers
+ * (MethodInputs.trainAugment): RGB batches in, the networks' BGR convention out. Sample k draws from
+ * (seed, epoch, positions[k]), so an image drawn twice in an epoch (sampling with replacement) gets
+ * two different anomalies, as the authors' loader does. Returns, by name (ImageBatch.extra):
+ * `image` N×3×H×W (the clean target), `augmented` N×3×H×W (the input), `mask` N×1×H×W, `hasAnomaly` N.
+ */
+export async function synthesize(batch: AugmentBatch, ctx: AugmentContext, options: SynthesisOptions): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
+  const [n, c, h, w] = batch.shape;
+  const bgr = swapRedBlue(batch.images.slice(), n, h * w);
+  const r = await synthesizeBatch({ images: bgr, shape: [n, c, h, w] }, { seed: ctx.seed, epoch: ctx.epoch, indices: ctx.positions }, options);
+  return {
+    image: { data: r.images, shape: [n, 3, h, w] },
+    augmented: { data: r.augmented, shape: [n, 3, h, w] },
+    mask: { data: r.masks, shape: [n, 1, h, w] },
+    hasAnomaly: { data: r.hasAnomaly, shape: [n] },
+  };
 }
 
 /** Planar float [0, 1] → interleaved 8-bit (round, clip). */

@@ -42,16 +42,19 @@ function cvRound(v: number): number {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-interface Coords {
-  /** Integer source column/row of the top-left tap, per destination pixel. */
-  sx: Int32Array;
-  sy: Int32Array;
-  /** Fractional parts in 1/32: fy·32 + fx. */
-  frac: Int32Array;
+/**
+ * warpAffine's inverse map in fixed point: for destination row y and column x the source position
+ * in 1/32 pixel is ((x0(y) + adelta[x]) >> 5, (y0(y) + bdelta[x]) >> 5), as OpenCV computes it.
+ */
+interface InverseMap {
+  adelta: Int32Array;
+  bdelta: Int32Array;
+  /** x0(y), y0(y) per destination row. */
+  x0: Int32Array;
+  y0: Int32Array;
 }
 
-/** warpAffine's per-pixel source coordinates for an H×W destination (forward matrix m). */
-function sourceCoords(m: Affine2x3, height: number, width: number): Coords {
+function inverseMap(m: Affine2x3, height: number, width: number): InverseMap {
   let [a, b, c, d, e, f] = m;
   let det = a * e - b * d;
   det = det !== 0 ? 1 / det : 0;
@@ -59,53 +62,88 @@ function sourceCoords(m: Affine2x3, height: number, width: number): Coords {
   a = a11; b *= -det; d *= -det; e = a22;
   const c2 = -a * c - b * f;
   const f2 = -d * c - e * f;
-  const adelta = new Int32Array(width), bdelta = new Int32Array(width);
+  const out: InverseMap = { adelta: new Int32Array(width), bdelta: new Int32Array(width), x0: new Int32Array(height), y0: new Int32Array(height) };
   for (let x = 0; x < width; x++) {
-    adelta[x] = cvRound(a * x * 1024);
-    bdelta[x] = cvRound(d * x * 1024);
+    out.adelta[x] = cvRound(a * x * 1024);
+    out.bdelta[x] = cvRound(d * x * 1024);
   }
-  const n = height * width;
-  const out: Coords = { sx: new Int32Array(n), sy: new Int32Array(n), frac: new Int32Array(n) };
   for (let y = 0; y < height; y++) {
-    const x0 = cvRound((b * y + c2) * 1024) + 16;
-    const y0 = cvRound((e * y + f2) * 1024) + 16;
-    for (let x = 0; x < width; x++) {
-      const X = (x0 + adelta[x]!) >> 5;
-      const Y = (y0 + bdelta[x]!) >> 5;
-      const i = y * width + x;
-      out.sx[i] = X >> 5;
-      out.sy[i] = Y >> 5;
-      out.frac[i] = ((Y & 31) << 5) | (X & 31);
+    out.x0[y] = cvRound((b * y + c2) * 1024) + 16;
+    out.y0[y] = cvRound((e * y + f2) * 1024) + 16;
+  }
+  return out;
+}
+
+/** The 15-bit bilinear weights of each 1/32-pixel fraction fy·32 + fx: (32 − fy)(32 − fx)·32 etc. */
+const W15 = (() => {
+  const w = new Int32Array(4 * 1024);
+  for (let fy = 0; fy < 32; fy++) {
+    for (let fx = 0; fx < 32; fx++) {
+      const k = 4 * (fy * 32 + fx);
+      // The 32768 entry saturates to 32767, which cannot change a rounded 8-bit result.
+      w[k] = Math.min((32 - fy) * (32 - fx) * 32, 32767); w[k + 1] = (32 - fy) * fx * 32; w[k + 2] = fy * (32 - fx) * 32; w[k + 3] = fy * fx * 32;
+    }
+  }
+  return w;
+})();
+
+/**
+ * cv2.warpAffine of an 8-bit H×W×C image (interleaved, C ≤ 4), INTER_LINEAR, constant border 0.
+ * Returns a new array. With `need` (one flag per pixel) only flagged destination pixels are computed.
+ */
+export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3, need: Uint8Array | null = null): Uint8Array {
+  const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
+  const out = new Uint8Array(src.length);
+  const rowStride = width * channels;
+  for (let yd = 0; yd < height; yd++) {
+    const xr = x0[yd]!, yr = y0[yd]!;
+    for (let xd = 0; xd < width; xd++) {
+      if (need !== null && need[yd * width + xd] === 0) continue;
+      const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
+      const x = X >> 5, y = Y >> 5;
+      if (x >= width || x < -1 || y >= height || y < -1) continue;
+      const k = 4 * (((Y & 31) << 5) | (X & 31));
+      const w00 = W15[k]!, w01 = W15[k + 1]!, w10 = W15[k + 2]!, w11 = W15[k + 3]!;
+      const base = y * rowStride + x * channels;
+      const o = (yd * width + xd) * channels;
+      if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+        for (let c = 0; c < channels; c++) {
+          const p = base + c;
+          const s = (src[p]! * w00 + src[p + channels]! * w01 + src[p + rowStride]! * w10 + src[p + rowStride + channels]! * w11 + 16384) >> 15;
+          out[o + c] = s > 255 ? 255 : s;
+        }
+        continue;
+      }
+      // Border pixels: taps outside the source count as 0.
+      const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
+      for (let c = 0; c < channels; c++) {
+        const p = base + c;
+        const v00 = inY0 && inX0 ? src[p]! : 0;
+        const v01 = inY0 && inX1 ? src[p + channels]! : 0;
+        const v10 = inY1 && inX0 ? src[p + rowStride]! : 0;
+        const v11 = inY1 && inX1 ? src[p + rowStride + channels]! : 0;
+        const s = (v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + 16384) >> 15;
+        out[o + c] = s > 255 ? 255 : s;
+      }
     }
   }
   return out;
 }
 
-/**
- * cv2.warpAffine of an 8-bit H×W×C image (interleaved, C ≤ 4), INTER_LINEAR, constant border 0.
- * Returns a new array.
- */
-export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3): Uint8Array {
-  const { sx, sy, frac } = sourceCoords(m, height, width);
-  const out = new Uint8Array(src.length);
-  const rowStride = width * channels;
-  for (let i = 0; i < sx.length; i++) {
-    const x = sx[i]!, y = sy[i]!;
-    if (x >= width || x < -1 || y >= height || y < -1) continue;
-    const fx = frac[i]! & 31, fy = frac[i]! >> 5;
-    // The 15-bit table entries: (32 − fy)(32 − fx)·32 etc.; the 32768 entry saturates to 32767,
-    // which cannot change a rounded 8-bit result.
-    const w00 = Math.min((32 - fy) * (32 - fx) * 32, 32767), w01 = (32 - fy) * fx * 32, w10 = fy * (32 - fx) * 32, w11 = fy * fx * 32;
-    const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
-    const base = y * rowStride + x * channels;
-    for (let k = 0; k < channels; k++) {
-      const p = base + k;
-      const v00 = inY0 && inX0 ? src[p]! : 0;
-      const v01 = inY0 && inX1 ? src[p + channels]! : 0;
-      const v10 = inY1 && inX0 ? src[p + rowStride]! : 0;
-      const v11 = inY1 && inX1 ? src[p + rowStride + channels]! : 0;
-      const s = (v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + 16384) >> 15;
-      out[i * channels + k] = s > 255 ? 255 : s;
+/** The source pixels (flags, H×W) that warpAffine's bilinear taps read for the `need`ed destination pixels. */
+export function warpSources(m: Affine2x3, height: number, width: number, need: Uint8Array): Uint8Array {
+  const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
+  const out = new Uint8Array(height * width);
+  for (let yd = 0; yd < height; yd++) {
+    const xr = x0[yd]!, yr = y0[yd]!;
+    for (let xd = 0; xd < width; xd++) {
+      if (need[yd * width + xd] === 0) continue;
+      const x = ((xr + adelta[xd]!) >> 5) >> 5, y = ((yr + bdelta[xd]!) >> 5) >> 5;
+      for (let yy = y; yy <= y + 1; yy++) {
+        if (yy < 0 || yy >= height) continue;
+        if (x >= 0 && x < width) out[yy * width + x] = 1;
+        if (x + 1 >= 0 && x + 1 < width) out[yy * width + x + 1] = 1;
+      }
     }
   }
   return out;
@@ -113,20 +151,29 @@ export function warpAffineU8(src: Uint8Array, height: number, width: number, cha
 
 /** cv2.warpAffine of a single-channel float64 H×W array, INTER_LINEAR, constant border 0. */
 export function warpAffineF64(src: Float64Array, height: number, width: number, m: Affine2x3): Float64Array {
-  const { sx, sy, frac } = sourceCoords(m, height, width);
+  const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
   const out = new Float64Array(src.length);
-  for (let i = 0; i < sx.length; i++) {
-    const x = sx[i]!, y = sy[i]!;
-    if (x >= width || x < -1 || y >= height || y < -1) continue;
-    const fx = (frac[i]! & 31) / 32, fy = (frac[i]! >> 5) / 32;
-    const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
-    const p = y * width + x;
-    const v00 = inY0 && inX0 ? src[p]! : 0;
-    const v01 = inY0 && inX1 ? src[p + 1]! : 0;
-    const v10 = inY1 && inX0 ? src[p + width]! : 0;
-    const v11 = inY1 && inX1 ? src[p + width + 1]! : 0;
-    // Float table weights (1 − fy)(1 − fx) etc., exact in float32.
-    out[i] = v00 * ((1 - fy) * (1 - fx)) + v01 * ((1 - fy) * fx) + v10 * (fy * (1 - fx)) + v11 * (fy * fx);
+  for (let yd = 0; yd < height; yd++) {
+    const xr = x0[yd]!, yr = y0[yd]!;
+    for (let xd = 0; xd < width; xd++) {
+      const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
+      const x = X >> 5, y = Y >> 5;
+      if (x >= width || x < -1 || y >= height || y < -1) continue;
+      const fx = (X & 31) / 32, fy = (Y & 31) / 32;
+      const p = y * width + x;
+      let v00 = 0, v01 = 0, v10 = 0, v11 = 0;
+      if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+        v00 = src[p]!; v01 = src[p + 1]!; v10 = src[p + width]!; v11 = src[p + width + 1]!;
+      } else {
+        const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
+        if (inY0 && inX0) v00 = src[p]!;
+        if (inY0 && inX1) v01 = src[p + 1]!;
+        if (inY1 && inX0) v10 = src[p + width]!;
+        if (inY1 && inX1) v11 = src[p + width + 1]!;
+      }
+      // Float table weights (1 − fy)(1 − fx) etc., exact in float32.
+      out[yd * width + xd] = v00 * ((1 - fy) * (1 - fx)) + v01 * ((1 - fy) * fx) + v10 * (fy * (1 - fx)) + v11 * (fy * fx);
+    }
   }
   return out;
 }

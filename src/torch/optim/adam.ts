@@ -32,9 +32,11 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
       for (const g of this.paramGroups) {
         const { lr, eps, weightDecay, amsgrad, maximize } = g;
         const [beta1, beta2] = g.betas;
-        for (const p of g.params) {
+        // One tidy per parameter: the temporaries (sqrt, division) are freed as PyTorch frees them,
+        // instead of the whole step's piling up (hundreds of MB for large networks).
+        for (const p of g.params) tidy(() => {
           let grad: Tensor | null = p.grad;
-          if (grad === null) continue;
+          if (grad === null) return;
           if (maximize) grad = grad.neg();
           let st = this.state.get(p);
           if (!st) this.state.set(p, (st = this.#initState(p, amsgrad)));
@@ -61,7 +63,7 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
             denom = expAvgSq.sqrt().div(biasCorrection2Sqrt).add_(eps);
           }
           p.addcdiv_(expAvg, denom, { value: -stepSize });
-        }
+        });
       }
     }));
   }
