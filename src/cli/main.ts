@@ -52,6 +52,7 @@ const PREDICT: Spec = {
   'batch-size': { type: 'number', arg: '<n>', help: 'images per batch (default 16)' },
   'skip-unreadable': { type: 'boolean', help: "list unreadable files as 'unreadable' instead of failing" },
   'no-images': { type: 'boolean', help: 'write predictions.csv only (no heatmaps or masks)' },
+  shard: { type: 'string', arg: '<i/n>', help: 'score only block i of n (i from 0) of the sorted inputs, for array jobs (default --out <run-dir>/predictions-shard-i-of-n)' },
   ...THRESHOLD,
   ...COMPUTE,
   ...COMMON,
@@ -211,11 +212,13 @@ async function cmdPredict(argv: string[], signal: AbortSignal): Promise<void> {
   if (positionals.length < 2) throw new UserError('predict: give a run directory and at least one image, folder or glob: vigil predict <run-dir> <image|dir|glob …>');
   const c = context(o);
   const { predict } = await import('../pipeline/predict.js');
+  const { parseShard } = await import('../pipeline/inputs.js');
   const r = await predict(positionals[0]!, positionals.slice(1), {
     ...(o.out ? { out: o.out as string } : {}),
     ...(o['batch-size'] !== undefined ? { batchSize: o['batch-size'] as number } : {}),
     skipUnreadable: o['skip-unreadable'] === true,
     images: o['no-images'] !== true,
+    ...(o.shard !== undefined ? { shard: parseShard(o.shard as string) } : {}),
     ...thresholdOverride(o),
     ...compute(o),
     onProgress: (e) => c.bars.update(e),

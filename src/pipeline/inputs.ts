@@ -66,3 +66,25 @@ export function expandInputs(inputs: readonly string[]): string[] {
   }
   return [...new Set(out)];
 }
+
+/** One array-job task's share of the inputs: `index` counts from 0, `count` tasks in all. */
+export interface Shard { index: number; count: number }
+
+/** Parses `--shard i/n` (0 ≤ i < n), e.g. Kubernetes' JOB_COMPLETION_INDEX or a Slurm array's task id. */
+export function parseShard(text: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) {
+    throw new UserError(`--shard must be i/n with 0 ≤ i < n (the task's index counted from 0, then the number of tasks), got '${text}'`, { code: 'CONFIG_INVALID' });
+  }
+  return { index, count };
+}
+
+/**
+ * The contiguous block of `files` that shard `index` of `count` scores: blocks differ in size by at
+ * most one, and the shards' outputs concatenated in index order list the files as one run would.
+ */
+export function shardFiles<T>(files: readonly T[], shard: Shard): T[] {
+  const n = files.length;
+  return files.slice(Math.floor((shard.index * n) / shard.count), Math.floor(((shard.index + 1) * n) / shard.count));
+}

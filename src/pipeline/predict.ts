@@ -11,8 +11,8 @@ import { rethreshold, type ThresholdOverride } from './calibrate.js';
 import { decodeLimit, FileSplit, loaderTransforms, postprocess } from './data.js';
 import { InterruptedError, UserError } from './errors.js';
 import { checkOutputFolder, csv, isPredictOutput, StagedFolder, writeAtomic } from './fsutil.js';
-import { expandInputs } from './inputs.js';
-import { loadDetector, readRun, type Run } from './run-dir.js';
+import { expandInputs, shardFiles, type Shard } from './inputs.js';
+import { loadDetector, readManifest, readRun, type Run } from './run-dir.js';
 import { applyThreads, checkDevice, resolveThreads } from './runtime.js';
 import { scoreBatch } from './score.js';
 import { sizeMessage, warnSizes } from './sizes.js';
@@ -124,6 +124,8 @@ export interface PredictOptions extends RunHooks {
   device?: string;
   /** --threshold <score> / --target-fpr <rate>: re-threshold without retraining. */
   threshold?: ThresholdOverride;
+  /** Score only this task's block of the inputs (array jobs); the default output folder is per shard. */
+  shard?: Shard;
 }
 
 export interface Prediction {
@@ -149,8 +151,10 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
   const batchSize = o.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new UserError(`--batch-size must be a positive integer, got ${o.batchSize}`, { code: 'CONFIG_INVALID' });
   const threads = applyThreads(o.threads);
-  const files = expandInputs(inputs);
-  const outDir = resolve(o.out ?? join(runDir, 'predictions'));
+  readManifest(runDir); // the run first: it is the first argument, and a wrong one makes the inputs moot
+  const all = expandInputs(inputs);
+  const files = o.shard ? shardFiles(all, o.shard) : all;
+  const outDir = resolve(o.out ?? join(runDir, o.shard ? `predictions-shard-${o.shard.index}-of-${o.shard.count}` : 'predictions'));
   checkOutputFolder(outDir, '--out', isPredictOutput, 'the output of vigil predict (no predictions.csv)');
   const predictor = await Predictor.open(runDir, { ...(o.device ? { device: o.device } : {}), ...(o.threshold ? { threshold: o.threshold } : {}) });
   const m = predictor.manifest;
@@ -172,6 +176,10 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
   };
   const [c, h, w] = m.imageShape;
   const total = Math.ceil(files.length / batchSize);
+  if (o.shard) {
+    const first = Math.floor((o.shard.index * all.length) / o.shard.count) + 1;
+    log(`shard ${o.shard.index}/${o.shard.count}: ${files.length ? `images ${first}–${first + files.length - 1}` : 'no image'} of ${all.length}`);
+  }
   log(`predict: ${files.length} image${files.length === 1 ? '' : 's'} in ${total} batch${total === 1 ? '' : 'es'} → ${outDir}`);
   // Everything goes to a fresh folder that replaces outDir at the end: no stale file of an earlier
   // run stays beside the new ones, and a killed run leaves the old folder as it was.

@@ -81,16 +81,19 @@ test('wrong-method or incomplete run directories', () => {
   // A real method whose weights are not in the file: the model file says whose it is.
   writeFileSync(mpath, JSON.stringify({ ...m, method: 'dcae' }));
   const r = vigil(['predict', wrong, join(dir, 'synth', 'grainy', 'test', 'good', '000.png')]);
-  userError(r, "holds a 'pixelstats' model but manifest.json says 'dcae'");
+  userError(r, "holds a 'pixelstats' model but", "manifest.json says 'dcae'");
   // The same for a plugin method (slowmean, through VIGIL_PLUGINS) ...
   writeFileSync(mpath, JSON.stringify({ ...m, method: 'slowmean' }));
-  userError(vigil(['test', wrong], { VIGIL_PLUGINS: SLOWMEAN }), "holds a 'pixelstats' model but manifest.json says 'slowmean'");
-  // ... and with the model file relabelled too: slowmean's load() finds none of its tensors, which
-  // is the run directory's fault (exit 1 naming the file), not a crash.
+  userError(vigil(['test', wrong], { VIGIL_PLUGINS: SLOWMEAN }), "holds a 'pixelstats' model but", "manifest.json says 'slowmean'");
+  // ... and with the model file relabelled too: the manifest's config is checked against slowmean's
+  // schema before load() runs, so the run directory's fault is named (exit 1), not a crash.
   const mfile = join(wrong, 'model', 'model.safetensors');
   const saved = loadSafetensors(mfile);
   saveSafetensors(mfile, saved.tensors, { ...saved.metadata, method: 'slowmean' });
   for (const t of saved.tensors.values()) t.dispose();
+  userError(vigil(['test', wrong], { VIGIL_PLUGINS: SLOWMEAN }), `invalid ${mpath}`, 'config.minStd: unknown key');
+  // With a config slowmean accepts, its load() finds none of its tensors in the file: still exit 1 naming it.
+  writeFileSync(mpath, JSON.stringify({ ...m, method: 'slowmean', config: {} }));
   userError(vigil(['test', wrong], { VIGIL_PLUGINS: SLOWMEAN }), 'cannot load the slowmean model from', mfile);
   userError(vigil(['test', join(dir, 'synth')]), 'not a finished vigil run directory');
   userError(vigil(['test', join(dir, 'missing-run')]), 'does not exist');
