@@ -27,7 +27,7 @@ const COMMON: Spec = {
 };
 
 const TRAIN: Spec = {
-  method: { type: 'string', arg: '<name>', help: 'method: pixelstats, dcae, dsvdd, patchcore, … (vigil methods lists them)' },
+  method: { type: 'string', arg: '<name>', help: 'method: patchcore, draem, kdad, dsvdd, dcae, pixelstats (vigil methods lists them)' },
   data: { type: 'string', arg: '<spec>', help: 'fmnist:<c>, mnist:<c>, cifar10:<c>, mvtec:<root>/<category>, folder:<dir>, synth:<dir>[/<category>]' },
   config: { type: 'string', arg: '<file.yaml>', help: 'config file layered over the preset configs/<method>/<dataset>.yaml' },
   set: { type: 'list', arg: '<key=value>', help: 'override one config key, e.g. --set train.batchSize=64 (value parsed as YAML; keys are camelCase)' },
