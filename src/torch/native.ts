@@ -74,6 +74,11 @@ function load(): NativeAddon {
   Run: npm run build:addon   (needs libtorch: sudo apt-get install libtorch-dev libopenblas0-pthread,
   or LIBTORCH=/path/to/libtorch for a pytorch.org download)`);
   }
+  // libgomp reads its wait policy once, when libtorch loads it with the addon. Its default spins
+  // idle threads; on a core shared with other work they take CPU from the thread they wait for
+  // (PatchCore inference 4-6x slower on a loaded 2-core machine: bench/omp-wait). Passive threads
+  // sleep. A policy or spin count the user set wins.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   const require = createRequire(import.meta.url);
   try {
     return require(path) as NativeAddon;
