@@ -101,7 +101,7 @@ commands:
   serve     <run-dir|name=run-dir …> [--host H] [--port P] [--token T]              HTTP API + web UI + inspection history
   datasets  synth <dir> | info <spec> | download <id> <dest> | list                datasets
   weights   list | fetch <name>                                                    torchvision backbone weights
-  methods                                                                          list the methods
+  methods   [<name>]                                                               list the methods; a method's config keys
 
 Run 'vigil <command> --help' for the options of a command. Exit codes: 0 ok, 1 user error, 2 internal error, 130/143 interrupted (SIGINT/SIGTERM).`;
 
@@ -366,9 +366,26 @@ async function cmdWeights(argv: string[]): Promise<void> {
 }
 
 async function cmdMethods(argv: string[]): Promise<void> {
-  const { options: o } = parseArgs(argv, PLAIN, 'methods');
-  if (o.help) { process.stdout.write('usage: vigil methods\n\nLists the registered methods.\n'); return; }
+  const { options: o, positionals } = parseArgs(argv, PLAIN, 'methods');
+  if (o.help) { process.stdout.write('usage: vigil methods [<name>]\n\nLists the registered methods; with a name, its config keys (what each accepts, its default) and presets.\n'); return; }
   const c = context(o);
+  if (positionals.length > 1) throw new UserError('methods: give at most one method name: vigil methods [<name>]');
+  if (positionals.length === 1) {
+    const { methodInfo } = await import('../pipeline/info.js');
+    const m = await methodInfo(positionals[0]!);
+    const w = Math.max(...m.keys.map((k) => k.key.length));
+    const a = Math.max(...m.keys.map((k) => k.accepts.length));
+    print(c, m, [
+      `${m.name}: ${m.description}`,
+      '',
+      `config keys (--set <key>=<value>, or under model: in a --config file):`,
+      ...m.keys.map((k) => `  ${k.key.padEnd(w)}  ${k.accepts.padEnd(a)}  default ${JSON.stringify(k.default) ?? '(none)'}`),
+      '',
+      `presets (configs/${m.name}/, picked by the --data kind): ${m.presets.join(', ') || 'none'}`,
+      'the other sections (dataset, preprocess, train, threshold, output): docs/config.md',
+    ].join('\n'));
+    return;
+  }
   const { listMethods } = await import('../pipeline/registry.js');
   const ms = await listMethods();
   print(c, ms, ms.map((m) => `${m.name.padEnd(12)} ${m.description}`).join('\n'));

@@ -116,3 +116,22 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, prefix: st
   if (r.ok) return r.value;
   throw make(`${prefix} config:\n${r.issues.map((i) => `  ✖ ${i.path ? `${prefix}.${i.path}` : prefix}: ${i.message}`).join('\n')}`);
 }
+
+/** One leaf key of a config schema: its dotted path, what it accepts (in words) and its default. */
+export interface SchemaKey { key: string; accepts: string; default: unknown }
+
+/** Every leaf key of an object schema, in declaration order (the config reference, `vigil methods <name>`). */
+export function schemaKeys(x: z.ZodType, prefix = ''): SchemaKey[] {
+  let s = x;
+  let d = defOf(s) as ZodDef & { defaultValue?: unknown; shape?: Record<string, z.ZodType> };
+  let dflt: unknown;
+  while (d.innerType || (d.type === 'pipe' && d.in)) {
+    if (d.type === 'default') dflt = d.defaultValue;
+    s = d.innerType ?? d.in!;
+    d = defOf(s) as typeof d;
+  }
+  if (d.type === 'object' && d.shape) {
+    return Object.entries(d.shape).flatMap(([k, v]) => schemaKeys(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return [{ key: prefix, accepts: describeSchema(x), default: dflt }];
+}

@@ -1,5 +1,9 @@
 // `vigil datasets info <spec>`: what a data spec resolves to, without training anything.
-import { modelSchemaOf, resolveConfig } from './config.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { schemaKeys, type SchemaKey } from '../methods/schema.js';
+import { CONFIGS_DIR, modelSchemaOf, resolveConfig, rootSchema } from './config.js';
 import { prepareData } from './data.js';
 import { getMethod } from './registry.js';
 
@@ -44,4 +48,26 @@ export async function datasetInfo(spec: string, o: { dataRoot?: string; set?: re
   } finally {
     await d.close();
   }
+}
+
+export interface MethodInfo {
+  name: string;
+  description: string;
+  /** The `model.*` keys: what each accepts and its default (from the method's schema). */
+  keys: SchemaKey[];
+  /** Presets under configs/<name>/, by dataset kind (train --data <kind>:… picks one). */
+  presets: string[];
+}
+
+/** `vigil methods <name>`: a method's config keys and presets. */
+export async function methodInfo(name: string): Promise<MethodInfo> {
+  const m = await getMethod(name);
+  const dir = join(CONFIGS_DIR, name);
+  const presets = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort() : [];
+  return { name: m.name, description: m.description, keys: schemaKeys(modelSchemaOf(m), 'model'), presets };
+}
+
+/** The pipeline's own sections (everything but `model`): the same rows for every method. */
+export function pipelineKeys(): SchemaKey[] {
+  return schemaKeys(rootSchema(z.strictObject({}))).filter((k) => k.key !== 'method' && !k.key.startsWith('model'));
 }
