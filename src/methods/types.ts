@@ -114,6 +114,26 @@ export interface Detector {
  * (functions cannot cross threads, so the method names a module and an export). The export is
  * called as `fn(batch, ctx, options)`; see src/pipeline/augment.ts for the signature.
  */
+/** The batch a train-time augmentation gets: N×C×H×W float32, as the eval transforms made it. */
+export interface AugmentInput {
+  images: Float32Array;
+  shape: [number, number, number, number];
+}
+
+export interface AugmentContext {
+  seed: number;
+  epoch: number;
+  /** Dataset index of each image (repeats possible when sampling with replacement). */
+  indices: number[];
+  /** Position of each image in the epoch: unique within an epoch; seed per-sample randomness with it. */
+  positions: number[];
+}
+
+/** Named arrays (e.g. DRAEM's augmented image, mask, has-anomaly flag); they reach fit() as tensors in ImageBatch.extra. */
+export type AugmentOutput = Record<string, { data: Float32Array; shape: number[] }>;
+
+export type AugmentFn = (batch: AugmentInput, ctx: AugmentContext, options: Record<string, unknown>) => AugmentOutput | Promise<AugmentOutput>;
+
 export interface TrainAugmentation {
   /** Module URL (e.g. `new URL('./synthesis.js', import.meta.url).href`). */
   module: string;

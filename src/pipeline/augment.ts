@@ -9,26 +9,9 @@
 // Randomness must come from (ctx.seed, ctx.epoch, ctx.positions[k]) so that results do not depend on
 // the number of workers or on batching.
 import { TorchWorker } from '../torch/index.js';
-import type { TrainAugmentation } from '../methods/types.js';
+import type { AugmentContext, AugmentFn, AugmentInput, AugmentOutput, TrainAugmentation } from '../methods/types.js';
 
-export interface AugmentInput {
-  /** N×C×H×W float32, as the eval transforms make it. */
-  images: Float32Array;
-  shape: [number, number, number, number];
-}
-
-export interface AugmentContext {
-  seed: number;
-  epoch: number;
-  /** Dataset index of each image (repeats possible when sampling with replacement). */
-  indices: number[];
-  /** Position of each image in the epoch: unique within an epoch; seed per-sample randomness with it. */
-  positions: number[];
-}
-
-export type AugmentOutput = Record<string, { data: Float32Array; shape: number[] }>;
-
-export type AugmentFn = (batch: AugmentInput, ctx: AugmentContext, options: Record<string, unknown>) => AugmentOutput | Promise<AugmentOutput>;
+export type { AugmentInput, AugmentContext, AugmentOutput, AugmentFn } from '../methods/types.js';
 
 /** Round-robin over `workers` TorchWorkers (one libtorch thread each); 0 = run in this thread (tests, debugging). */
 export class AugmentPool {

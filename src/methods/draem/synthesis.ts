@@ -14,6 +14,7 @@ import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type Au
 import { perlinNoise, randomAngles } from './perlin.js';
 import { rotateF64, rotateU8 } from './warp.js';
 import { openAnomalySource, type AnomalySourceSpec } from './source.js';
+import type { AugmentContext, AugmentInput, AugmentOutput } from '../types.js';
 
 /** Everything random about one sample. */
 export interface SampleDraws {
@@ -169,22 +170,6 @@ export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisConte
   return out;
 }
 
-/** What the pipeline's loader workers pass (src/pipeline/augment.ts): the batch as the eval transforms made it. */
-export interface AugmentBatch {
-  /** N×3×H×W float32, RGB, values k/255. */
-  images: Float32Array;
-  shape: [number, number, number, number];
-}
-
-export interface AugmentContext {
-  seed: number;
-  epoch: number;
-  /** Dataset index of each image (repeats when sampling with replacement). */
-  indices: number[];
-  /** Position of each image in the epoch, unique within it: the per-sample seed. */
-  positions: number[];
-}
-
 /**
  * DRAEM's train-time synthesis as the pipeline runs it in its loader workers
  * (MethodInputs.trainAugment): RGB batches in, the networks' BGR convention out. Sample k draws from
@@ -192,7 +177,7 @@ export interface AugmentContext {
  * two different anomalies, as the authors' loader does. Returns, by name (ImageBatch.extra):
  * `image` N×3×H×W (the clean target), `augmented` N×3×H×W (the input), `mask` N×1×H×W, `hasAnomaly` N.
  */
-export async function synthesize(batch: AugmentBatch, ctx: AugmentContext, options: SynthesisOptions): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
+export async function synthesize(batch: AugmentInput, ctx: AugmentContext, options: SynthesisOptions): Promise<AugmentOutput> {
   const [n, c, h, w] = batch.shape;
   const bgr = swapRedBlue(batch.images.slice(), n, h * w);
   const r = await synthesizeBatch({ images: bgr, shape: [n, c, h, w] }, { seed: ctx.seed, epoch: ctx.epoch, indices: ctx.positions }, options);

@@ -5,18 +5,7 @@
 // the batch's images in fit(), and the teacher then runs every step (no cache).
 import { deriveSeed, mulberry32 } from '../../data/random.js';
 import { applyPipeline, type TransformSpec } from '../../data/transforms/index.js';
-
-/** The batch as the loader made it (structurally the pipeline's AugmentInput). */
-export interface AugmentBatch {
-  images: Float32Array;
-  shape: [number, number, number, number];
-}
-
-export interface AugmentCtx {
-  seed: number;
-  epoch: number;
-  positions: number[];
-}
+import type { AugmentContext, AugmentInput, AugmentOutput } from '../types.js';
 
 export interface KdadAugmentOptions {
   hflip: boolean;
@@ -30,7 +19,7 @@ export function augmentSpecs(o: KdadAugmentOptions, size: [number, number]): Tra
   return t;
 }
 
-export function kdadAugment(batch: AugmentBatch, ctx: AugmentCtx, options: Record<string, unknown>): Record<string, { data: Float32Array; shape: number[] }> {
+export function kdadAugment(batch: AugmentInput, ctx: AugmentContext, options: Record<string, unknown>): AugmentOutput {
   const [n, c, h, w] = batch.shape;
   if (c !== 1 && c !== 3) throw new Error(`kdadAugment: images must have 1 or 3 channels, got ${c}`);
   const spec = augmentSpecs({ hflip: options.hflip === true, cropPadding: Number(options.cropPadding ?? 0) }, [h, w]);

@@ -106,7 +106,7 @@ function augmented(options: { hflip: boolean; cropPadding: number }, seen: Tenso
             const shape = b.images.shape as [number, number, number, number];
             const positions = b.indices!.map((_, k) => position + k);
             position += positions.length;
-            const a = kdadAugment({ images: b.images.toTypedArray() as Float32Array, shape }, { seed: 5, epoch: o.epoch, positions }, options)['augmented']!;
+            const a = kdadAugment({ images: b.images.toTypedArray() as Float32Array, shape }, { seed: 5, epoch: o.epoch, indices: b.indices!, positions }, options)['augmented']!;
             const t = torch.keep(torch.fromTypedArray(a.data, a.shape));
             seen.push(torch.keep(t.clone()));
             try {
@@ -132,8 +132,8 @@ test('augmentation: the teacher runs every step on the augmented images (flip an
   // Without the augmented images the step says what is missing.
   await assert.rejects(run({ augment: { hflip: true, cropPadding: 0 } }), /no augmented images.*trainAugment/);
   // The same position and epoch give the same augmentation whatever the batch.
-  const one = kdadAugment({ images: pixels.slice(0, 2 * 3 * SIDE * SIDE), shape: [2, 3, SIDE, SIDE] }, { seed: 1, epoch: 3, positions: [7, 8] }, { hflip: true, cropPadding: 4 })['augmented']!.data;
-  const two = kdadAugment({ images: pixels.slice(3 * SIDE * SIDE, 2 * 3 * SIDE * SIDE), shape: [1, 3, SIDE, SIDE] }, { seed: 1, epoch: 3, positions: [8] }, { hflip: true, cropPadding: 4 })['augmented']!.data;
+  const one = kdadAugment({ images: pixels.slice(0, 2 * 3 * SIDE * SIDE), shape: [2, 3, SIDE, SIDE] }, { seed: 1, epoch: 3, indices: [0, 1], positions: [7, 8] }, { hflip: true, cropPadding: 4 })['augmented']!.data;
+  const two = kdadAugment({ images: pixels.slice(3 * SIDE * SIDE, 2 * 3 * SIDE * SIDE), shape: [1, 3, SIDE, SIDE] }, { seed: 1, epoch: 3, indices: [1], positions: [8] }, { hflip: true, cropPadding: 4 })['augmented']!.data;
   assert.deepEqual(one.slice(3 * SIDE * SIDE), two);
 });
 
