@@ -85,7 +85,7 @@ function main(args) {
   const mvtecRoot = args.find((a, i) => !a.startsWith('--') && !valued.has(args[i - 1]));
   if (!mvtecRoot || args.includes('--help')) {
     console.log(usage);
-    return mvtecRoot ? 0 : 1;
+    return args.includes('--help') ? 0 : 1;
   }
   const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
   const method = opt('--method', 'patchcore');
