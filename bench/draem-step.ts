@@ -5,7 +5,7 @@
 // CPU: on a shared machine the CPU time is the steadier figure), Vigil's forward/backward/optimiser
 // split, peak RSS.
 // Usage: node dist/bench/draem-step.js [--steps 5] [--rounds 1] [--batch 2] [--size 256] [--threads N]
-//        [--widths 128,64] [--channels-last 0|1] [--pytorch-channels-last 0|1]
+//        [--widths 128,64] [--channels-last 0|1] [--pytorch-channels-last 0|1] [--device cpu|cuda[:n]]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
@@ -27,6 +27,12 @@ const sarg = (name: string, def: string): string => {
 };
 const [RW, DW] = sarg('--widths', '128,64').split(',').map(Number) as [number, number];
 const CL = arg('--channels-last', 0) === 1, PY_CL = arg('--pytorch-channels-last', 0) === 1;
+/** cpu, or cuda[:n] (Vigil's addon built against a CUDA libtorch; PyTorch on the same GPU). */
+const DEVICE = sarg('--device', 'cpu');
+if (DEVICE !== 'cpu' && !torch.cudaAvailable()) {
+  console.error(`--device ${DEVICE}: this addon's libtorch has no CUDA; build it against a CUDA libtorch (docs/engine.md)`);
+  process.exit(1);
+}
 const WARMUP = 2;
 
 interface Phases { forward: number[]; backward: number[]; optimizer: number[] }
@@ -38,10 +44,13 @@ function runVigil(): { times: number[]; cpu: number[]; phases: Phases } {
   torch.setNumThreads(THREADS);
   torch.manualSeed(0);
   const { reconstructive: g, discriminative: d } = buildNetworks({ reconstructiveWidth: RW, discriminativeWidth: DW, channelsLast: CL });
+  if (DEVICE !== 'cpu') { g.to(DEVICE); d.to(DEVICE); }
   const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }]);
-  const img = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]));
-  const aug = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]));
-  const mask = torch.keep(torch.rand([BATCH, 1, SIZE, SIZE]).gt(0.8).to('float32'));
+  const img = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]).to(DEVICE));
+  const aug = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]).to(DEVICE));
+  const mask = torch.keep(torch.rand([BATCH, 1, SIZE, SIZE]).gt(0.8).to('float32').to(DEVICE));
+  // On a GPU the kernels run asynchronously: reading one value waits for the step to finish.
+  const sync = (): void => { if (DEVICE !== 'cpu') torch.tidy(() => { g.parameters()[0]!.flatten().slice(0, 0, 1).item(); }); };
   const times: number[] = [];
   const cpu: number[] = [];
   const phases: Phases = { forward: [], backward: [], optimizer: [] };
@@ -53,10 +62,13 @@ function runVigil(): { times: number[]; cpu: number[]; phases: Phases } {
       opt.zeroGrad();
       const rec = g.forward(aug);
       const l = draemLoss(rec, img, d.forward(torch.cat([rec, aug], 1)), mask);
+      if (DEVICE !== 'cpu') l.loss.item();
       t1 = performance.now();
       l.loss.backward();
+      sync();
       t2 = performance.now();
       opt.step();
+      sync();
     });
     const t3 = performance.now();
     if (i >= WARMUP) {
@@ -77,14 +89,17 @@ import draem_ref as R
 steps, warm, bs, size, threads, rw, dw, cl = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), sys.argv[9] == '1'
 torch.set_num_threads(threads)
 g, d = R.build(0, rw, dw)
+dev = sys.argv[10]
+g, d = g.to(dev), d.to(dev)
+sync = (lambda: torch.cuda.synchronize()) if dev != 'cpu' else (lambda: None)
 if cl:
     g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
 opt = torch.optim.Adam([{'params': g.parameters(), 'lr': 1e-4}, {'params': d.parameters(), 'lr': 1e-4}])
-img = torch.rand(bs, 3, size, size); aug = torch.rand(bs, 3, size, size); mask = (torch.rand(bs, 1, size, size) > 0.8).float()
+img = torch.rand(bs, 3, size, size).to(dev); aug = torch.rand(bs, 3, size, size).to(dev); mask = (torch.rand(bs, 1, size, size) > 0.8).float().to(dev)
 times, cpu = [], []
 for i in range(warm + steps):
     t0, c0 = time.perf_counter(), time.process_time()
-    opt.zero_grad(); rec, seg, l2, ss, fo = R.losses(g, d, aug, img, mask); (l2 + ss + fo).backward(); opt.step()
+    opt.zero_grad(); rec, seg, l2, ss, fo = R.losses(g, d, aug, img, mask); (l2 + ss + fo).backward(); opt.step(); sync()
     if i >= warm:
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
@@ -101,7 +116,7 @@ if (process.argv.includes('--vigil-child')) {
   let vigRss = 0, pyRss = 0, pyThreads = 0, vigThreads = 0, pyVersion = '';
   const ph: Phases = { forward: [], backward: [], optimizer: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    const p = spawnSync(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, String(STEPS), String(WARMUP), String(BATCH), String(SIZE), refDir, String(THREADS), String(RW), String(DW), PY_CL ? '1' : '0'], { encoding: 'utf8' });
+    const p = spawnSync(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, String(STEPS), String(WARMUP), String(BATCH), String(SIZE), refDir, String(THREADS), String(RW), String(DW), PY_CL ? '1' : '0', DEVICE], { encoding: 'utf8' });
     if (p.status !== 0) throw new Error(`PyTorch side failed: ${p.stderr}`);
     const pr = JSON.parse(p.stdout) as { times: number[]; cpu: number[]; threads: number; rss_mb: number; version: string };
     py.push(...pr.times); pyCpu.push(...pr.cpu); pyRss = Math.max(pyRss, pr.rss_mb); pyThreads = pr.threads; pyVersion = pr.version;
@@ -114,7 +129,7 @@ if (process.argv.includes('--vigil-child')) {
   }
   const mv = median(vig), mp = median(py);
   console.log(JSON.stringify({
-    bench: 'draem-step', widths: [RW, DW], layout: { vigil: CL ? 'channels_last' : 'nchw', pytorch: PY_CL ? 'channels_last' : 'nchw' }, size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
+    bench: 'draem-step', device: DEVICE, widths: [RW, DW], layout: { vigil: CL ? 'channels_last' : 'nchw', pytorch: PY_CL ? 'channels_last' : 'nchw' }, size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
     vigil_median_ms: +mv.toFixed(1), pytorch_median_ms: +mp.toFixed(1), ratio: +(mv / mp).toFixed(3),
     // CPU time per step (user + system, all threads): on a shared machine the steadier comparison.
     vigil_cpu_median_ms: Math.round(median(vigCpu)), pytorch_cpu_median_ms: Math.round(median(pyCpu)), cpu_ratio: +(median(vigCpu) / median(pyCpu)).toFixed(3),

@@ -46,3 +46,10 @@ test('lite preset: 128², widths 16/16, 150 epochs of 8, lr 1e-3, ×0.2 at epoch
     nets.discriminative.dispose();
   }
 });
+
+test('synth preset (picked for --data synth:…) is the lite preset', () => {
+  const synth = resolveConfig({ method: 'draem', modelSchema: modelSchemaOf(draem), data: 'synth:/tmp/synth/woven' }).config;
+  const lite = resolveYaml('lite', 'synth:/tmp/synth/woven');
+  assert.deepEqual(synth.model, lite.model);
+  assert.deepEqual(synth.train, lite.train);
+});
