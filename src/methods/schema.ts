@@ -25,15 +25,16 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-interface ZodDef { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType }
+interface ZodDef { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; defaultValue?: unknown; shape?: Record<string, z.ZodType> }
 const defOf = (x: z.ZodType): ZodDef => (x as unknown as { def: ZodDef }).def;
 
-/** Strips defaults, optionals, nullables and pipes; says whether null was allowed on the way. */
-function unwrap(x: z.ZodType, nullable = false): { schema: z.ZodType; nullable: boolean } {
+/** Strips defaults, optionals, nullables and pipes; says whether null was allowed on the way and the outermost default. */
+function unwrap(x: z.ZodType, nullable = false, dflt?: unknown): { schema: z.ZodType; nullable: boolean; default: unknown } {
   const d = defOf(x);
-  if (d.innerType) return unwrap(d.innerType, nullable || d.type === 'nullable');
-  if (d.type === 'pipe' && d.in) return unwrap(d.in, nullable);
-  return { schema: x, nullable };
+  const next = dflt === undefined && d.type === 'default' ? d.defaultValue : dflt;
+  if (d.innerType) return unwrap(d.innerType, nullable || d.type === 'nullable', next);
+  if (d.type === 'pipe' && d.in) return unwrap(d.in, nullable, next);
+  return { schema: x, nullable, default: next };
 }
 
 /** The schema reached by following `path` (object keys and list indices), or null. */
@@ -122,16 +123,8 @@ export interface SchemaKey { key: string; accepts: string; default: unknown }
 
 /** Every leaf key of an object schema, in declaration order (the config reference, `vigil methods <name>`). */
 export function schemaKeys(x: z.ZodType, prefix = ''): SchemaKey[] {
-  let s = x;
-  let d = defOf(s) as ZodDef & { defaultValue?: unknown; shape?: Record<string, z.ZodType> };
-  let dflt: unknown;
-  while (d.innerType || (d.type === 'pipe' && d.in)) {
-    if (d.type === 'default') dflt = d.defaultValue;
-    s = d.innerType ?? d.in!;
-    d = defOf(s) as typeof d;
-  }
-  if (d.type === 'object' && d.shape) {
-    return Object.entries(d.shape).flatMap(([k, v]) => schemaKeys(v, prefix ? `${prefix}.${k}` : k));
-  }
-  return [{ key: prefix, accepts: describeSchema(x), default: dflt }];
+  const u = unwrap(x);
+  const shape = defOf(u.schema).type === 'object' ? defOf(u.schema).shape : undefined;
+  if (shape) return Object.entries(shape).flatMap(([k, v]) => schemaKeys(v, prefix ? `${prefix}.${k}` : k));
+  return [{ key: prefix, accepts: describeSchema(x), default: u.default }];
 }

@@ -81,10 +81,10 @@ export function parseShard(text: string): Shard {
 }
 
 /**
- * The contiguous block of `files` that shard `index` of `count` scores: blocks differ in size by at
- * most one, and the shards' outputs concatenated in index order list the files as one run would.
+ * The contiguous block [start, end) of `n` inputs that shard `index` of `count` scores: blocks differ
+ * in size by at most one, and the shards' outputs concatenated in index order list the inputs as one
+ * run would.
  */
-export function shardFiles<T>(files: readonly T[], shard: Shard): T[] {
-  const n = files.length;
-  return files.slice(Math.floor((shard.index * n) / shard.count), Math.floor(((shard.index + 1) * n) / shard.count));
+export function shardRange(n: number, shard: Shard): [number, number] {
+  return [Math.floor((shard.index * n) / shard.count), Math.floor(((shard.index + 1) * n) / shard.count)];
 }

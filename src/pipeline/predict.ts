@@ -11,7 +11,7 @@ import { rethreshold, type ThresholdOverride } from './calibrate.js';
 import { decodeLimit, FileSplit, loaderTransforms, postprocess } from './data.js';
 import { InterruptedError, UserError } from './errors.js';
 import { checkOutputFolder, csv, isPredictOutput, StagedFolder, writeAtomic } from './fsutil.js';
-import { expandInputs, shardFiles, type Shard } from './inputs.js';
+import { expandInputs, shardRange, type Shard } from './inputs.js';
 import { loadDetector, readManifest, readRun, type Run } from './run-dir.js';
 import { applyThreads, checkDevice, resolveThreads } from './runtime.js';
 import { scoreBatch } from './score.js';
@@ -153,7 +153,8 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
   const threads = applyThreads(o.threads);
   readManifest(runDir); // the run first: it is the first argument, and a wrong one makes the inputs moot
   const all = expandInputs(inputs);
-  const files = o.shard ? shardFiles(all, o.shard) : all;
+  const [start, end] = o.shard ? shardRange(all.length, o.shard) : [0, all.length];
+  const files = all.slice(start, end);
   const outDir = resolve(o.out ?? join(runDir, o.shard ? `predictions-shard-${o.shard.index}-of-${o.shard.count}` : 'predictions'));
   checkOutputFolder(outDir, '--out', isPredictOutput, 'the output of vigil predict (no predictions.csv)');
   const predictor = await Predictor.open(runDir, { ...(o.device ? { device: o.device } : {}), ...(o.threshold ? { threshold: o.threshold } : {}) });
@@ -176,10 +177,7 @@ export async function predict(runDir: string, inputs: readonly string[], o: Pred
   };
   const [c, h, w] = m.imageShape;
   const total = Math.ceil(files.length / batchSize);
-  if (o.shard) {
-    const first = Math.floor((o.shard.index * all.length) / o.shard.count) + 1;
-    log(`shard ${o.shard.index}/${o.shard.count}: ${files.length ? `images ${first}–${first + files.length - 1}` : 'no image'} of ${all.length}`);
-  }
+  if (o.shard) log(`shard ${o.shard.index}/${o.shard.count}: ${end > start ? `images ${start + 1}–${end}` : 'no image'} of ${all.length}`);
   log(`predict: ${files.length} image${files.length === 1 ? '' : 's'} in ${total} batch${total === 1 ? '' : 'es'} → ${outDir}`);
   // Everything goes to a fresh folder that replaces outDir at the end: no stale file of an earlier
   // run stays beside the new ones, and a killed run leaves the old folder as it was.

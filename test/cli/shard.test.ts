@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseShard, shardFiles } from '../../src/pipeline/inputs.js';
+import { parseShard, shardRange } from '../../src/pipeline/inputs.js';
 import { parseCsv, vigil } from './helpers.js';
 
 let dir: string;
@@ -22,10 +22,10 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('shardFiles: contiguous blocks that differ by at most one and cover every file once', () => {
+test('shardRange: contiguous blocks that differ by at most one and cover every file once', () => {
   const files = Array.from({ length: 11 }, (_, i) => i);
   for (const count of [1, 2, 3, 4, 11, 15]) {
-    const blocks = Array.from({ length: count }, (_, index) => shardFiles(files, { index, count }));
+    const blocks = Array.from({ length: count }, (_, index) => files.slice(...shardRange(files.length, { index, count })));
     assert.deepEqual(blocks.flat(), files, `count ${count}`);
     const sizes = blocks.map((b) => b.length);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `count ${count}: sizes ${sizes}`);
