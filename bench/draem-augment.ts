@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../src/data/random.js';
-import { drawSample, synthesizeSample } from '../src/methods/draem/synthesis.js';
+import { drawSample, synthesisBuffers, synthesizeSample } from '../src/methods/draem/synthesis.js';
 import { proceduralTexture } from '../src/methods/draem/source.js';
 
 const arg = (name: string, def: number): number => {
@@ -19,12 +19,14 @@ const S = 256;
 const images = Array.from({ length: 8 }, (_, i) => proceduralTexture(i, S, S));
 const sources = Array.from({ length: 8 }, (_, i) => proceduralTexture(100 + i, S, S));
 const rng = mulberry32(1);
+// Each sample is written into a batch of 8 in the networks' planar layout, as the loader workers do.
+const out = synthesisBuffers(8, S, S);
 // Warm-up: every augmenter and colour space runs often enough to be optimised, as in a training run.
-for (let i = 0; i < 300; i++) synthesizeSample(images[i % 8]!, sources[i % 8]!, S, S, drawSample(rng, 8));
+for (let i = 0; i < 300; i++) synthesizeSample(images[i % 8]!, sources[i % 8]!, S, S, drawSample(rng, 8), out, i % 8);
 const t0 = performance.now();
 for (let i = 0; i < SAMPLES; i++) {
   const d = drawSample(rng, sources.length);
-  synthesizeSample(images[i % 8]!, sources[d.sourceIndex]!, S, S, d);
+  synthesizeSample(images[i % 8]!, sources[d.sourceIndex]!, S, S, d, out, i % 8);
 }
 const vigil = SAMPLES / ((performance.now() - t0) / 1000);
 

@@ -104,14 +104,16 @@ function sharpness(img: Uint8Array, h: number, w: number, factor: number, need: 
   const deg = img.slice();
   const row = w * 3;
   for (let y = 1; y < h - 1; y++) {
-    for (let p = y * row + 3; p < (y + 1) * row - 3; p++) {
-      if (need !== null && need[(p / 3) | 0] === 0) continue;
-      // Rows below, at and above, each summed left + centre + right in float32 (PIL's order).
-      const q = p + row, u = p - row;
-      let ss = f32(0.5 + f32(f32(t1[img[q - 3]!]! + t1[img[q]!]!) + t1[img[q + 3]!]!));
-      ss = f32(ss + f32(f32(t1[img[p - 3]!]! + t5[img[p]!]!) + t1[img[p + 3]!]!));
-      ss = f32(ss + f32(f32(t1[img[u - 3]!]! + t1[img[u]!]!) + t1[img[u + 3]!]!));
-      deg[p] = ss <= 0 ? 0 : ss >= 255 ? 255 : Math.trunc(ss);
+    for (let x = 1; x < w - 1; x++) {
+      if (need !== null && need[y * w + x] === 0) continue;
+      for (let p = (y * w + x) * 3, end = p + 3; p < end; p++) {
+        // Rows below, at and above, each summed left + centre + right in float32 (PIL's order).
+        const q = p + row, u = p - row;
+        let ss = f32(0.5 + f32(f32(t1[img[q - 3]!]! + t1[img[q]!]!) + t1[img[q + 3]!]!));
+        ss = f32(ss + f32(f32(t1[img[p - 3]!]! + t5[img[p]!]!) + t1[img[p + 3]!]!));
+        ss = f32(ss + f32(f32(t1[img[u - 3]!]! + t1[img[u]!]!) + t1[img[u + 3]!]!));
+        deg[p] = ss <= 0 ? 0 : ss >= 255 ? 255 : Math.trunc(ss);
+      }
     }
   }
   const a = f32(factor);
@@ -120,10 +122,12 @@ function sharpness(img: Uint8Array, h: number, w: number, factor: number, need: 
   // ImageEnhance's blend: deg + a·(img − deg) in float32; a·d is exact in double for |d| ≤ 255.
   const ad = Float64Array.from({ length: 511 }, (_, d) => f32(a * (d - 255)));
   const out = new Uint8Array(img.length);
-  for (let i = 0; i < img.length; i++) {
-    if (need !== null && need[(i / 3) | 0] === 0) continue;
-    const t = f32(deg[i]! + ad[img[i]! - deg[i]! + 255]!);
-    out[i] = a <= 1 ? Math.trunc(t) : t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
+  for (let px = 0, i = 0; i < img.length; px++) {
+    if (need !== null && need[px] === 0) { i += 3; continue; }
+    for (const end = i + 3; i < end; i++) {
+      const t = f32(deg[i]! + ad[img[i]! - deg[i]! + 255]!);
+      out[i] = a <= 1 ? Math.trunc(t) : t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
+    }
   }
   return out;
 }

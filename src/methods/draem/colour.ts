@@ -184,13 +184,42 @@ const LINEAR = Float64Array.from({ length: 256 }, (_, i) => {
   return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
 });
 const INV_GAMMA = 1 / 2.4;
-/** Linear → 8-bit sRGB level (clamped to [0, 1], gamma, ×255, rounded half to even). */
-function gamma8(v: number): number {
+/** Linear → 8-bit sRGB level (clamped to [0, 1], gamma, ×255, rounded half to even), by the formula. */
+function gamma8Formula(v: number): number {
   const c = v < 0 ? 0 : v > 1 ? 1 : v;
   return u8((c <= 0.0031308 ? 12.92 * c : 1.055 * c ** INV_GAMMA - 0.055) * 255);
 }
+/**
+ * The same without a pow per channel: GAMMA_AT[k] is the least linear value whose level is k
+ * (found once by bisection on the formula, which is monotonic), and GAMMA_BIN[b] the level at
+ * b/4096, where the search for a value in [b/4096, (b + 1)/4096) starts; at most a couple of steps,
+ * since neighbouring levels are ≥ 1/3300 apart.
+ */
+const GAMMA_AT = (() => {
+  const at = new Float64Array(257);
+  at[256] = Infinity;
+  for (let k = 1; k < 256; k++) {
+    let lo = 0, hi = 1; // gamma8Formula(lo) < k ≤ gamma8Formula(hi)
+    for (;;) {
+      const mid = lo + (hi - lo) / 2;
+      if (mid === lo || mid === hi) break;
+      if (gamma8Formula(mid) >= k) hi = mid; else lo = mid;
+    }
+    at[k] = hi;
+  }
+  return at;
+})();
+const GAMMA_BINS = 4096;
+const GAMMA_BIN = Uint8Array.from({ length: GAMMA_BINS }, (_, b) => gamma8Formula(b / GAMMA_BINS));
+function gamma8(v: number): number {
+  if (!(v > 0)) return 0; // also NaN, as the formula's u8
+  if (v >= 1) return 255;
+  let k = GAMMA_BIN[Math.floor(v * GAMMA_BINS)]!;
+  while (v >= GAMMA_AT[k + 1]!) k++;
+  return k;
+}
 const fLab = (t: number): number => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116);
-const fLabInv = (f: number): number => (f > 0.206893 ? f ** 3 : (f - 16 / 116) / 7.787);
+const fLabInv = (f: number): number => (f > 0.206893 ? f * f * f : (f - 16 / 116) / 7.787);
 
 function rgbToLab(img: Uint8Array, out: Uint8Array, need: Need): void {
   for (let i = 0, px = 0; i < img.length; i += 3, px++) {
@@ -207,7 +236,7 @@ function labToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
     if (need !== null && need[px] === 0) continue;
     const L = (img[i]! * 100) / 255, a = img[i + 1]! - 128, bb = img[i + 2]! - 128;
     const fy = (L + 16) / 116;
-    const y = L > 8 ? fy ** 3 : L / 903.3;
+    const y = L > 8 ? fy * fy * fy : L / 903.3;
     const fyy = L > 8 ? fy : 7.787 * y + 16 / 116;
     const x = fLabInv(a / 500 + fyy) * WX, z = fLabInv(fyy - bb / 200) * WZ;
     out[i] = gamma8(N0 * x + N1 * y + N2 * z); out[i + 1] = gamma8(N3 * x + N4 * y + N5 * z); out[i + 2] = gamma8(N6 * x + N7 * y + N8 * z);
@@ -230,7 +259,8 @@ function luvToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
   for (let i = 0, px = 0; i < img.length; i += 3, px++) {
     if (need !== null && need[px] === 0) continue;
     const L = (img[i]! * 100) / 255, u = (img[i + 1]! * 354) / 255 - 134, v = (img[i + 2]! * 262) / 255 - 140;
-    const y = L >= 8 ? ((L + 16) / 116) ** 3 : L / 903.3;
+    const q3 = (L + 16) / 116;
+    const y = L >= 8 ? q3 * q3 * q3 : L / 903.3;
     // x = 9y·u′/(4v′), z = y(12 − 3u′ − 20v′)/(4v′) with u′ = u/13L + u_n, v′ = v/13L + v_n, written
     // with q = 1/(4·13L·v′) clamped to ±0.25 as OpenCV does, so L → 0 stays finite.
     const up = u + 13 * L * UN;

@@ -12,7 +12,7 @@
 import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
 import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type AugmenterParams } from './augmenters.js';
 import { perlinNoise, randomAngles } from './perlin.js';
-import { rotateF64, rotateU8 } from './warp.js';
+import { rotateAboveF64, rotateU8 } from './warp.js';
 import { openAnomalySource, type AnomalySourceSpec } from './source.js';
 import type { AugmentContext, AugmentInput, AugmentOutput } from '../types.js';
 
@@ -52,66 +52,89 @@ export function drawSample(rng: Rng, sourceCount: number): SampleDraws {
   return { inputRotation: rotate ? inputDegrees : null, sourceIndex, augmenters, perlinScale, perlinAngles, noiseRotation, beta, anomaly };
 }
 
-/** The thresholded, rotated Perlin mask (H × W, 0/1). */
-export function perlinMask(height: number, width: number, d: Pick<SampleDraws, 'perlinScale' | 'perlinAngles' | 'noiseRotation'>): Float64Array {
-  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles);
-  const rotated = rotateF64(noise, height, width, d.noiseRotation);
-  for (let i = 0; i < rotated.length; i++) rotated[i] = rotated[i]! > 0.5 ? 1 : 0;
-  return rotated;
+/**
+ * Per-size buffers reused from sample to sample (each loader worker has its own module instance,
+ * and a sample is synthesised synchronously): fresh large arrays cost more to zero and map than
+ * the arithmetic that fills them.
+ */
+interface Scratch { noise: Float64Array; mask: Uint8Array; rotated: Uint8Array }
+const scratches = new Map<number, Scratch>();
+function scratch(n: number): Scratch {
+  let s = scratches.get(n);
+  if (s === undefined) {
+    if (scratches.size > 4) scratches.clear();
+    s = { noise: new Float64Array(n), mask: new Uint8Array(n), rotated: new Uint8Array(3 * n) };
+    scratches.set(n, s);
+  }
+  return s;
+}
+
+/** The thresholded, rotated Perlin mask (H × W, 0/1), into `out` if given. */
+export function perlinMask(height: number, width: number, d: Pick<SampleDraws, 'perlinScale' | 'perlinAngles' | 'noiseRotation'>, out?: Uint8Array): Uint8Array {
+  const n = height * width;
+  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles, scratch(n).noise);
+  return rotateAboveF64(noise, height, width, d.noiseRotation, 0.5, out ?? new Uint8Array(n));
 }
 
 /**
- * The blend of step 4 with the authors' precisions: I is float32 (8-bit / 255), the arithmetic is
- * float64 (their mask and β are), the result is cast to float32. Inputs and output are H×W×3.
+ * The blend of step 4 with the authors' precisions at the mask's pixels: I is float32 (8-bit / 255),
+ * the arithmetic is float64 (their mask and β are), the result is cast to float32. `image` and
+ * `source` are H×W×3; the result goes to planar `out` (3 × H×W from `offset`), whose other pixels
+ * are left as they are (there I_a = I).
  */
-export function blend(image: Float32Array, source: Uint8Array, mask: Float64Array, beta: number): Float32Array {
-  const out = new Float32Array(image.length);
-  // The mask is 0 or 1: I·(1 − 0) + (1 − β)·0 + β·I·0 = I, and I·0 + (1 − β)·(A·1 / 255) + β·I·1
-  // = (1 − β)·(A / 255) + β·I, the same float64 operations with the zero terms dropped.
+export function blend(image: Uint8Array, source: Uint8Array, mask: Uint8Array, beta: number, out: Float32Array, offset: number): void {
+  // Under the mask I·0 + (1 − β)·(A·1 / 255) + β·I·1 = (1 − β)·(A / 255) + β·I, the same float64
+  // operations with the zero terms dropped.
   const src = Float64Array.from({ length: 256 }, (_, v) => (1 - beta) * (v / 255));
-  out.set(image);
-  for (let p = 0, i = 0; p < mask.length; p++, i += 3) {
-    const m = mask[p]!;
-    if (m === 0) continue;
-    if (m === 1) {
-      out[i] = src[source[i]!]! + beta * image[i]!;
-      out[i + 1] = src[source[i + 1]!]! + beta * image[i + 1]!;
-      out[i + 2] = src[source[i + 2]!]! + beta * image[i + 2]!;
-    } else {
-      for (let c = i; c < i + 3; c++) out[c] = image[c]! * (1 - m) + (1 - beta) * ((source[c]! * m) / 255) + beta * image[c]! * m;
-    }
+  const n = mask.length, o1 = offset + n, o2 = offset + 2 * n;
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    if (mask[p] === 0) continue;
+    out[offset + p] = src[source[i]!]! + beta * BY_255[image[i]!]!;
+    out[o1 + p] = src[source[i + 1]!]! + beta * BY_255[image[i + 1]!]!;
+    out[o2 + p] = src[source[i + 2]!]! + beta * BY_255[image[i + 2]!]!;
   }
-  return out;
 }
 
-export interface SynthesizedSample {
-  /** The (possibly rotated) clean image, H×W×3 float32. */
-  image: Float32Array;
-  augmented: Float32Array;
-  /** H×W, 0/1. */
-  mask: Float32Array;
-  hasAnomaly: number;
+/** 8-bit H×W×3 → planar float32 k/255 (3 × H×W from `offset`), into both outputs (one pass over memory). */
+function toPlanar(image: Uint8Array, out: Float32Array, copy: Float32Array, offset: number): void {
+  const n = image.length / 3, o1 = offset + n, o2 = offset + 2 * n;
+  for (let p = 0, i = 0; p < n; p++, i += 3) {
+    const a = BY_255[image[i]!]!, b = BY_255[image[i + 1]!]!, c = BY_255[image[i + 2]!]!;
+    out[offset + p] = a; out[o1 + p] = b; out[o2 + p] = c;
+    copy[offset + p] = a; copy[o1 + p] = b; copy[o2 + p] = c;
+  }
 }
 
-/** One training sample from an 8-bit H×W×3 image and an 8-bit H×W×3 anomaly source (both BGR). */
-export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height: number, width: number, d: SampleDraws): SynthesizedSample {
-  const rotated = d.inputRotation === null ? image8 : rotateU8(image8, height, width, 3, d.inputRotation);
-  const image = new Float32Array(rotated.length);
-  for (let i = 0; i < rotated.length; i++) image[i] = BY_255[rotated[i]!]!;
-  const n = height * width;
-  if (!d.anomaly) return { image, augmented: image.slice(), mask: new Float32Array(n), hasAnomaly: 0 };
-  const m = perlinMask(height, width, d);
-  const need = new Uint8Array(n);
-  let area = 0;
-  for (let p = 0; p < n; p++) if (m[p] === 1) { need[p] = 1; area++; }
-  if (area === 0) return { image, augmented: image.slice(), mask: new Float32Array(n), hasAnomaly: 0 };
+/**
+ * One training sample from an 8-bit H×W×3 image and an 8-bit H×W×3 anomaly source (both BGR),
+ * written as sample `index` of `out` (planar, as the networks read it).
+ */
+export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height: number, width: number, d: SampleDraws, out: SynthesisResult, index: number): void {
+  const n = height * width, o3 = index * 3 * n;
+  const buffers = scratch(n);
+  const rotated = d.inputRotation === null ? image8 : rotateU8(image8, height, width, 3, d.inputRotation, buffers.rotated);
+  toPlanar(rotated, out.images, out.augmented, o3);
+  const mask = out.masks.subarray(index * n, (index + 1) * n);
+  mask.fill(0);
+  out.hasAnomaly[index] = 0;
+  if (!d.anomaly) return;
+  const m = perlinMask(height, width, d, buffers.mask);
+  if (!m.includes(1)) return;
   // The augmented texture is only read under the mask: each augmenter computes the pixels the
   // next one reads (neededInput, back from the mask), which is the same result where it is used.
-  const needs: Array<Uint8Array | null> = [need];
+  const needs: Array<Uint8Array | null> = [m];
   for (let k = d.augmenters.length - 1; k > 0; k--) needs.unshift(neededInput(d.augmenters[k]!, height, width, needs[0]!));
   let src = source8;
   d.augmenters.forEach((a, k) => { src = applyAugmenter(src, height, width, a, needs[k]!); });
-  return { image, augmented: blend(image, src, m, d.beta), mask: Float32Array.from(m), hasAnomaly: 1 };
+  blend(rotated, src, m, d.beta, out.augmented, o3);
+  mask.set(m);
+  out.hasAnomaly[index] = 1;
+}
+
+/** Room for `n` samples of H × W. */
+export function synthesisBuffers(n: number, height: number, width: number): SynthesisResult {
+  const hw = height * width;
+  return { images: new Float32Array(n * 3 * hw), augmented: new Float32Array(n * 3 * hw), masks: new Float32Array(n * hw), hasAnomaly: new Float32Array(n) };
 }
 
 export interface SynthesisBatch {
@@ -145,27 +168,22 @@ export interface SynthesisResult {
 
 /**
  * Synthesises a batch of training samples (plain typed arrays in and out, so it runs in a loader
- * worker). Sample i draws from mulberry32(deriveSeed(seed, 'draem', epoch, indices[i])).
+ * worker). Sample i draws from mulberry32(deriveSeed(seed, 'draem', epoch, indices[i])). The
+ * input is BGR, or RGB with `order` 'rgb' (read in reverse); the output is always BGR.
  */
-export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisContext, options: SynthesisOptions): Promise<SynthesisResult> {
+export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisContext, options: SynthesisOptions, order: ChannelOrder = 'bgr'): Promise<SynthesisResult> {
   const [n, c, h, w] = batch.shape;
   if (c !== 3) throw new Error(`synthesizeBatch: DRAEM needs 3-channel images, got ${c}`);
   if (ctx.indices.length !== n) throw new Error(`synthesizeBatch: ${ctx.indices.length} indices for ${n} images`);
   if (h % 32 !== 0 || w % 32 !== 0) throw new Error(`synthesizeBatch: image size ${h}×${w} must be a multiple of 32`);
   const source = await openAnomalySource(options.anomalySource);
   const hw = h * w;
-  const out: SynthesisResult = {
-    images: new Float32Array(n * 3 * hw), augmented: new Float32Array(n * 3 * hw), masks: new Float32Array(n * hw), hasAnomaly: new Float32Array(n),
-  };
+  const out = synthesisBuffers(n, h, w);
   for (let i = 0; i < n; i++) {
     const d = drawSample(mulberry32(deriveSeed(ctx.seed, 'draem', ctx.epoch, ctx.indices[i]!)), source.size);
-    const image8 = chwToHwc8(batch.images, i * 3 * hw, h, w);
+    const image8 = chwToHwc8(batch.images, i * 3 * hw, h, w, order);
     const src = d.anomaly ? await source.get(d.sourceIndex, h, w) : image8;
-    const s = synthesizeSample(image8, src, h, w, d);
-    hwcToChw(s.image, out.images, i * 3 * hw, hw);
-    hwcToChw(s.augmented, out.augmented, i * 3 * hw, hw);
-    out.masks.set(s.mask, i * hw);
-    out.hasAnomaly[i] = s.hasAnomaly;
+    synthesizeSample(image8, src, h, w, d, out, i);
   }
   return out;
 }
@@ -179,8 +197,7 @@ export async function synthesizeBatch(batch: SynthesisBatch, ctx: SynthesisConte
  */
 export async function synthesize(batch: AugmentInput, ctx: AugmentContext, options: SynthesisOptions): Promise<AugmentOutput> {
   const [n, c, h, w] = batch.shape;
-  const bgr = swapRedBlue(batch.images.slice(), n, h * w);
-  const r = await synthesizeBatch({ images: bgr, shape: [n, c, h, w] }, { seed: ctx.seed, epoch: ctx.epoch, indices: ctx.positions }, options);
+  const r = await synthesizeBatch({ images: batch.images, shape: [n, c, h, w] }, { seed: ctx.seed, epoch: ctx.epoch, indices: ctx.positions }, options, 'rgb');
   return {
     image: { data: r.images, shape: [n, 3, h, w] },
     augmented: { data: r.augmented, shape: [n, 3, h, w] },
@@ -189,32 +206,18 @@ export async function synthesize(batch: AugmentInput, ctx: AugmentContext, optio
   };
 }
 
-/** Planar float [0, 1] → interleaved 8-bit (round, clip). */
-export function chwToHwc8(src: Float32Array, offset: number, h: number, w: number): Uint8Array {
+export type ChannelOrder = 'bgr' | 'rgb';
+
+/** Planar float [0, 1] → interleaved 8-bit (round, clip); 'rgb' reverses the channels into BGR. */
+export function chwToHwc8(src: Float32Array, offset: number, h: number, w: number, order: ChannelOrder = 'bgr'): Uint8Array {
   const hw = h * w;
   const out = new Uint8Array(3 * hw);
   for (let c = 0; c < 3; c++) {
-    for (let p = 0; p < hw; p++) {
-      const v = Math.round(src[offset + c * hw + p]! * 255);
-      out[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    const plane = offset + (order === 'rgb' ? 2 - c : c) * hw;
+    for (let p = 0, i = c; p < hw; p++, i += 3) {
+      const v = Math.round(src[plane + p]! * 255);
+      out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
   return out;
-}
-
-function hwcToChw(src: Float32Array, dst: Float32Array, offset: number, hw: number): void {
-  for (let c = 0; c < 3; c++) for (let p = 0; p < hw; p++) dst[offset + c * hw + p] = src[p * 3 + c]!;
-}
-
-/** Reverses the channel order of N×3×H×W planar images (RGB ↔ BGR), in place. */
-export function swapRedBlue(images: Float32Array, n: number, hw: number): Float32Array {
-  for (let i = 0; i < n; i++) {
-    const r = i * 3 * hw, b = r + 2 * hw;
-    for (let p = 0; p < hw; p++) {
-      const t = images[r + p]!;
-      images[r + p] = images[b + p]!;
-      images[b + p] = t;
-    }
-  }
-  return images;
 }

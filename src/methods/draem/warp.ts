@@ -89,11 +89,13 @@ const W15 = (() => {
 
 /**
  * cv2.warpAffine of an 8-bit H×W×C image (interleaved, C ≤ 4), INTER_LINEAR, constant border 0.
- * Returns a new array. With `need` (one flag per pixel) only flagged destination pixels are computed.
+ * Returns `out` (a new array by default). With `need` (one flag per pixel) only flagged destination
+ * pixels are computed; the others are 0.
  */
-export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3, need: Uint8Array | null = null): Uint8Array {
+export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3, need: Uint8Array | null = null, out?: Uint8Array): Uint8Array {
   const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
-  const out = new Uint8Array(src.length);
+  if (out === undefined) out = new Uint8Array(src.length);
+  else out.fill(0);
   const rowStride = width * channels;
   for (let yd = 0; yd < height; yd++) {
     const xr = x0[yd]!, yr = y0[yd]!;
@@ -107,6 +109,15 @@ export function warpAffineU8(src: Uint8Array, height: number, width: number, cha
       const base = y * rowStride + x * channels;
       const o = (yd * width + xd) * channels;
       if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+        if (channels === 3) {
+          // Unrolled: the input rotation of every sample runs here.
+          const q = base + rowStride;
+          const s0 = (src[base]! * w00 + src[base + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15;
+          const s1 = (src[base + 1]! * w00 + src[base + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15;
+          const s2 = (src[base + 2]! * w00 + src[base + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15;
+          out[o] = s0 > 255 ? 255 : s0; out[o + 1] = s1 > 255 ? 255 : s1; out[o + 2] = s2 > 255 ? 255 : s2;
+          continue;
+        }
         for (let c = 0; c < channels; c++) {
           const p = base + c;
           const s = (src[p]! * w00 + src[p + channels]! * w01 + src[p + rowStride]! * w10 + src[p + rowStride + channels]! * w11 + 16384) >> 15;
@@ -149,17 +160,32 @@ export function warpSources(m: Affine2x3, height: number, width: number, need: U
   return out;
 }
 
-/** cv2.warpAffine of a single-channel float64 H×W array, INTER_LINEAR, constant border 0. */
-export function warpAffineF64(src: Float64Array, height: number, width: number, m: Affine2x3): Float64Array {
+/** warpAffine's float bilinear weights of each fraction fy·32 + fx: (1 − fy)(1 − fx), (1 − fy)fx, fy(1 − fx), fy·fx. */
+const WF = (() => {
+  const w = new Float64Array(4 * 1024);
+  for (let k = 0; k < 1024; k++) {
+    const fx = (k & 31) / 32, fy = (k >> 5) / 32;
+    w[4 * k] = (1 - fy) * (1 - fx); w[4 * k + 1] = (1 - fy) * fx; w[4 * k + 2] = fy * (1 - fx); w[4 * k + 3] = fy * fx;
+  }
+  return w;
+})();
+
+/**
+ * cv2.warpAffine of a single-channel float64 H×W array (INTER_LINEAR, constant border 0), each
+ * result compared with `threshold`: 1 where it is greater, else 0 (the float result is not kept).
+ * Returns `out` (a new array by default).
+ */
+export function warpAffineAboveF64(src: Float64Array, height: number, width: number, m: Affine2x3, threshold: number, out: Uint8Array = new Uint8Array(src.length)): Uint8Array {
   const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
-  const out = new Float64Array(src.length);
-  for (let yd = 0; yd < height; yd++) {
+  // Pixels that map outside the source are 0, so 1 only for a negative threshold.
+  out.fill(0 > threshold ? 1 : 0);
+  for (let yd = 0, o = 0; yd < height; yd++) {
     const xr = x0[yd]!, yr = y0[yd]!;
-    for (let xd = 0; xd < width; xd++) {
+    for (let xd = 0; xd < width; xd++, o++) {
       const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
       const x = X >> 5, y = Y >> 5;
       if (x >= width || x < -1 || y >= height || y < -1) continue;
-      const fx = (X & 31) / 32, fy = (Y & 31) / 32;
+      const k = 4 * (((Y & 31) << 5) | (X & 31));
       const p = y * width + x;
       let v00 = 0, v01 = 0, v10 = 0, v11 = 0;
       if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
@@ -171,21 +197,25 @@ export function warpAffineF64(src: Float64Array, height: number, width: number, 
         if (inY1 && inX0) v10 = src[p + width]!;
         if (inY1 && inX1) v11 = src[p + width + 1]!;
       }
-      // Float table weights (1 − fy)(1 − fx) etc., exact in float32.
-      out[yd * width + xd] = v00 * ((1 - fy) * (1 - fx)) + v01 * ((1 - fy) * fx) + v10 * (fy * (1 - fx)) + v11 * (fy * fx);
+      out[o] = v00 * WF[k]! + v01 * WF[k + 1]! + v10 * WF[k + 2]! + v11 * WF[k + 3]! > threshold ? 1 : 0;
     }
   }
   return out;
 }
 
-/** imgaug's Affine(rotate=degrees) on an 8-bit H×W×C image (unchanged if the matrix is ≈ identity). */
-export function rotateU8(src: Uint8Array, height: number, width: number, channels: number, degrees: number): Uint8Array {
+/** imgaug's Affine(rotate=degrees) on an 8-bit H×W×C image (unchanged if the matrix is ≈ identity), into `out` if given. */
+export function rotateU8(src: Uint8Array, height: number, width: number, channels: number, degrees: number, out?: Uint8Array): Uint8Array {
   const m = rotationMatrix(degrees, height, width);
-  return isIdentity(m) ? src.slice() : warpAffineU8(src, height, width, channels, m);
+  if (!isIdentity(m)) return warpAffineU8(src, height, width, channels, m, null, out);
+  if (out === undefined) return src.slice();
+  out.set(src);
+  return out;
 }
 
-/** imgaug's Affine(rotate=degrees) on a float64 H×W array. */
-export function rotateF64(src: Float64Array, height: number, width: number, degrees: number): Float64Array {
+/** imgaug's Affine(rotate=degrees) on a float64 H×W array, thresholded: 1 where the result is > `threshold`. */
+export function rotateAboveF64(src: Float64Array, height: number, width: number, degrees: number, threshold: number, out: Uint8Array = new Uint8Array(src.length)): Uint8Array {
   const m = rotationMatrix(degrees, height, width);
-  return isIdentity(m) ? src.slice() : warpAffineF64(src, height, width, m);
+  if (!isIdentity(m)) return warpAffineAboveF64(src, height, width, m, threshold, out);
+  for (let i = 0; i < src.length; i++) out[i] = src[i]! > threshold ? 1 : 0;
+  return out;
 }

@@ -12,7 +12,8 @@ import { mulberry32 } from '../../../src/data/random.js';
 import { AUGMENTERS, applyAugmenter, sampleAugmenter, type AugmenterParams } from '../../../src/methods/draem/augmenters.js';
 import { BRIGHTNESS_COLORSPACES } from '../../../src/methods/draem/colour.js';
 import { perlinNoise, randomAngles } from '../../../src/methods/draem/perlin.js';
-import { blend, perlinMask, synthesizeBatch } from '../../../src/methods/draem/synthesis.js';
+import { blend, drawSample, perlinMask, synthesisBuffers, synthesizeBatch, synthesizeSample } from '../../../src/methods/draem/synthesis.js';
+import { rotateU8 } from '../../../src/methods/draem/warp.js';
 import { proceduralTexture } from '../../../src/methods/draem/source.js';
 import { runPython, tempDir } from '../../helpers/python.js';
 
@@ -39,13 +40,16 @@ test('setup: our augmenters, noise and blend; the reference', () => {
   params.forEach((p, i) => bin(`aug_${i}.bin`, applyAugmenter(src, H, W, p)));
   perlinCases.forEach((c, i) => {
     bin(`perlin_${i}.bin`, perlinNoise(H, W, c.res[0]!, c.res[1]!, Float64Array.from(c.angles)));
-    bin(`mask_${i}.bin`, perlinMask(H, W, { perlinScale: [c.res[0]!, c.res[1]!], perlinAngles: Float64Array.from(c.angles), noiseRotation: c.rot }));
+    bin(`mask_${i}.bin`, Float64Array.from(perlinMask(H, W, { perlinScale: [c.res[0]!, c.res[1]!], perlinAngles: Float64Array.from(c.angles), noiseRotation: c.rot })));
   });
   const u = 0.61803;
-  const mask = new Float64Array(readFileSync(join(dir, 'mask_0.bin')).buffer.slice(0));
-  const image = Float32Array.from(img, (v) => v / 255);
+  const mask = Uint8Array.from(new Float64Array(readFileSync(join(dir, 'mask_0.bin')).buffer.slice(0)));
   const beta = Math.fround(u) * 0.8;
-  bin('blend.bin', blend(image, src, mask, beta));
+  // The synthesis writes planar outputs that start as the image (I_a = I off the mask).
+  const hw = H * W, planar = new Float32Array(3 * hw);
+  for (let p = 0; p < hw; p++) for (let c = 0; c < 3; c++) planar[c * hw + p] = img[p * 3 + c]! / 255;
+  blend(img, src, mask, beta, planar, 0);
+  bin('blend.bin', Float32Array.from({ length: 3 * hw }, (_, i) => planar[(i % 3) * hw + Math.floor(i / 3)]!));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify({ h: H, w: W, augmenters: params, perlin: perlinCases, blend: { u } }));
   runPython(readFileSync(fileURLToPath(new URL('../../../../test/methods/draem/synthesis_ref.py', import.meta.url)), 'utf8'), dir);
   py = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
@@ -98,4 +102,35 @@ test('synthesizeBatch: deterministic per (seed, epoch, index), independent of ba
   }
   const other = await synthesizeBatch({ images, shape: [n, 3, H, W] }, { ...ctx, epoch: 3 }, { anomalySource: 'procedural' });
   assert.notDeepEqual(other.augmented, whole.augmented, 'another epoch draws other anomalies');
+});
+
+test('synthesizeSample equals the whole-image composition of its parts (augmenting only the pixels the mask reads changes nothing)', () => {
+  // The parts are the reference-checked ones above, applied to every pixel; the synthesis computes
+  // each augmenter only where the next one (and finally the mask) reads it.
+  const hw = H * W;
+  const image8 = proceduralTexture(40, H, W), source8 = proceduralTexture(41, H, W);
+  const out = synthesisBuffers(1, H, W);
+  const draws = mulberry32(77);
+  let anomalous = 0;
+  for (let k = 0; k < 60; k++) {
+    const d = { ...drawSample(draws, 1), anomaly: true };
+    synthesizeSample(image8, source8, H, W, d, out, 0);
+    const rotated = d.inputRotation === null ? image8 : rotateU8(image8, H, W, 3, d.inputRotation);
+    const mask = perlinMask(H, W, d);
+    let src = source8;
+    for (const a of d.augmenters) src = applyAugmenter(src, H, W, a);
+    const any = mask.includes(1);
+    assert.equal(out.hasAnomaly[0], any ? 1 : 0);
+    if (any) anomalous++;
+    for (let p = 0; p < hw; p++) {
+      assert.equal(out.masks[p], mask[p], `draw ${k}: mask at ${p}`);
+      for (let c = 0; c < 3; c++) {
+        const i = Math.fround(rotated[p * 3 + c]! / 255);
+        const want = any && mask[p] === 1 ? Math.fround((1 - d.beta) * (src[p * 3 + c]! / 255) + d.beta * i) : i;
+        assert.equal(out.images[c * hw + p], i, `draw ${k}: image at ${p}/${c}`);
+        if (out.augmented[c * hw + p] !== want) assert.fail(`draw ${k} (${d.augmenters.map((a) => a.name)}): augmented at pixel ${p} channel ${c}: ${out.augmented[c * hw + p]} vs ${want}`);
+      }
+    }
+  }
+  assert.ok(anomalous >= 40, `${anomalous} of 60 draws had a non-empty mask`);
 });
