@@ -4,7 +4,8 @@
 // Every image they see is BGR (cv2.imread); per-channel augmenters do not care, and the two
 // colour-space ones treat channel 0 as R, as imgaug does with the BGR arrays the authors pass.
 import type { Rng } from '../../data/random.js';
-import { BRIGHTNESS_CHANNEL, BRIGHTNESS_COLORSPACES, fromRgb, toRgb, type Colorspace, type Need } from './colour.js';
+import { BRIGHTNESS_CHANNEL, BRIGHTNESS_COLORSPACES, fromRgb, toRgb, type Colorspace } from './colour.js';
+import { indicesOf, type Need } from './need.js';
 import { rotationMatrix, isIdentity, warpAffineU8, warpSources } from './warp.js';
 
 /** The authors' list, in their order (np.random.choice(10, 3, replace=False) indexes it). */
@@ -62,11 +63,10 @@ type Lut = Uint8Array;
 const f32 = Math.fround;
 
 /** One table for every channel, or one per channel of the interleaved H×W×3 image (at `need`ed pixels). */
-function applyLut(img: Uint8Array, luts: readonly Lut[], need: Need): Uint8Array {
-  const out = new Uint8Array(img.length);
+function applyLut(img: Uint8Array, luts: readonly Lut[], need: Need, out: Uint8Array): Uint8Array {
   const [l0, l1, l2] = luts.length === 1 ? [luts[0]!, luts[0]!, luts[0]!] : luts as [Lut, Lut, Lut];
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     out[i] = l0[img[i]!]!; out[i + 1] = l1[img[i + 1]!]!; out[i + 2] = l2[img[i + 2]!]!;
   }
   return out;
@@ -87,44 +87,53 @@ function addLut(add: number): Lut {
   return Uint8Array.from({ length: 256 }, (_, v) => Math.min(255, Math.max(0, v + a)));
 }
 
-function brightness(img: Uint8Array, p: Extract<AugmenterParams, { name: 'multiplyAndAddToBrightness' }>, need: Need): Uint8Array {
-  const cvt = fromRgb(img, p.colorspace, need);
+function brightness(img: Uint8Array, p: Extract<AugmenterParams, { name: 'multiplyAndAddToBrightness' }>, need: Need, out: Uint8Array): Uint8Array {
+  const cvt = fromRgb(img, p.colorspace, need, out);
   const ch = BRIGHTNESS_CHANNEL[p.colorspace];
   const [first, second] = p.addFirst ? [addLut(p.add), mulLut(p.mul)] : [mulLut(p.mul), addLut(p.add)];
-  for (let i = ch; i < cvt.length; i += 3) cvt[i] = second[first[cvt[i]!]!]!;
-  return toRgb(cvt, p.colorspace, need);
+  for (let k = 0, end = need === null ? cvt.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!) + ch;
+    cvt[i] = second[first[cvt[i]!]!]!;
+  }
+  return toRgb(cvt, p.colorspace, need, cvt);
 }
 
 /** PIL ImageEnhance.Sharpness: blend(SMOOTH-filtered, image, factor); SMOOTH = [1 1 1; 1 5 1; 1 1 1]/13 in float32, borders copied. */
-function sharpness(img: Uint8Array, h: number, w: number, factor: number, need: Need): Uint8Array {
+function sharpness(img: Uint8Array, h: number, w: number, factor: number, need: Need, out: Uint8Array): Uint8Array {
   // PIL's float32 products v·k of each 8-bit level (exact in double, then rounded to float32).
   const k1 = f32(1 / 13), k5 = f32(5 / 13);
   const t1 = Float64Array.from({ length: 256 }, (_, v) => f32(v * k1));
   const t5 = Float64Array.from({ length: 256 }, (_, v) => f32(v * k5));
-  const deg = img.slice();
+  const a = f32(factor);
+  if (a === 1) { out.set(img); return out; }
+  // The smoothed image, in `out` when it is the result (factor 0), else in a reused buffer.
+  const deg = a === 0 ? out : degBuffer(img.length);
+  deg.set(img);
   const row = w * 3;
-  for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      if (need !== null && need[y * w + x] === 0) continue;
-      for (let p = (y * w + x) * 3, end = p + 3; p < end; p++) {
-        // Rows below, at and above, each summed left + centre + right in float32 (PIL's order).
-        const q = p + row, u = p - row;
-        let ss = f32(0.5 + f32(f32(t1[img[q - 3]!]! + t1[img[q]!]!) + t1[img[q + 3]!]!));
-        ss = f32(ss + f32(f32(t1[img[p - 3]!]! + t5[img[p]!]!) + t1[img[p + 3]!]!));
-        ss = f32(ss + f32(f32(t1[img[u - 3]!]! + t1[img[u]!]!) + t1[img[u + 3]!]!));
-        deg[p] = ss <= 0 ? 0 : ss >= 255 ? 255 : Math.trunc(ss);
-      }
+  // The borders keep the image (deg starts as its copy).
+  const smooth = (px: number): void => {
+    for (let p = px * 3, end = p + 3; p < end; p++) {
+      // Rows below, at and above, each summed left + centre + right in float32 (PIL's order).
+      const q = p + row, u = p - row;
+      let ss = f32(0.5 + f32(f32(t1[img[q - 3]!]! + t1[img[q]!]!) + t1[img[q + 3]!]!));
+      ss = f32(ss + f32(f32(t1[img[p - 3]!]! + t5[img[p]!]!) + t1[img[p + 3]!]!));
+      ss = f32(ss + f32(f32(t1[img[u - 3]!]! + t1[img[u]!]!) + t1[img[u + 3]!]!));
+      deg[p] = ss <= 0 ? 0 : ss >= 255 ? 255 : Math.trunc(ss);
+    }
+  };
+  if (need === null) {
+    for (let y = 1; y < h - 1; y++) for (let x = 1; x < w - 1; x++) smooth(y * w + x);
+  } else {
+    for (let k = 0; k < need.length; k++) {
+      const px = need[k]!, y = Math.floor(px / w), x = px - y * w;
+      if (y >= 1 && y < h - 1 && x >= 1 && x < w - 1) smooth(px);
     }
   }
-  const a = f32(factor);
-  if (a === 0) return deg;
-  if (a === 1) return img.slice();
+  if (a === 0) return out;
   // ImageEnhance's blend: deg + a·(img − deg) in float32; a·d is exact in double for |d| ≤ 255.
   const ad = Float64Array.from({ length: 511 }, (_, d) => f32(a * (d - 255)));
-  const out = new Uint8Array(img.length);
-  for (let px = 0, i = 0; i < img.length; px++) {
-    if (need !== null && need[px] === 0) { i += 3; continue; }
-    for (const end = i + 3; i < end; i++) {
+  for (let k = 0, count = need === null ? img.length / 3 : need.length; k < count; k++) {
+    for (let i = 3 * (need === null ? k : need[k]!), end = i + 3; i < end; i++) {
       const t = f32(deg[i]! + ad[img[i]! - deg[i]! + 255]!);
       out[i] = a <= 1 ? Math.trunc(t) : t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
     }
@@ -132,25 +141,23 @@ function sharpness(img: Uint8Array, h: number, w: number, factor: number, need: 
   return out;
 }
 
-function hueSaturation(img: Uint8Array, hue: number, saturation: number, need: Need): Uint8Array {
-  const hsv = fromRgb(img, 'HSV', need);
+function hueSaturation(img: Uint8Array, hue: number, saturation: number, need: Need, out: Uint8Array): Uint8Array {
+  const hsv = fromRgb(img, 'HSV', need, out);
   // OpenCV's hue is in [0, 180): imgaug maps the value v to int(float32(v)/255·180).
   const dh = Math.trunc(f32(f32(f32(hue) / 255) * 180));
-  for (let i = 0; i < hsv.length; i += 3) {
+  for (let k = 0, end = need === null ? hsv.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     hsv[i] = (((hsv[i]! + dh) % 180) + 180) % 180;
     hsv[i + 1] = Math.min(255, Math.max(0, hsv[i + 1]! + saturation));
   }
-  return toRgb(hsv, 'HSV', need);
+  return toRgb(hsv, 'HSV', need, hsv);
 }
 
-/** Per-channel histograms of an interleaved image. */
+/** Per-channel histograms of an interleaved image (one pass). */
 function histograms(img: Uint8Array): Float64Array[] {
-  const hs = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
-  for (let c = 0; c < 3; c++) {
-    const hc = hs[c]!;
-    for (let i = c; i < img.length; i += 3) hc[img[i]!]! += 1;
-  }
-  return hs;
+  const h0 = new Int32Array(256), h1 = new Int32Array(256), h2 = new Int32Array(256);
+  for (let i = 0; i < img.length; i += 3) { h0[img[i]!]!++; h1[img[i + 1]!]!++; h2[img[i + 2]!]!++; }
+  return [Float64Array.from(h0), Float64Array.from(h1), Float64Array.from(h2)];
 }
 
 /** PIL ImageOps.autocontrast per band: cut `cutoff`% from both ends of the histogram, stretch [lo, hi] to [0, 255]. */
@@ -192,33 +199,41 @@ function equalizeLut(h: Float64Array): Lut {
 }
 
 /**
- * Applies one augmenter to an 8-bit H×W×3 image; returns a new array. With `need` (one flag per
- * pixel), only the flagged output pixels are guaranteed; the others may be anything (the
- * synthesis uses the augmented texture under the anomaly mask only).
+ * Applies one augmenter to an 8-bit H×W×3 image, into `out` (a new array by default; never `img`
+ * itself), and returns it. With `need` (a list of pixels), only the listed output pixels are
+ * guaranteed; the others may be anything (the synthesis uses the augmented texture under the
+ * anomaly mask only).
  */
-export function applyAugmenter(img: Uint8Array, height: number, width: number, p: AugmenterParams, need: Need = null): Uint8Array {
+export function applyAugmenter(img: Uint8Array, height: number, width: number, p: AugmenterParams, need: Need = null, out: Uint8Array = new Uint8Array(img.length)): Uint8Array {
   switch (p.name) {
-    case 'gammaContrast': return applyLut(img, p.gamma.map(gammaLut), need);
-    case 'multiplyAndAddToBrightness': return brightness(img, p, need);
-    case 'enhanceSharpness': return sharpness(img, height, width, p.factor, need);
-    case 'addToHueAndSaturation': return hueSaturation(img, p.hue, p.saturation, need);
+    case 'gammaContrast': return applyLut(img, p.gamma.map(gammaLut), need, out);
+    case 'multiplyAndAddToBrightness': return brightness(img, p, need, out);
+    case 'enhanceSharpness': return sharpness(img, height, width, p.factor, need, out);
+    case 'addToHueAndSaturation': return hueSaturation(img, p.hue, p.saturation, need, out);
     case 'solarize': {
-      if (!p.apply) return img.slice();
+      if (!p.apply) { out.set(img); return out; }
       const t = Math.trunc(p.threshold);
-      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => (v < t ? v : 255 - v))], need);
+      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => (v < t ? v : 255 - v))], need, out);
     }
     case 'posterize': {
       const mask = (0xff << (8 - p.bits)) & 0xff;
-      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => v & mask)], need);
+      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => v & mask)], need, out);
     }
-    case 'invert': return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => 255 - v)], need);
-    case 'autocontrast': return applyLut(img, histograms(img).map((h) => autocontrastLut(h, p.cutoff)), need);
-    case 'equalize': return applyLut(img, histograms(img).map(equalizeLut), need);
+    case 'invert': return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => 255 - v)], need, out);
+    case 'autocontrast': return applyLut(img, histograms(img).map((h) => autocontrastLut(h, p.cutoff)), need, out);
+    case 'equalize': return applyLut(img, histograms(img).map(equalizeLut), need, out);
     case 'affine': {
       const m = rotationMatrix(p.degrees, height, width);
-      return isIdentity(m) ? img.slice() : warpAffineU8(img, height, width, 3, m, need);
+      if (isIdentity(m)) { out.set(img); return out; }
+      return warpAffineU8(img, height, width, 3, m, need, out);
     }
   }
+}
+
+let degScratch = new Uint8Array(0);
+function degBuffer(n: number): Uint8Array {
+  if (degScratch.length !== n) degScratch = new Uint8Array(n);
+  return degScratch;
 }
 
 /**
@@ -233,16 +248,14 @@ export function neededInput(p: AugmenterParams, height: number, width: number, n
     case 'equalize':
       return null;
     case 'enhanceSharpness': {
-      const out = new Uint8Array(need.length);
-      for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) {
-          if (need[y * width + x] === 0) continue;
-          for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
-            for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) out[yy * width + xx] = 1;
-          }
+      const read = new Uint8Array(height * width);
+      for (let k = 0; k < need.length; k++) {
+        const px = need[k]!, y = Math.floor(px / width), x = px - y * width;
+        for (let yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+          for (let xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) read[yy * width + xx] = 1;
         }
       }
-      return out;
+      return indicesOf(read);
     }
     case 'affine': {
       const m = rotationMatrix(p.degrees, height, width);

@@ -9,14 +9,15 @@
 // One loop per conversion, arithmetic inline and no allocation per pixel: these run in the loader
 // workers for every synthesised sample.
 
+import type { Need } from './need.js';
+
 export type Colorspace = 'YCrCb' | 'HSV' | 'HLS' | 'Lab' | 'Luv' | 'YUV';
 /** imgaug's to_colorspace list for MultiplyAndAddToBrightness, in its order. */
 export const BRIGHTNESS_COLORSPACES: readonly Colorspace[] = ['YCrCb', 'HSV', 'HLS', 'Lab', 'Luv', 'YUV'];
 /** The brightness channel of each (imgaug's _CSPACE_TO_CHANNEL_ID). */
 export const BRIGHTNESS_CHANNEL: Readonly<Record<Colorspace, number>> = { YCrCb: 0, HSV: 2, HLS: 1, Lab: 0, Luv: 0, YUV: 0 };
 
-/** Per pixel: 1 = its output is used, 0 = it may be skipped; null = every pixel. */
-export type Need = Uint8Array | null;
+export type { Need } from './need.js';
 
 const f32 = Math.fround;
 const sat = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
@@ -32,8 +33,8 @@ const HALF = 128 << 14;
 const R14 = 1 << 13;
 
 function rgbToYCrCb(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const r = img[i]!, g = img[i + 1]!, b = img[i + 2]!;
     const y = (r * 4899 + g * 9617 + b * 1868 + R14) >> 14;
     out[i] = y;
@@ -42,8 +43,8 @@ function rgbToYCrCb(img: Uint8Array, out: Uint8Array, need: Need): void {
   }
 }
 function yCrCbToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const y = img[i]!, cr = img[i + 1]! - 128, cb = img[i + 2]! - 128;
     out[i + 2] = sat(y + ((cb * 29049 + R14) >> 14));
     out[i + 1] = sat(y + ((cb * -5636 + cr * -11698 + R14) >> 14));
@@ -51,8 +52,8 @@ function yCrCbToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
   }
 }
 function rgbToYuv(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const r = img[i]!, g = img[i + 1]!, b = img[i + 2]!;
     const y = (r * 4899 + g * 9617 + b * 1868 + R14) >> 14;
     out[i] = y;
@@ -61,8 +62,8 @@ function rgbToYuv(img: Uint8Array, out: Uint8Array, need: Need): void {
   }
 }
 function yuvToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const y = img[i]!, u = img[i + 1]! - 128, v = img[i + 2]! - 128;
     out[i + 2] = sat(y + ((u * 33292 + R14) >> 14));
     out[i + 1] = sat(y + ((u * -6472 + v * -9519 + R14) >> 14));
@@ -77,8 +78,8 @@ const H_SCALE = f32(6 / 180);
 const INV255 = f32(1 / 255);
 
 function rgbToHsv(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const r = img[i]!, g = img[i + 1]!, b = img[i + 2]!;
     const v = r > g ? (r > b ? r : b) : g > b ? g : b;
     const vmin = r < g ? (r < b ? r : b) : g < b ? g : b;
@@ -104,8 +105,8 @@ function hsvToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
   const tab = new Float32Array(4);
   // OpenCV's SIMD loop (16 pixels) truncates; its scalar tail rounds.
   const simdEnd = img.length - (img.length % 48);
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const s = f32(img[i + 1]! * INV255), v = f32(img[i + 2]! * INV255);
     let b = v, g = v, r = v;
     if (s !== 0) {
@@ -129,8 +130,8 @@ function hsvToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
 
 // ---- HLS (float path) -------------------------------------------------------------------------
 function rgbToHls(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const r = f32(img[i]! * INV255), g = f32(img[i + 1]! * INV255), b = f32(img[i + 2]! * INV255);
     const vmax = r > g ? (r > b ? r : b) : g > b ? g : b;
     const vmin = r < g ? (r < b ? r : b) : g < b ? g : b;
@@ -152,8 +153,8 @@ function rgbToHls(img: Uint8Array, out: Uint8Array, need: Need): void {
 }
 function hlsToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
   const tab = new Float32Array(4);
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const l = f32(img[i + 1]! * INV255), s = f32(img[i + 2]! * INV255);
     let b = l, g = l, r = l;
     if (s !== 0) {
@@ -222,8 +223,8 @@ const fLab = (t: number): number => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 1
 const fLabInv = (f: number): number => (f > 0.206893 ? f * f * f : (f - 16 / 116) / 7.787);
 
 function rgbToLab(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const r = LINEAR[img[i]!]!, g = LINEAR[img[i + 1]!]!, b = LINEAR[img[i + 2]!]!;
     const x = M0 * r + M1 * g + M2 * b, y = M3 * r + M4 * g + M5 * b, z = M6 * r + M7 * g + M8 * b;
     const fx = fLab(x / WX), fy = fLab(y), fz = fLab(z / WZ);
@@ -232,8 +233,8 @@ function rgbToLab(img: Uint8Array, out: Uint8Array, need: Need): void {
   }
 }
 function labToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const L = (img[i]! * 100) / 255, a = img[i + 1]! - 128, bb = img[i + 2]! - 128;
     const fy = (L + 16) / 116;
     const y = L > 8 ? fy * fy * fy : L / 903.3;
@@ -244,8 +245,8 @@ function labToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
 }
 const UN = (4 * WX) / (WX + 15 + 3 * WZ), VN = 9 / (WX + 15 + 3 * WZ);
 function rgbToLuv(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const r = LINEAR[img[i]!]!, g = LINEAR[img[i + 1]!]!, b = LINEAR[img[i + 2]!]!;
     const x = M0 * r + M1 * g + M2 * b, y = M3 * r + M4 * g + M5 * b, z = M6 * r + M7 * g + M8 * b;
     const L = y > 0.008856 ? 116 * Math.cbrt(y) - 16 : 903.3 * y;
@@ -256,8 +257,8 @@ function rgbToLuv(img: Uint8Array, out: Uint8Array, need: Need): void {
   }
 }
 function luvToRgb(img: Uint8Array, out: Uint8Array, need: Need): void {
-  for (let i = 0, px = 0; i < img.length; i += 3, px++) {
-    if (need !== null && need[px] === 0) continue;
+  for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
+    const i = 3 * (need === null ? k : need[k]!);
     const L = (img[i]! * 100) / 255, u = (img[i + 1]! * 354) / 255 - 134, v = (img[i + 2]! * 262) / 255 - 140;
     const q3 = (L + 16) / 116;
     const y = L >= 8 ? q3 * q3 * q3 : L / 903.3;
@@ -276,17 +277,16 @@ const FORWARD: Record<Colorspace, Conversion> = { YCrCb: rgbToYCrCb, HSV: rgbToH
 const BACKWARD: Record<Colorspace, Conversion> = { YCrCb: yCrCbToRgb, HSV: hsvToRgb, HLS: hlsToRgb, Lab: labToRgb, Luv: luvToRgb, YUV: yuvToRgb };
 
 /**
- * cv2.cvtColor(img, COLOR_RGB2<space>) on interleaved 8-bit triples. With `need` (one flag per
- * pixel), only flagged pixels are converted; the others are left 0.
+ * cv2.cvtColor(img, COLOR_RGB2<space>) on interleaved 8-bit triples, into `out` (a new array by
+ * default; `img` itself works too: each triple is read before it is written). With `need`, only
+ * the listed pixels are converted; the others are left as they were.
  */
-export function fromRgb(img: Uint8Array, space: Colorspace, need: Need = null): Uint8Array {
-  const out = new Uint8Array(img.length);
+export function fromRgb(img: Uint8Array, space: Colorspace, need: Need = null, out: Uint8Array = new Uint8Array(img.length)): Uint8Array {
   FORWARD[space](img, out, need);
   return out;
 }
-/** cv2.cvtColor(img, COLOR_<space>2RGB) on interleaved 8-bit triples (`need` as {@link fromRgb}). */
-export function toRgb(img: Uint8Array, space: Colorspace, need: Need = null): Uint8Array {
-  const out = new Uint8Array(img.length);
+/** cv2.cvtColor(img, COLOR_<space>2RGB) on interleaved 8-bit triples (`need` and `out` as {@link fromRgb}). */
+export function toRgb(img: Uint8Array, space: Colorspace, need: Need = null, out: Uint8Array = new Uint8Array(img.length)): Uint8Array {
   BACKWARD[space](img, out, need);
   return out;
 }

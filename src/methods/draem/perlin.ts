@@ -14,6 +14,21 @@ export function randomAngles(res0: number, res1: number, rng: Rng): Float64Array
   return a;
 }
 
+/** Each pixel's position inside its cell along one axis, (i·res/size) mod 1, and its fade; cached (6 scales per size). */
+const positions = new Map<string, [Float64Array, Float64Array]>();
+function cellPositions(size: number, res: number): [Float64Array, Float64Array] {
+  const key = `${size}/${res}`;
+  let p = positions.get(key);
+  if (p === undefined) {
+    const delta = res / size;
+    const g = Float64Array.from({ length: size }, (_, i) => (i * delta) % 1);
+    p = [g, g.map(fade)];
+    if (positions.size > 64) positions.clear();
+    positions.set(key, p);
+  }
+  return p;
+}
+
 /**
  * Perlin noise (H × W, row-major float64) for `res0` cells along the rows and `res1` along the
  * columns, given the corner angles. H must be a multiple of res0 and W of res1. Every element of
@@ -23,12 +38,10 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
   if (height % res0 !== 0 || width % res1 !== 0) throw new RangeError(`perlinNoise: ${height}×${width} is not divisible into ${res0}×${res1} cells`);
   if (angles.length !== (res0 + 1) * (res1 + 1)) throw new RangeError(`perlinNoise: expected ${(res0 + 1) * (res1 + 1)} angles, got ${angles.length}`);
   const d0 = height / res0, d1 = width / res1;
-  const delta0 = res0 / height, delta1 = res1 / width;
   const cos = angles.map(Math.cos), sin = angles.map(Math.sin);
   const stride = res1 + 1;
   // grid = mgrid[0:res0:delta0, 0:res1:delta1] % 1: position inside the cell, and its fade.
-  const g1 = new Float64Array(width), f1 = new Float64Array(width);
-  for (let j = 0; j < width; j++) { g1[j] = (j * delta1) % 1; f1[j] = fade(g1[j]!); }
+  const [g0, f0] = cellPositions(height, res0), [g1, f1] = cellPositions(width, res1);
   // The products y·sin and (y − 1)·sin of a cell row's four corner ramps, per column; x·cos and
   // (x − 1)·cos per row and cell. The same float64 products the per-pixel formula forms, so the
   // noise is unchanged; each pixel is left with additions and the two lerps.
@@ -43,7 +56,7 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
       }
     }
     for (let i = a * d0; i < (a + 1) * d0; i++) {
-      const x = (i * delta0) % 1, t0 = fade(x);
+      const x = g0[i]!, t0 = f0[i]!;
       let o = i * width;
       for (let j = 0, b = 0; b < res1; b++) {
         const k00 = a * stride + b, k10 = k00 + stride;

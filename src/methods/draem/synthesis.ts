@@ -11,6 +11,7 @@
 // depend on batching or worker count.
 import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
 import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type AugmenterParams } from './augmenters.js';
+import type { Need } from './need.js';
 import { perlinNoise, randomAngles } from './perlin.js';
 import { rotateAboveF64, rotateU8 } from './warp.js';
 import { openAnomalySource, type AnomalySourceSpec } from './source.js';
@@ -57,38 +58,37 @@ export function drawSample(rng: Rng, sourceCount: number): SampleDraws {
  * and a sample is synthesised synchronously): fresh large arrays cost more to zero and map than
  * the arithmetic that fills them.
  */
-interface Scratch { noise: Float64Array; mask: Uint8Array; rotated: Uint8Array }
+interface Scratch { noise: Float64Array; rotated: Uint8Array; augmented: [Uint8Array, Uint8Array] }
 const scratches = new Map<number, Scratch>();
 function scratch(n: number): Scratch {
   let s = scratches.get(n);
   if (s === undefined) {
     if (scratches.size > 4) scratches.clear();
-    s = { noise: new Float64Array(n), mask: new Uint8Array(n), rotated: new Uint8Array(3 * n) };
+    s = { noise: new Float64Array(n), rotated: new Uint8Array(3 * n), augmented: [new Uint8Array(3 * n), new Uint8Array(3 * n)] };
     scratches.set(n, s);
   }
   return s;
 }
 
-/** The thresholded, rotated Perlin mask (H × W, 0/1), into `out` if given. */
-export function perlinMask(height: number, width: number, d: Pick<SampleDraws, 'perlinScale' | 'perlinAngles' | 'noiseRotation'>, out?: Uint8Array): Uint8Array {
-  const n = height * width;
-  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles, scratch(n).noise);
-  return rotateAboveF64(noise, height, width, d.noiseRotation, 0.5, out ?? new Uint8Array(n));
+/** The thresholded, rotated Perlin mask: the pixels (indices y·W + x, ascending) where it is 1. */
+export function perlinMask(height: number, width: number, d: Pick<SampleDraws, 'perlinScale' | 'perlinAngles' | 'noiseRotation'>): Int32Array {
+  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles, scratch(height * width).noise);
+  return rotateAboveF64(noise, height, width, d.noiseRotation, 0.5);
 }
 
 /**
  * The blend of step 4 with the authors' precisions at the mask's pixels: I is float32 (8-bit / 255),
  * the arithmetic is float64 (their mask and β are), the result is cast to float32. `image` and
- * `source` are H×W×3; the result goes to planar `out` (3 × H×W from `offset`), whose other pixels
+ * `source` are H×W×3, `under` lists the mask's pixels; the result goes to planar `out` (3 × H×W from `offset`), whose other pixels
  * are left as they are (there I_a = I).
  */
-export function blend(image: Uint8Array, source: Uint8Array, mask: Uint8Array, beta: number, out: Float32Array, offset: number): void {
+export function blend(image: Uint8Array, source: Uint8Array, under: Int32Array, beta: number, out: Float32Array, offset: number): void {
   // Under the mask I·0 + (1 − β)·(A·1 / 255) + β·I·1 = (1 − β)·(A / 255) + β·I, the same float64
   // operations with the zero terms dropped.
   const src = Float64Array.from({ length: 256 }, (_, v) => (1 - beta) * (v / 255));
-  const n = mask.length, o1 = offset + n, o2 = offset + 2 * n;
-  for (let p = 0, i = 0; p < n; p++, i += 3) {
-    if (mask[p] === 0) continue;
+  const n = image.length / 3, o1 = offset + n, o2 = offset + 2 * n;
+  for (let k = 0; k < under.length; k++) {
+    const p = under[k]!, i = 3 * p;
     out[offset + p] = src[source[i]!]! + beta * BY_255[image[i]!]!;
     out[o1 + p] = src[source[i + 1]!]! + beta * BY_255[image[i + 1]!]!;
     out[o2 + p] = src[source[i + 2]!]! + beta * BY_255[image[i + 2]!]!;
@@ -118,16 +118,17 @@ export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height
   mask.fill(0);
   out.hasAnomaly[index] = 0;
   if (!d.anomaly) return;
-  const m = perlinMask(height, width, d, buffers.mask);
-  if (!m.includes(1)) return;
+  const under = perlinMask(height, width, d);
+  if (under.length === 0) return;
   // The augmented texture is only read under the mask: each augmenter computes the pixels the
   // next one reads (neededInput, back from the mask), which is the same result where it is used.
-  const needs: Array<Uint8Array | null> = [m];
+  const needs: Need[] = [under];
   for (let k = d.augmenters.length - 1; k > 0; k--) needs.unshift(neededInput(d.augmenters[k]!, height, width, needs[0]!));
   let src = source8;
-  d.augmenters.forEach((a, k) => { src = applyAugmenter(src, height, width, a, needs[k]!); });
-  blend(rotated, src, m, d.beta, out.augmented, o3);
-  mask.set(m);
+  // Augmenter k writes into buffer k mod 2 (never the one it reads).
+  d.augmenters.forEach((a, k) => { src = applyAugmenter(src, height, width, a, needs[k]!, buffers.augmented[k % 2]!); });
+  blend(rotated, src, under, d.beta, out.augmented, o3);
+  for (let k = 0; k < under.length; k++) mask[under[k]!] = 1;
   out.hasAnomaly[index] = 1;
 }
 

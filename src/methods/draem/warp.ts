@@ -8,6 +8,8 @@
 /** 2×3 forward matrix [a b c; d e f] (x = column, y = row), as skimage's params[:2]. */
 export type Affine2x3 = [number, number, number, number, number, number];
 
+import { indicesOf } from './need.js';
+
 type M3 = number[];
 const mul = (a: M3, b: M3): M3 => [
   a[0]! * b[0]! + a[1]! * b[3]! + a[2]! * b[6]!, a[0]! * b[1]! + a[1]! * b[4]! + a[2]! * b[7]!, a[0]! * b[2]! + a[1]! * b[5]! + a[2]! * b[8]!,
@@ -89,75 +91,75 @@ const W15 = (() => {
 
 /**
  * cv2.warpAffine of an 8-bit H×W×C image (interleaved, C ≤ 4), INTER_LINEAR, constant border 0.
- * Returns `out` (a new array by default). With `need` (one flag per pixel) only flagged destination
+ * Returns `out` (a new array by default). With `need` (a list of pixels) only those destination
  * pixels are computed; the others are 0.
  */
-export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3, need: Uint8Array | null = null, out?: Uint8Array): Uint8Array {
-  const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
+export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3, need: Int32Array | null = null, out?: Uint8Array): Uint8Array {
+  const map = inverseMap(m, height, width);
   if (out === undefined) out = new Uint8Array(src.length);
   else out.fill(0);
-  const rowStride = width * channels;
-  for (let yd = 0; yd < height; yd++) {
-    const xr = x0[yd]!, yr = y0[yd]!;
-    for (let xd = 0; xd < width; xd++) {
-      if (need !== null && need[yd * width + xd] === 0) continue;
-      const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
-      const x = X >> 5, y = Y >> 5;
-      if (x >= width || x < -1 || y >= height || y < -1) continue;
-      const k = 4 * (((Y & 31) << 5) | (X & 31));
-      const w00 = W15[k]!, w01 = W15[k + 1]!, w10 = W15[k + 2]!, w11 = W15[k + 3]!;
-      const base = y * rowStride + x * channels;
-      const o = (yd * width + xd) * channels;
-      if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
-        if (channels === 3) {
-          // Unrolled: the input rotation of every sample runs here.
-          const q = base + rowStride;
-          const s0 = (src[base]! * w00 + src[base + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15;
-          const s1 = (src[base + 1]! * w00 + src[base + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15;
-          const s2 = (src[base + 2]! * w00 + src[base + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15;
-          out[o] = s0 > 255 ? 255 : s0; out[o + 1] = s1 > 255 ? 255 : s1; out[o + 2] = s2 > 255 ? 255 : s2;
-          continue;
-        }
-        for (let c = 0; c < channels; c++) {
-          const p = base + c;
-          const s = (src[p]! * w00 + src[p + channels]! * w01 + src[p + rowStride]! * w10 + src[p + rowStride + channels]! * w11 + 16384) >> 15;
-          out[o + c] = s > 255 ? 255 : s;
-        }
-        continue;
-      }
-      // Border pixels: taps outside the source count as 0.
-      const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
-      for (let c = 0; c < channels; c++) {
-        const p = base + c;
-        const v00 = inY0 && inX0 ? src[p]! : 0;
-        const v01 = inY0 && inX1 ? src[p + channels]! : 0;
-        const v10 = inY1 && inX0 ? src[p + rowStride]! : 0;
-        const v11 = inY1 && inX1 ? src[p + rowStride + channels]! : 0;
-        const s = (v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + 16384) >> 15;
-        out[o + c] = s > 255 ? 255 : s;
-      }
+  if (need === null) {
+    for (let yd = 0; yd < height; yd++) for (let xd = 0; xd < width; xd++) warpPixelU8(src, height, width, channels, map, yd, xd, out);
+  } else {
+    for (let k = 0; k < need.length; k++) {
+      const yd = Math.floor(need[k]! / width);
+      warpPixelU8(src, height, width, channels, map, yd, need[k]! - yd * width, out);
     }
   }
   return out;
 }
 
-/** The source pixels (flags, H×W) that warpAffine's bilinear taps read for the `need`ed destination pixels. */
-export function warpSources(m: Affine2x3, height: number, width: number, need: Uint8Array): Uint8Array {
+/** One destination pixel of {@link warpAffineU8}. */
+function warpPixelU8(src: Uint8Array, height: number, width: number, channels: number, map: InverseMap, yd: number, xd: number, out: Uint8Array): void {
+  const X = (map.x0[yd]! + map.adelta[xd]!) >> 5, Y = (map.y0[yd]! + map.bdelta[xd]!) >> 5;
+  const x = X >> 5, y = Y >> 5;
+  if (x >= width || x < -1 || y >= height || y < -1) return;
+  const k = 4 * (((Y & 31) << 5) | (X & 31));
+  const w00 = W15[k]!, w01 = W15[k + 1]!, w10 = W15[k + 2]!, w11 = W15[k + 3]!;
+  const rowStride = width * channels;
+  const base = y * rowStride + x * channels;
+  const o = (yd * width + xd) * channels;
+  // The weights sum to at most 32768, so no result exceeds 255.
+  if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+    if (channels === 3) {
+      const q = base + rowStride;
+      out[o] = (src[base]! * w00 + src[base + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15;
+      out[o + 1] = (src[base + 1]! * w00 + src[base + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15;
+      out[o + 2] = (src[base + 2]! * w00 + src[base + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15;
+      return;
+    }
+    for (let c = 0; c < channels; c++) {
+      const p = base + c;
+      out[o + c] = (src[p]! * w00 + src[p + channels]! * w01 + src[p + rowStride]! * w10 + src[p + rowStride + channels]! * w11 + 16384) >> 15;
+    }
+    return;
+  }
+  // Border pixels: taps outside the source count as 0.
+  const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
+  for (let c = 0; c < channels; c++) {
+    const p = base + c;
+    const v00 = inY0 && inX0 ? src[p]! : 0;
+    const v01 = inY0 && inX1 ? src[p + channels]! : 0;
+    const v10 = inY1 && inX0 ? src[p + rowStride]! : 0;
+    const v11 = inY1 && inX1 ? src[p + rowStride + channels]! : 0;
+    out[o + c] = (v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + 16384) >> 15;
+  }
+}
+
+/** The source pixels (a list, ascending) that warpAffine's bilinear taps read for the `need`ed destination pixels. */
+export function warpSources(m: Affine2x3, height: number, width: number, need: Int32Array): Int32Array {
   const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
-  const out = new Uint8Array(height * width);
-  for (let yd = 0; yd < height; yd++) {
-    const xr = x0[yd]!, yr = y0[yd]!;
-    for (let xd = 0; xd < width; xd++) {
-      if (need[yd * width + xd] === 0) continue;
-      const x = ((xr + adelta[xd]!) >> 5) >> 5, y = ((yr + bdelta[xd]!) >> 5) >> 5;
-      for (let yy = y; yy <= y + 1; yy++) {
-        if (yy < 0 || yy >= height) continue;
-        if (x >= 0 && x < width) out[yy * width + x] = 1;
-        if (x + 1 >= 0 && x + 1 < width) out[yy * width + x + 1] = 1;
-      }
+  const read = new Uint8Array(height * width);
+  for (let k = 0; k < need.length; k++) {
+    const yd = Math.floor(need[k]! / width), xd = need[k]! - yd * width;
+    const x = ((x0[yd]! + adelta[xd]!) >> 5) >> 5, y = ((y0[yd]! + bdelta[xd]!) >> 5) >> 5;
+    for (let yy = y; yy <= y + 1; yy++) {
+      if (yy < 0 || yy >= height) continue;
+      if (x >= 0 && x < width) read[yy * width + x] = 1;
+      if (x + 1 >= 0 && x + 1 < width) read[yy * width + x + 1] = 1;
     }
   }
-  return out;
+  return indicesOf(read);
 }
 
 /** warpAffine's float bilinear weights of each fraction fy·32 + fx: (1 − fy)(1 − fx), (1 − fy)fx, fy(1 − fx), fy·fx. */
@@ -172,19 +174,24 @@ const WF = (() => {
 
 /**
  * cv2.warpAffine of a single-channel float64 H×W array (INTER_LINEAR, constant border 0), each
- * result compared with `threshold`: 1 where it is greater, else 0 (the float result is not kept).
- * Returns `out` (a new array by default).
+ * result compared with `threshold`: returns the pixels (ascending) where it is greater; the float
+ * results are not kept.
  */
-export function warpAffineAboveF64(src: Float64Array, height: number, width: number, m: Affine2x3, threshold: number, out: Uint8Array = new Uint8Array(src.length)): Uint8Array {
+export function warpAffineAboveF64(src: Float64Array, height: number, width: number, m: Affine2x3, threshold: number): Int32Array {
   const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
-  // Pixels that map outside the source are 0, so 1 only for a negative threshold.
-  out.fill(0 > threshold ? 1 : 0);
+  // Pixels that map outside the source are 0.
+  const outside = 0 > threshold;
+  const above = listBuffer(height * width);
+  let count = 0;
   for (let yd = 0, o = 0; yd < height; yd++) {
     const xr = x0[yd]!, yr = y0[yd]!;
     for (let xd = 0; xd < width; xd++, o++) {
       const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
       const x = X >> 5, y = Y >> 5;
-      if (x >= width || x < -1 || y >= height || y < -1) continue;
+      if (x >= width || x < -1 || y >= height || y < -1) {
+        if (outside) above[count++] = o;
+        continue;
+      }
       const k = 4 * (((Y & 31) << 5) | (X & 31));
       const p = y * width + x;
       let v00 = 0, v01 = 0, v10 = 0, v11 = 0;
@@ -197,10 +204,17 @@ export function warpAffineAboveF64(src: Float64Array, height: number, width: num
         if (inY1 && inX0) v10 = src[p + width]!;
         if (inY1 && inX1) v11 = src[p + width + 1]!;
       }
-      out[o] = v00 * WF[k]! + v01 * WF[k + 1]! + v10 * WF[k + 2]! + v11 * WF[k + 3]! > threshold ? 1 : 0;
+      if (v00 * WF[k]! + v01 * WF[k + 1]! + v10 * WF[k + 2]! + v11 * WF[k + 3]! > threshold) above[count++] = o;
     }
   }
-  return out;
+  return above.slice(0, count);
+}
+
+/** A reused room for pixel lists of up to n entries (the synthesis copies out what it keeps). */
+let lists = new Int32Array(0);
+function listBuffer(n: number): Int32Array {
+  if (lists.length < n) lists = new Int32Array(n);
+  return lists;
 }
 
 /** imgaug's Affine(rotate=degrees) on an 8-bit H×W×C image (unchanged if the matrix is ≈ identity), into `out` if given. */
@@ -212,10 +226,12 @@ export function rotateU8(src: Uint8Array, height: number, width: number, channel
   return out;
 }
 
-/** imgaug's Affine(rotate=degrees) on a float64 H×W array, thresholded: 1 where the result is > `threshold`. */
-export function rotateAboveF64(src: Float64Array, height: number, width: number, degrees: number, threshold: number, out: Uint8Array = new Uint8Array(src.length)): Uint8Array {
+/** imgaug's Affine(rotate=degrees) on a float64 H×W array, thresholded: the pixels (ascending) where the result is > `threshold`. */
+export function rotateAboveF64(src: Float64Array, height: number, width: number, degrees: number, threshold: number): Int32Array {
   const m = rotationMatrix(degrees, height, width);
-  if (!isIdentity(m)) return warpAffineAboveF64(src, height, width, m, threshold, out);
-  for (let i = 0; i < src.length; i++) out[i] = src[i]! > threshold ? 1 : 0;
-  return out;
+  if (!isIdentity(m)) return warpAffineAboveF64(src, height, width, m, threshold);
+  const above = listBuffer(src.length);
+  let count = 0;
+  for (let i = 0; i < src.length; i++) if (src[i]! > threshold) above[count++] = i;
+  return above.slice(0, count);
 }

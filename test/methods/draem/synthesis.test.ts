@@ -14,6 +14,7 @@ import { BRIGHTNESS_COLORSPACES } from '../../../src/methods/draem/colour.js';
 import { perlinNoise, randomAngles } from '../../../src/methods/draem/perlin.js';
 import { blend, drawSample, perlinMask, synthesisBuffers, synthesizeBatch, synthesizeSample } from '../../../src/methods/draem/synthesis.js';
 import { rotateU8 } from '../../../src/methods/draem/warp.js';
+import { indicesOf } from '../../../src/methods/draem/need.js';
 import { proceduralTexture } from '../../../src/methods/draem/source.js';
 import { runPython, tempDir } from '../../helpers/python.js';
 
@@ -40,7 +41,9 @@ test('setup: our augmenters, noise and blend; the reference', () => {
   params.forEach((p, i) => bin(`aug_${i}.bin`, applyAugmenter(src, H, W, p)));
   perlinCases.forEach((c, i) => {
     bin(`perlin_${i}.bin`, perlinNoise(H, W, c.res[0]!, c.res[1]!, Float64Array.from(c.angles)));
-    bin(`mask_${i}.bin`, Float64Array.from(perlinMask(H, W, { perlinScale: [c.res[0]!, c.res[1]!], perlinAngles: Float64Array.from(c.angles), noiseRotation: c.rot })));
+    const mask = new Float64Array(H * W);
+    for (const p of perlinMask(H, W, { perlinScale: [c.res[0]!, c.res[1]!], perlinAngles: Float64Array.from(c.angles), noiseRotation: c.rot })) mask[p] = 1;
+    bin(`mask_${i}.bin`, mask);
   });
   const u = 0.61803;
   const mask = Uint8Array.from(new Float64Array(readFileSync(join(dir, 'mask_0.bin')).buffer.slice(0)));
@@ -48,7 +51,7 @@ test('setup: our augmenters, noise and blend; the reference', () => {
   // The synthesis writes planar outputs that start as the image (I_a = I off the mask).
   const hw = H * W, planar = new Float32Array(3 * hw);
   for (let p = 0; p < hw; p++) for (let c = 0; c < 3; c++) planar[c * hw + p] = img[p * 3 + c]! / 255;
-  blend(img, src, mask, beta, planar, 0);
+  blend(img, src, indicesOf(mask), beta, planar, 0);
   bin('blend.bin', Float32Array.from({ length: 3 * hw }, (_, i) => planar[(i % 3) * hw + Math.floor(i / 3)]!));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify({ h: H, w: W, augmenters: params, perlin: perlinCases, blend: { u } }));
   runPython(readFileSync(fileURLToPath(new URL('../../../../test/methods/draem/synthesis_ref.py', import.meta.url)), 'utf8'), dir);
@@ -116,7 +119,8 @@ test('synthesizeSample equals the whole-image composition of its parts (augmenti
     const d = { ...drawSample(draws, 1), anomaly: true };
     synthesizeSample(image8, source8, H, W, d, out, 0);
     const rotated = d.inputRotation === null ? image8 : rotateU8(image8, H, W, 3, d.inputRotation);
-    const mask = perlinMask(H, W, d);
+    const mask = new Uint8Array(hw);
+    for (const p of perlinMask(H, W, d)) mask[p] = 1;
     let src = source8;
     for (const a of d.augmenters) src = applyAugmenter(src, H, W, a);
     const any = mask.includes(1);
