@@ -225,7 +225,7 @@ export function applyAugmenter(img: Uint8Array, height: number, width: number, p
     case 'affine': {
       const m = rotationMatrix(p.degrees, height, width);
       if (isIdentity(m)) { out.set(img); return out; }
-      return warpAffineU8(img, height, width, 3, m, need, out);
+      return warpAffineU8(img, height, width, m, need, out);
     }
   }
 }

@@ -13,7 +13,7 @@ import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
 import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type AugmenterParams } from './augmenters.js';
 import type { Need } from './need.js';
 import { perlinNoise, randomAngles } from './perlin.js';
-import { rotateAboveF64, rotateU8 } from './warp.js';
+import { isIdentity, rotateAboveF64, rotationMatrix, warpAffineU8ToPlanar } from './warp.js';
 import { openAnomalySource, type AnomalySourceSpec } from './source.js';
 import type { AugmentContext, AugmentInput, AugmentOutput } from '../types.js';
 
@@ -58,13 +58,13 @@ export function drawSample(rng: Rng, sourceCount: number): SampleDraws {
  * and a sample is synthesised synchronously): fresh large arrays cost more to zero and map than
  * the arithmetic that fills them.
  */
-interface Scratch { noise: Float64Array; rotated: Uint8Array; augmented: [Uint8Array, Uint8Array] }
+interface Scratch { noise: Float64Array; augmented: [Uint8Array, Uint8Array] }
 const scratches = new Map<number, Scratch>();
 function scratch(n: number): Scratch {
   let s = scratches.get(n);
   if (s === undefined) {
     if (scratches.size > 4) scratches.clear();
-    s = { noise: new Float64Array(n), rotated: new Uint8Array(3 * n), augmented: [new Uint8Array(3 * n), new Uint8Array(3 * n)] };
+    s = { noise: new Float64Array(n), augmented: [new Uint8Array(3 * n), new Uint8Array(3 * n)] };
     scratches.set(n, s);
   }
   return s;
@@ -78,20 +78,21 @@ export function perlinMask(height: number, width: number, d: Pick<SampleDraws, '
 
 /**
  * The blend of step 4 with the authors' precisions at the mask's pixels: I is float32 (8-bit / 255),
- * the arithmetic is float64 (their mask and β are), the result is cast to float32. `image` and
- * `source` are H×W×3, `under` lists the mask's pixels; the result goes to planar `out` (3 × H×W from `offset`), whose other pixels
- * are left as they are (there I_a = I).
+ * the arithmetic is float64 (their mask and β are), the result is cast to float32. `image` is I,
+ * planar (3 × H×W from `offset`), `source` the augmented texture (H×W×3), `under` lists the mask's
+ * pixels; the result goes to `out` at the same offset, whose other pixels are left as they are
+ * (there I_a = I).
  */
-export function blend(image: Uint8Array, source: Uint8Array, under: Int32Array, beta: number, out: Float32Array, offset: number): void {
+export function blend(image: Float32Array, source: Uint8Array, under: Int32Array, beta: number, out: Float32Array, offset: number): void {
   // Under the mask I·0 + (1 − β)·(A·1 / 255) + β·I·1 = (1 − β)·(A / 255) + β·I, the same float64
   // operations with the zero terms dropped.
   const src = Float64Array.from({ length: 256 }, (_, v) => (1 - beta) * (v / 255));
-  const n = image.length / 3, o1 = offset + n, o2 = offset + 2 * n;
+  const n = source.length / 3, o1 = offset + n, o2 = offset + 2 * n;
   for (let k = 0; k < under.length; k++) {
     const p = under[k]!, i = 3 * p;
-    out[offset + p] = src[source[i]!]! + beta * BY_255[image[i]!]!;
-    out[o1 + p] = src[source[i + 1]!]! + beta * BY_255[image[i + 1]!]!;
-    out[o2 + p] = src[source[i + 2]!]! + beta * BY_255[image[i + 2]!]!;
+    out[offset + p] = src[source[i]!]! + beta * image[offset + p]!;
+    out[o1 + p] = src[source[i + 1]!]! + beta * image[o1 + p]!;
+    out[o2 + p] = src[source[i + 2]!]! + beta * image[o2 + p]!;
   }
 }
 
@@ -112,8 +113,9 @@ function toPlanar(image: Uint8Array, out: Float32Array, copy: Float32Array, offs
 export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height: number, width: number, d: SampleDraws, out: SynthesisResult, index: number): void {
   const n = height * width, o3 = index * 3 * n;
   const buffers = scratch(n);
-  const rotated = d.inputRotation === null ? image8 : rotateU8(image8, height, width, 3, d.inputRotation, buffers.rotated);
-  toPlanar(rotated, out.images, out.augmented, o3);
+  const turn = d.inputRotation === null ? null : rotationMatrix(d.inputRotation, height, width);
+  if (turn !== null && !isIdentity(turn)) warpAffineU8ToPlanar(image8, height, width, turn, BY_255, out.images, out.augmented, o3);
+  else toPlanar(image8, out.images, out.augmented, o3);
   const mask = out.masks.subarray(index * n, (index + 1) * n);
   mask.fill(0);
   out.hasAnomaly[index] = 0;
@@ -127,7 +129,7 @@ export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height
   let src = source8;
   // Augmenter k writes into buffer k mod 2 (never the one it reads).
   d.augmenters.forEach((a, k) => { src = applyAugmenter(src, height, width, a, needs[k]!, buffers.augmented[k % 2]!); });
-  blend(rotated, src, under, d.beta, out.augmented, o3);
+  blend(out.images, src, under, d.beta, out.augmented, o3);
   for (let k = 0; k < under.length; k++) mask[under[k]!] = 1;
   out.hasAnomaly[index] = 1;
 }

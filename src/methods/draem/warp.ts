@@ -3,7 +3,8 @@
 // cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0), reproduced exactly: the inverse map in double,
 // source coordinates in 1/32-pixel fixed point (AB_BITS 10, INTER_BITS 5, saturate_cast = round
 // half to even), and bilinear weights from 32×32 tables — 15-bit integer weights with rounding for
-// uint8, float weights for float64. Pixels outside the source count as 0.
+// uint8, float weights for float64. Pixels outside the source count as 0. 8-bit images are
+// interleaved H×W×3 (all DRAEM rotates).
 
 /** 2×3 forward matrix [a b c; d e f] (x = column, y = row), as skimage's params[:2]. */
 export type Affine2x3 = [number, number, number, number, number, number];
@@ -90,60 +91,67 @@ const W15 = (() => {
 })();
 
 /**
- * cv2.warpAffine of an 8-bit H×W×C image (interleaved, C ≤ 4), INTER_LINEAR, constant border 0.
- * Returns `out` (a new array by default). With `need` (a list of pixels) only those destination
- * pixels are computed; the others are 0.
+ * cv2.warpAffine of an interleaved 8-bit H×W×3 image, INTER_LINEAR, constant border 0. Returns
+ * `out` (a new array by default). With `need` (a list of pixels) only those destination pixels are
+ * computed; the others are 0.
  */
-export function warpAffineU8(src: Uint8Array, height: number, width: number, channels: number, m: Affine2x3, need: Int32Array | null = null, out?: Uint8Array): Uint8Array {
+export function warpAffineU8(src: Uint8Array, height: number, width: number, m: Affine2x3, need: Int32Array | null = null, out?: Uint8Array): Uint8Array {
   const map = inverseMap(m, height, width);
   if (out === undefined) out = new Uint8Array(src.length);
   else out.fill(0);
-  if (need === null) {
-    for (let yd = 0; yd < height; yd++) for (let xd = 0; xd < width; xd++) warpPixelU8(src, height, width, channels, map, yd, xd, out);
-  } else {
-    for (let k = 0; k < need.length; k++) {
-      const yd = Math.floor(need[k]! / width);
-      warpPixelU8(src, height, width, channels, map, yd, need[k]! - yd * width, out);
-    }
+  const count = need === null ? height * width : need.length;
+  for (let k = 0; k < count; k++) {
+    const px = need === null ? k : need[k]!;
+    const yd = Math.floor(px / width);
+    const v = warpPixel3(src, height, width, map, yd, px - yd * width);
+    out[3 * px] = v & 255; out[3 * px + 1] = (v >> 8) & 255; out[3 * px + 2] = v >> 16;
   }
   return out;
 }
 
-/** One destination pixel of {@link warpAffineU8}. */
-function warpPixelU8(src: Uint8Array, height: number, width: number, channels: number, map: InverseMap, yd: number, xd: number, out: Uint8Array): void {
+/**
+ * {@link warpAffineU8} over every pixel, written as planar float32 through `lut` (value → float)
+ * into both `a` and `b` from `offset` (the synthesis's clean image and its network input).
+ */
+export function warpAffineU8ToPlanar(src: Uint8Array, height: number, width: number, m: Affine2x3, lut: Float32Array, a: Float32Array, b: Float32Array, offset: number): void {
+  const map = inverseMap(m, height, width);
+  const n = height * width, o1 = offset + n, o2 = offset + 2 * n;
+  for (let yd = 0, p = 0; yd < height; yd++) {
+    for (let xd = 0; xd < width; xd++, p++) {
+      const v = warpPixel3(src, height, width, map, yd, xd);
+      const c0 = lut[v & 255]!, c1 = lut[(v >> 8) & 255]!, c2 = lut[v >> 16]!;
+      a[offset + p] = c0; a[o1 + p] = c1; a[o2 + p] = c2;
+      b[offset + p] = c0; b[o1 + p] = c1; b[o2 + p] = c2;
+    }
+  }
+}
+
+/** The three channels of destination pixel (yd, xd), packed c0 | c1 << 8 | c2 << 16 (0 where it maps outside). */
+function warpPixel3(src: Uint8Array, height: number, width: number, map: InverseMap, yd: number, xd: number): number {
   const X = (map.x0[yd]! + map.adelta[xd]!) >> 5, Y = (map.y0[yd]! + map.bdelta[xd]!) >> 5;
   const x = X >> 5, y = Y >> 5;
-  if (x >= width || x < -1 || y >= height || y < -1) return;
+  if (x >= width || x < -1 || y >= height || y < -1) return 0;
   const k = 4 * (((Y & 31) << 5) | (X & 31));
   const w00 = W15[k]!, w01 = W15[k + 1]!, w10 = W15[k + 2]!, w11 = W15[k + 3]!;
-  const rowStride = width * channels;
-  const base = y * rowStride + x * channels;
-  const o = (yd * width + xd) * channels;
+  const row = width * 3;
+  const p = y * row + x * 3, q = p + row;
   // The weights sum to at most 32768, so no result exceeds 255.
   if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
-    if (channels === 3) {
-      const q = base + rowStride;
-      out[o] = (src[base]! * w00 + src[base + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15;
-      out[o + 1] = (src[base + 1]! * w00 + src[base + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15;
-      out[o + 2] = (src[base + 2]! * w00 + src[base + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15;
-      return;
-    }
-    for (let c = 0; c < channels; c++) {
-      const p = base + c;
-      out[o + c] = (src[p]! * w00 + src[p + channels]! * w01 + src[p + rowStride]! * w10 + src[p + rowStride + channels]! * w11 + 16384) >> 15;
-    }
-    return;
+    return ((src[p]! * w00 + src[p + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15)
+      | (((src[p + 1]! * w00 + src[p + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15) << 8)
+      | (((src[p + 2]! * w00 + src[p + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15) << 16);
   }
   // Border pixels: taps outside the source count as 0.
   const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
-  for (let c = 0; c < channels; c++) {
-    const p = base + c;
-    const v00 = inY0 && inX0 ? src[p]! : 0;
-    const v01 = inY0 && inX1 ? src[p + channels]! : 0;
-    const v10 = inY1 && inX0 ? src[p + rowStride]! : 0;
-    const v11 = inY1 && inX1 ? src[p + rowStride + channels]! : 0;
-    out[o + c] = (v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + 16384) >> 15;
+  let v = 0;
+  for (let c = 0; c < 3; c++) {
+    const v00 = inY0 && inX0 ? src[p + c]! : 0;
+    const v01 = inY0 && inX1 ? src[p + c + 3]! : 0;
+    const v10 = inY1 && inX0 ? src[q + c]! : 0;
+    const v11 = inY1 && inX1 ? src[q + c + 3]! : 0;
+    v |= ((v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11 + 16384) >> 15) << (8 * c);
   }
+  return v;
 }
 
 /** The source pixels (a list, ascending) that warpAffine's bilinear taps read for the `need`ed destination pixels. */
@@ -178,36 +186,82 @@ const WF = (() => {
  * results are not kept.
  */
 export function warpAffineAboveF64(src: Float64Array, height: number, width: number, m: Affine2x3, threshold: number): Int32Array {
-  const { adelta, bdelta, x0, y0 } = inverseMap(m, height, width);
+  const map = inverseMap(m, height, width);
+  const { adelta, bdelta, x0, y0 } = map;
   // Pixels that map outside the source are 0.
   const outside = 0 > threshold;
+  const near = nearTiles(src, height, width, threshold);
   const above = listBuffer(height * width);
   let count = 0;
-  for (let yd = 0, o = 0; yd < height; yd++) {
+  for (let yd = 0; yd < height; yd++) {
     const xr = x0[yd]!, yr = y0[yd]!;
-    for (let xd = 0; xd < width; xd++, o++) {
-      const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
-      const x = X >> 5, y = Y >> 5;
-      if (x >= width || x < -1 || y >= height || y < -1) {
-        if (outside) above[count++] = o;
-        continue;
+    for (let x8 = 0; x8 < width; x8 += 8) {
+      const end = Math.min(width, x8 + 8);
+      if (near !== null && !near.any(xr, yr, adelta, bdelta, x8, end - 1)) continue;
+      for (let xd = x8, o = yd * width + x8; xd < end; xd++, o++) {
+        const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
+        const x = X >> 5, y = Y >> 5;
+        if (x >= width || x < -1 || y >= height || y < -1) {
+          if (outside) above[count++] = o;
+          continue;
+        }
+        const k = 4 * (((Y & 31) << 5) | (X & 31));
+        const p = y * width + x;
+        let v00 = 0, v01 = 0, v10 = 0, v11 = 0;
+        if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+          v00 = src[p]!; v01 = src[p + 1]!; v10 = src[p + width]!; v11 = src[p + width + 1]!;
+        } else {
+          const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
+          if (inY0 && inX0) v00 = src[p]!;
+          if (inY0 && inX1) v01 = src[p + 1]!;
+          if (inY1 && inX0) v10 = src[p + width]!;
+          if (inY1 && inX1) v11 = src[p + width + 1]!;
+        }
+        if (v00 * WF[k]! + v01 * WF[k + 1]! + v10 * WF[k + 2]! + v11 * WF[k + 3]! > threshold) above[count++] = o;
       }
-      const k = 4 * (((Y & 31) << 5) | (X & 31));
-      const p = y * width + x;
-      let v00 = 0, v01 = 0, v10 = 0, v11 = 0;
-      if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
-        v00 = src[p]!; v01 = src[p + 1]!; v10 = src[p + width]!; v11 = src[p + width + 1]!;
-      } else {
-        const inX0 = x >= 0, inX1 = x + 1 < width, inY0 = y >= 0, inY1 = y + 1 < height;
-        if (inY0 && inX0) v00 = src[p]!;
-        if (inY0 && inX1) v01 = src[p + 1]!;
-        if (inY1 && inX0) v10 = src[p + width]!;
-        if (inY1 && inX1) v11 = src[p + width + 1]!;
-      }
-      if (v00 * WF[k]! + v01 * WF[k + 1]! + v10 * WF[k + 2]! + v11 * WF[k + 3]! > threshold) above[count++] = o;
     }
   }
   return above.slice(0, count);
+}
+
+const TILE_BITS = 3;
+/**
+ * Where a source holds values near a threshold, by 8×8 tiles, to skip runs of 8 destination
+ * pixels that cannot exceed it (the anomaly mask is ~5 % of the image). A bilinear result is a
+ * convex combination of its four taps (weights are multiples of 1/1024 summing to exactly 1), so it
+ * exceeds the threshold only if a tap is above threshold − 1e-9. The taps of a run lie in the box of
+ * its end pixels' top-left taps, widened by one pixel for the fixed-point rounding and one for the
+ * right/lower taps; `any` asks an integral image of the tiles holding such values about that box.
+ * null when threshold ≤ 1e-9 (pixels outside the source, 0, would then count).
+ */
+function nearTiles(src: Float64Array, height: number, width: number, threshold: number) {
+  if (!(threshold > 1e-9)) return null;
+  const near = threshold - 1e-9;
+  const tw = ((width - 1) >> TILE_BITS) + 1, th = ((height - 1) >> TILE_BITS) + 1;
+  const hot = new Uint8Array(tw * th);
+  for (let y = 0, p = 0; y < height; y++) {
+    const row = (y >> TILE_BITS) * tw;
+    for (let x = 0; x < width; x++, p++) if (src[p]! > near) hot[row + (x >> TILE_BITS)] = 1;
+  }
+  // sum[(ty + 1)(tw + 1) + tx + 1] = hot tiles in rows ≤ ty, columns ≤ tx.
+  const sw = tw + 1;
+  const sum = new Int32Array(sw * (th + 1));
+  for (let ty = 0; ty < th; ty++) {
+    for (let tx = 0, run = 0; tx < tw; tx++) {
+      run += hot[ty * tw + tx]!;
+      sum[(ty + 1) * sw + tx + 1] = sum[ty * sw + tx + 1]! + run;
+    }
+  }
+  const tile = (v: number, n: number): number => (v < 0 ? 0 : v >= n ? n - 1 : v) >> TILE_BITS;
+  return {
+    any(xr: number, yr: number, adelta: Int32Array, bdelta: Int32Array, first: number, last: number): boolean {
+      const xa = (xr + adelta[first]!) >> 10, ya = (yr + bdelta[first]!) >> 10;
+      const xb = (xr + adelta[last]!) >> 10, yb = (yr + bdelta[last]!) >> 10;
+      const tx1 = tile(Math.min(xa, xb) - 1, width), tx2 = tile(Math.max(xa, xb) + 2, width);
+      const ty1 = tile(Math.min(ya, yb) - 1, height), ty2 = tile(Math.max(ya, yb) + 2, height);
+      return sum[(ty2 + 1) * sw + tx2 + 1]! - sum[ty1 * sw + tx2 + 1]! - sum[(ty2 + 1) * sw + tx1]! + sum[ty1 * sw + tx1]! > 0;
+    },
+  };
 }
 
 /** A reused room for pixel lists of up to n entries (the synthesis copies out what it keeps). */
@@ -217,10 +271,10 @@ function listBuffer(n: number): Int32Array {
   return lists;
 }
 
-/** imgaug's Affine(rotate=degrees) on an 8-bit H×W×C image (unchanged if the matrix is ≈ identity), into `out` if given. */
-export function rotateU8(src: Uint8Array, height: number, width: number, channels: number, degrees: number, out?: Uint8Array): Uint8Array {
+/** imgaug's Affine(rotate=degrees) on an interleaved 8-bit H×W×3 image (unchanged if the matrix is ≈ identity), into `out` if given. */
+export function rotateU8(src: Uint8Array, height: number, width: number, degrees: number, out?: Uint8Array): Uint8Array {
   const m = rotationMatrix(degrees, height, width);
-  if (!isIdentity(m)) return warpAffineU8(src, height, width, channels, m, null, out);
+  if (!isIdentity(m)) return warpAffineU8(src, height, width, m, null, out);
   if (out === undefined) return src.slice();
   out.set(src);
   return out;

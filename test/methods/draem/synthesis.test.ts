@@ -51,7 +51,7 @@ test('setup: our augmenters, noise and blend; the reference', () => {
   // The synthesis writes planar outputs that start as the image (I_a = I off the mask).
   const hw = H * W, planar = new Float32Array(3 * hw);
   for (let p = 0; p < hw; p++) for (let c = 0; c < 3; c++) planar[c * hw + p] = img[p * 3 + c]! / 255;
-  blend(img, src, indicesOf(mask), beta, planar, 0);
+  blend(planar, src, indicesOf(mask), beta, planar, 0);
   bin('blend.bin', Float32Array.from({ length: 3 * hw }, (_, i) => planar[(i % 3) * hw + Math.floor(i / 3)]!));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify({ h: H, w: W, augmenters: params, perlin: perlinCases, blend: { u } }));
   runPython(readFileSync(fileURLToPath(new URL('../../../../test/methods/draem/synthesis_ref.py', import.meta.url)), 'utf8'), dir);
@@ -118,7 +118,7 @@ test('synthesizeSample equals the whole-image composition of its parts (augmenti
   for (let k = 0; k < 60; k++) {
     const d = { ...drawSample(draws, 1), anomaly: true };
     synthesizeSample(image8, source8, H, W, d, out, 0);
-    const rotated = d.inputRotation === null ? image8 : rotateU8(image8, H, W, 3, d.inputRotation);
+    const rotated = d.inputRotation === null ? image8 : rotateU8(image8, H, W, d.inputRotation);
     const mask = new Uint8Array(hw);
     for (const p of perlinMask(H, W, d)) mask[p] = 1;
     let src = source8;
