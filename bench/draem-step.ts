@@ -6,6 +6,8 @@
 // split, peak RSS.
 // Usage: node dist/bench/draem-step.js [--steps 5] [--rounds 1] [--batch 2] [--size 256] [--threads N]
 //        [--widths 128,64] [--channels-last 0|1] [--pytorch-channels-last 0|1] [--device cpu|cuda[:n]]
+//        [--precision float32|bfloat16]   (bfloat16: both sides run the networks under bfloat16
+//        autocast and the loss in float32: torch.autocast in PyTorch, model.train.precision in Vigil)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
@@ -29,6 +31,11 @@ const [RW, DW] = sarg('--widths', '128,64').split(',').map(Number) as [number, n
 const CL = arg('--channels-last', 0) === 1, PY_CL = arg('--pytorch-channels-last', 0) === 1;
 /** cpu, or cuda[:n] (Vigil's addon built against a CUDA libtorch; PyTorch on the same GPU). */
 const DEVICE = sarg('--device', 'cpu');
+const PRECISION = sarg('--precision', 'float32');
+if (PRECISION !== 'float32' && PRECISION !== 'bfloat16') {
+  console.error(`--precision ${PRECISION}: must be float32 or bfloat16`);
+  process.exit(1);
+}
 if (DEVICE !== 'cpu' && !torch.cudaAvailable()) {
   console.error(`--device ${DEVICE}: this addon's libtorch has no CUDA; build it against a CUDA libtorch (docs/engine.md)`);
   process.exit(1);
@@ -60,8 +67,10 @@ function runVigil(): { times: number[]; cpu: number[]; phases: Phases } {
     let t1 = 0, t2 = 0;
     torch.tidy(() => {
       opt.zeroGrad();
-      const rec = g.forward(aug);
-      const l = draemLoss(rec, img, d.forward(torch.cat([rec, aug], 1)), mask);
+      const l = torch.autocast({ device: DEVICE === 'cpu' ? 'cpu' : 'cuda', dtype: 'bfloat16', enabled: PRECISION === 'bfloat16' }, () => {
+        const rec = g.forward(aug);
+        return draemLoss(rec, img, d.forward(torch.cat([rec, aug], 1)), mask);
+      });
       if (DEVICE !== 'cpu') l.loss.item();
       t1 = performance.now();
       l.loss.backward();
@@ -87,6 +96,7 @@ import sys, time, json, resource, torch
 sys.path.insert(0, sys.argv[5])
 import draem_ref as R
 steps, warm, bs, size, threads, rw, dw, cl = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), sys.argv[9] == '1'
+bf16 = sys.argv[11] == 'bfloat16'
 torch.set_num_threads(threads)
 g, d = R.build(0, rw, dw)
 dev = sys.argv[10]
@@ -99,7 +109,7 @@ img = torch.rand(bs, 3, size, size).to(dev); aug = torch.rand(bs, 3, size, size)
 times, cpu = [], []
 for i in range(warm + steps):
     t0, c0 = time.perf_counter(), time.process_time()
-    opt.zero_grad(); rec, seg, l2, ss, fo = R.losses(g, d, aug, img, mask); (l2 + ss + fo).backward(); opt.step(); sync()
+    opt.zero_grad(); rec, seg, l2, ss, fo = R.losses(g, d, aug, img, mask, amp=bf16); (l2 + ss + fo).backward(); opt.step(); sync()
     if i >= warm:
         times.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
@@ -116,7 +126,7 @@ if (process.argv.includes('--vigil-child')) {
   let vigRss = 0, pyRss = 0, pyThreads = 0, vigThreads = 0, pyVersion = '';
   const ph: Phases = { forward: [], backward: [], optimizer: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    const p = spawnSync(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, String(STEPS), String(WARMUP), String(BATCH), String(SIZE), refDir, String(THREADS), String(RW), String(DW), PY_CL ? '1' : '0', DEVICE], { encoding: 'utf8' });
+    const p = spawnSync(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, String(STEPS), String(WARMUP), String(BATCH), String(SIZE), refDir, String(THREADS), String(RW), String(DW), PY_CL ? '1' : '0', DEVICE, PRECISION], { encoding: 'utf8' });
     if (p.status !== 0) throw new Error(`PyTorch side failed: ${p.stderr}`);
     const pr = JSON.parse(p.stdout) as { times: number[]; cpu: number[]; threads: number; rss_mb: number; version: string };
     py.push(...pr.times); pyCpu.push(...pr.cpu); pyRss = Math.max(pyRss, pr.rss_mb); pyThreads = pr.threads; pyVersion = pr.version;
@@ -129,7 +139,7 @@ if (process.argv.includes('--vigil-child')) {
   }
   const mv = median(vig), mp = median(py);
   console.log(JSON.stringify({
-    bench: 'draem-step', device: DEVICE, widths: [RW, DW], layout: { vigil: CL ? 'channels_last' : 'nchw', pytorch: PY_CL ? 'channels_last' : 'nchw' }, size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
+    bench: 'draem-step', device: DEVICE, precision: PRECISION, widths: [RW, DW], layout: { vigil: CL ? 'channels_last' : 'nchw', pytorch: PY_CL ? 'channels_last' : 'nchw' }, size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
     vigil_median_ms: +mv.toFixed(1), pytorch_median_ms: +mp.toFixed(1), ratio: +(mv / mp).toFixed(3),
     // CPU time per step (user + system, all threads): on a shared machine the steadier comparison.
     vigil_cpu_median_ms: Math.round(median(vigCpu)), pytorch_cpu_median_ms: Math.round(median(pyCpu)), cpu_ratio: +(median(vigCpu) / median(pyCpu)).toFixed(3),

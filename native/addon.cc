@@ -86,6 +86,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitOps(env, exports);
   InitAutograd(env, exports);
   InitAllocator(env, exports);
+  InitOptim(env, exports);
   return exports;
 }
 

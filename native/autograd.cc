@@ -2,6 +2,7 @@
 #include "common.h"
 #include <torch/csrc/autograd/autograd.h>
 #include <c10/core/GradMode.h>
+#include <ATen/autocast_mode.h>
 
 namespace vigil {
 
@@ -68,7 +69,41 @@ static Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
 }
 
+// setAutocast(device 'cpu'|'cuda', enabled, dtype 'bfloat16'|'float16') -> previous enabled state.
+// Autocast is thread-local, like grad mode. The 1.13 API (kept, deprecated, in 2.x).
+static Napi::Value SetAutocast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TORCH_TRY
+  std::string device = info[0].As<Napi::String>().Utf8Value();
+  bool enabled = info[1].ToBoolean().Value();
+  std::string dt = info[2].As<Napi::String>().Utf8Value();
+  if (dt != "bfloat16" && dt != "float16") throw Napi::TypeError::New(env, "setAutocast: dtype must be bfloat16 or float16, got " + dt);
+  at::ScalarType dtype = dt == "bfloat16" ? at::kBFloat16 : at::kHalf;
+  bool prev;
+  if (device == "cpu") {
+    prev = at::autocast::is_cpu_enabled();
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  } else if (device == "cuda") {
+    prev = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  } else {
+    throw Napi::TypeError::New(env, "setAutocast: device must be cpu or cuda, got " + device);
+  }
+  return Napi::Boolean::New(env, prev);
+  TORCH_CATCH(env, "setAutocast")
+}
+
+// Drops the casts of leaf tensors (weights) that autocast keeps while a region is open.
+static Napi::Value ClearAutocastCache(const Napi::CallbackInfo& info) {
+  at::autocast::clear_cache();
+  return info.Env().Undefined();
+}
+
 void InitAutograd(Napi::Env env, Napi::Object exports) {
+  exports.Set("setAutocast", Napi::Function::New(env, SetAutocast));
+  exports.Set("clearAutocastCache", Napi::Function::New(env, ClearAutocastCache));
   exports.Set("backward", Napi::Function::New(env, Backward));
   exports.Set("grad", Napi::Function::New(env, Grad));
   exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));

@@ -46,6 +46,7 @@ void InitOps(Napi::Env env, Napi::Object exports);
 void InitAutograd(Napi::Env env, Napi::Object exports);
 void InitAllocator(Napi::Env env, Napi::Object exports);
 void InstallAllocator();
+void InitOptim(Napi::Env env, Napi::Object exports);
 
 at::ScalarType dtypeFromInt(int64_t v);
 Napi::Value ivalueToJs(Napi::Env env, const c10::IValue& v);

@@ -1,5 +1,5 @@
 // Gradients beyond loss.backward(): gradients w.r.t. arbitrary inputs (KDAD's localisation needs
-// d loss / d image) and grad-mode switches. Grad mode is per thread, like PyTorch's.
+// d loss / d image), grad-mode switches and autocast. Both modes are per thread, like PyTorch's.
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
 
@@ -41,3 +41,34 @@ export function noGrad<T>(fn: () => T): T { return withGradMode(false, fn); }
 export function enableGrad<T>(fn: () => T): T { return withGradMode(true, fn); }
 export function isGradEnabled(): boolean { return native.isGradEnabled(); }
 export function setGradEnabled(on: boolean): boolean { return native.setGradEnabled(on); }
+
+export type AutocastDtype = 'bfloat16' | 'float16';
+export interface AutocastOptions {
+  /** Whose ops are cast: 'cpu' (default) or 'cuda' tensors. */
+  device?: 'cpu' | 'cuda';
+  /** Default bfloat16 (float16 on a CPU is slow and loses range). */
+  dtype?: AutocastDtype;
+  /** false turns autocast off inside the region, as torch.autocast(enabled=False) (e.g. for a loss that needs float32). */
+  enabled?: boolean;
+}
+
+/**
+ * Runs fn under libtorch's autocast (torch.autocast): ops on its lower-precision list
+ * (convolutions, matmuls, linear) run in `dtype`, ops on its float32 list (losses such as
+ * mse_loss, reductions that need range) in float32, the rest in their inputs' type. Weights stay
+ * float32; their casts are cached while the outermost region is open and dropped when it closes.
+ * As in PyTorch, run backward() outside the region.
+ */
+export function autocast<T>(options: AutocastOptions, fn: () => T): T {
+  const device = options.device ?? 'cpu';
+  const on = options.enabled ?? true;
+  const prev = native.setAutocast(device, on, options.dtype ?? 'bfloat16');
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new Error('autocast: fn returned a Promise; autocast is synchronous and per thread');
+    return r;
+  } finally {
+    native.setAutocast(device, prev, options.dtype ?? 'bfloat16');
+    if (on && !prev) native.clearAutocastCache();
+  }
+}

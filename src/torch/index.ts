@@ -4,7 +4,7 @@ export * from './ops.generated.js';
 export { tensor, fromTypedArray, type CreateOptions } from './creation.js';
 export { tidy, keep, dispose } from './scope.js';
 export { memory, resetPeakMemory, emptyCache, setCacheLimit, manualSeed, setNumThreads, getNumThreads, backendInfo, cudaAvailable, type MemoryInfo } from './engine.js';
-export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, autocast, type AutocastDtype, type AutocastOptions } from './autograd.js';
 export * as autograd from './autograd.js';
 export { DTYPES, itemSize, isFloatingPoint, type DType, type MemoryFormat, type AnyTypedArray } from './dtype.js';
 export { toRaw, fromRaw, saveSafetensors, loadSafetensors, savePth, loadPth, loadStateDict, type TensorMap } from './serialize.js';

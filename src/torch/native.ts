@@ -47,6 +47,9 @@ export interface NativeAddon {
   setRequiresGrad(t: NativeTensor, on: boolean): void;
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
+  setAutocast(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): boolean;
+  clearAutocastCache(): void;
+  fusedAdam(param: NativeTensor, grad: NativeTensor, expAvg: NativeTensor, expAvgSq: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;

@@ -12,6 +12,8 @@ export interface AdamConfig {
   betas?: [number, number];
   eps?: number;
   amsgrad?: boolean;
+  /** One pass per parameter on the CPU (torch.optim.Adam(fused=True)); default false. */
+  fused?: boolean;
 }
 
 /** torch.optim.SGD with momentum, dampening, L2 weight decay and Nesterov momentum. */
@@ -48,7 +50,7 @@ export function buildOptimizer(groups: ParamGroupInput[], c: OptimizerConfig): o
   switch (c.type) {
     case 'adam':
     case 'adamw': {
-      const o = def({ lr: c.lr, weightDecay: c.weightDecay, betas: c.betas, eps: c.eps, amsgrad: c.amsgrad });
+      const o = def({ lr: c.lr, weightDecay: c.weightDecay, betas: c.betas, eps: c.eps, amsgrad: c.amsgrad, fused: c.fused });
       return c.type === 'adam' ? new optim.Adam(gs, o) : new optim.AdamW(gs, o);
     }
     case 'sgd':

@@ -12,7 +12,7 @@
 // in train() mode; data.epoch({ epoch: e, batchSize, shuffle, sampling, augment }) is iterated.
 // Per batch: one macrotask yield (a SIGINT handler can run even when the data is in memory and
 // never awaits I/O), `ctx.signal?.throwIfAborted()`, then inside one tidy: optimizer.zeroGrad(),
-// step(), loss.backward(), optimizer.step(), afterStep(). At the end of the epoch the schedule
+// step() (under autocast with stage.autocast), loss.backward(), optimizer.step(), afterStep(). At the end of the epoch the schedule
 // steps, ctx.progress(stage, e + 1, epochs, { loss, <parts>, lr, <report()>, seconds }) reports
 // the mean of every value over the epoch's batches, and ctx.checkpoint() receives:
 //   tensors  `<module key>.<state-dict key>` per module, `optim.<param index>.<field>` (moments),
@@ -69,6 +69,12 @@ export interface Stage {
   /** Ask the data side for train-time augmentation (EpochOptions.augment). */
   augment?: boolean;
   state?: StageState;
+  /**
+   * Mixed precision: step() (the forward pass and loss) runs under autocast in this dtype on the
+   * modules' device; weights, gradients, optimiser state and backward() stay as they are.
+   * Default null: everything in float32.
+   */
+  autocast?: torch.AutocastDtype | null;
   step(batch: ImageBatch, info: StepInfo): StepResult;
   /** Extra values for the epoch's progress report (Deep SVDD's R). */
   report?(): Record<string, number>;
@@ -100,6 +106,8 @@ export async function trainStage(stage: Stage, data: TrainData, ctx: FitContext)
       await stage.state?.init?.();
     }
     const sampling = stage.sampling ?? 'shuffle';
+    const first = Object.values(stage.modules)[0]?.parameters()[0];
+    const autocastDevice = first !== undefined && first.device.startsWith('cuda') ? 'cuda' : 'cpu';
     for (let e = start; e < epochs; e++) {
       const t0 = performance.now();
       torch.manualSeed(deriveSeed(ctx.seed, 'trainer', name, e));
@@ -112,7 +120,8 @@ export async function trainStage(stage: Stage, data: TrainData, ctx: FitContext)
         ctx.signal?.throwIfAborted();
         const values = torch.tidy(() => {
           opt.zeroGrad();
-          const out = stage.step(b, { stage: name, epoch: e, batch: batches });
+          const info = { stage: name, epoch: e, batch: batches };
+          const out = torch.autocast({ device: autocastDevice, dtype: stage.autocast ?? 'bfloat16', enabled: (stage.autocast ?? null) !== null }, () => stage.step(b, info));
           out.loss.backward();
           opt.step();
           out.afterStep?.();

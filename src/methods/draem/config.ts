@@ -41,6 +41,13 @@ export const draemSchema = z.strictObject({
      */
     milestones: z.array(z.number().gt(0).lt(1)).default([0.8, 0.9]),
     gamma: z.number().positive().default(0.2),
+    /**
+     * 'float32' (the authors), or 'bfloat16': mixed precision, as torch.autocast(dtype=bfloat16)
+     * around the forward pass and loss (convolutions in bfloat16, weights, gradients and Adam in
+     * float32). Several times faster on CPUs with AVX512-BF16/AMX and on recent GPUs, slower on
+     * CPUs without them; a deviation from the paper (see the method's README).
+     */
+    precision: z.enum(['float32', 'bfloat16']).default('float32'),
   }).prefault({}),
   /**
    * Start from the authors' released checkpoints instead of training: the base path of a

@@ -43,10 +43,12 @@ export async function fitDraem(nets: DraemNetworks, data: TrainData, config: Dra
     epochs: t.epochs,
     batchSize: t.batchSize,
     modules: { reconstructive: nets.reconstructive, discriminative: nets.discriminative },
-    optimizer: { type: 'adam', lr: t.lr },
+    // fused: one pass over each of the 97M parameters instead of ~10 (the same update formula).
+    optimizer: { type: 'adam', lr: t.lr, fused: true },
     schedule: { milestones, gamma: t.gamma },
     sampling: 'replacement',
     augment: true,
+    autocast: t.precision === 'bfloat16' ? 'bfloat16' : null,
     step: (b) => draemStep(nets, b),
   }, data, ctx);
 }

@@ -105,11 +105,16 @@ export interface DraemLosses {
  * seg = D(cat(rec, augmented)) logits (N, 2, H, W), the clean images and the anomaly masks (N, 1, H, W).
  */
 export function draemLoss(rec: Tensor, img: Tensor, seg: Tensor, mask: Tensor): DraemLosses {
-  return torch.tidy(() => {
-    const l2 = F.mseLoss(rec, img);
-    const s = ssimLoss(rec, img);
-    const focal = focalLoss(F.softmax(seg, 1), mask);
+  // Under mixed precision (model.train.precision) the networks' outputs arrive in bfloat16; the
+  // terms are computed in float32 with autocast off: in bfloat16, SSIM's variances
+  // E[x²] − E[x]² cancel to zero or below over flat regions and its ratio becomes 0/0.
+  const wide = (t: Tensor): Tensor => (t.dtype === 'bfloat16' || t.dtype === 'float16' ? t.to('float32') : t);
+  return torch.tidy(() => torch.autocast({ device: rec.device.startsWith('cuda') ? 'cuda' : 'cpu', enabled: false }, () => {
+    const r = wide(rec);
+    const l2 = F.mseLoss(r, img);
+    const s = ssimLoss(r, img);
+    const focal = focalLoss(F.softmax(wide(seg), 1), mask);
     const loss = l2.add(s).add(focal);
     return { loss, l2: l2.item(), ssim: s.item(), focal: focal.item() };
-  });
+  }));
 }

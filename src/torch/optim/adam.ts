@@ -1,9 +1,13 @@
 // Adam (coupled L2 weight decay, optional AMSGrad) and AdamW (decoupled weight decay), following
-// PyTorch 1.13's _single_tensor_adam / _single_tensor_adamw op by op.
+// PyTorch 1.13's _single_tensor_adam / _single_tensor_adamw op by op; with `fused`, contiguous
+// float32 CPU parameters are updated in one pass by the addon (the same formula; PyTorch's
+// fused=True), which matters for large networks, where the ~10 passes over every parameter-sized
+// tensor are a large part of a step.
 import type { Tensor } from '../tensor.js';
 import * as ops from '../ops.generated.js';
 import { keep, tidy } from '../scope.js';
 import { noGrad } from '../autograd.js';
+import { native } from '../native.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.js';
 
 export interface AdamGroup extends ParamGroup {
@@ -12,6 +16,8 @@ export interface AdamGroup extends ParamGroup {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
+  /** One pass per parameter (CPU, float32, contiguous; not with amsgrad or maximize, which use the op-by-op path). */
+  fused: boolean;
 }
 
 export type AdamOptions = Partial<Omit<AdamGroup, 'params' | 'initialLr'>>;
@@ -30,7 +36,7 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   step(): void {
     tidy(() => noGrad(() => {
       for (const g of this.paramGroups) {
-        const { lr, eps, weightDecay, amsgrad, maximize } = g;
+        const { lr, eps, weightDecay, amsgrad, maximize, fused } = g;
         const [beta1, beta2] = g.betas;
         // One tidy per parameter: the temporaries (sqrt, division) are freed as PyTorch frees them,
         // instead of the whole step's piling up (hundreds of MB for large networks).
@@ -44,6 +50,10 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
           const expAvgSq = st.exp_avg_sq as Tensor;
           st.step = (st.step as number) + 1;
           const step = st.step;
+          if (fused && !amsgrad && !maximize && fusable(p, grad, expAvg, expAvgSq)) {
+            native.fusedAdam(p.native, grad.native, expAvg.native, expAvgSq.native, lr, beta1, beta2, eps, weightDecay, this.decoupled, step);
+            return;
+          }
           if (this.decoupled) p.mul_(1 - lr * weightDecay);
           else if (weightDecay !== 0) grad = grad.add(p, { alpha: weightDecay });
           expAvg.mul_(beta1).add_(grad, { alpha: 1 - beta1 });
@@ -75,11 +85,16 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   }
 }
 
+/** Whether the addon's one-pass update applies: contiguous float32 CPU tensors. */
+function fusable(...ts: Tensor[]): boolean {
+  return ts.every((t) => t.dtype === 'float32' && t.device === 'cpu' && t.isContiguous);
+}
+
 /** Adam (Kingma & Ba, 2014) with L2 weight decay added to the gradient, as torch.optim.Adam. */
 export class Adam extends AdamBase {
   protected readonly decoupled = false;
   constructor(params: ParamsInput<AdamGroup>, options: AdamOptions = {}) {
-    const d = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...options };
+    const d = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: false, ...options };
     validate('Adam', d);
     super(params, d);
   }
@@ -89,7 +104,7 @@ export class Adam extends AdamBase {
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
   constructor(params: ParamsInput<AdamGroup>, options: AdamOptions = {}) {
-    const d = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...options };
+    const d = { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, fused: false, ...options };
     validate('AdamW', d);
     super(params, d);
   }

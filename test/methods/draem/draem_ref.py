@@ -182,12 +182,16 @@ def focal_loss(logit, target, gamma=2, smooth=1e-5):
     return (-1 * alpha * torch.pow((1 - pt), gamma) * pt.log()).mean()
 
 
-def losses(g, d, aug, img, mask):
-    rec = g(aug)
-    seg = d(torch.cat((rec, aug), dim=1))
-    l2 = F.mse_loss(rec, img)
-    ss = ssim_loss(rec, img)
-    fo = focal_loss(torch.softmax(seg, dim=1), mask)
+def losses(g, d, aug, img, mask, amp=False):
+    # amp: the networks under bfloat16 autocast, the loss terms in float32 (as Vigil's
+    # model.train.precision=bfloat16; SSIM's variances cancel in bfloat16 over flat regions).
+    with torch.autocast('cpu' if aug.device.type == 'cpu' else 'cuda', dtype=torch.bfloat16, enabled=amp):
+        rec = g(aug)
+        seg = d(torch.cat((rec, aug), dim=1))
+    rec_, seg_ = (rec.float(), seg.float()) if amp else (rec, seg)
+    l2 = F.mse_loss(rec_, img)
+    ss = ssim_loss(rec_, img)
+    fo = focal_loss(torch.softmax(seg_, dim=1), mask)
     return rec, seg, l2, ss, fo
 
 
@@ -225,11 +229,11 @@ def main(D):
         ts = torch.load(f'{D}/{name}_ts.pth')
         opt = torch.optim.Adam([{'params': g.parameters(), 'lr': 1e-4}, {'params': d.parameters(), 'lr': 1e-4}])
         opt.zero_grad()
-        rec, seg, l2, ss, fo = losses(g, d, aug, img, mask)
+        rec, seg, l2, ss, fo = losses(g, d, aug, img, mask, amp=case.get('autocast', False))
         loss = l2 + ss + fo
         loss.backward()
-        r['rec'] = rel(ts['rec'], rec.detach())
-        r['seg'] = rel(ts['seg'], seg.detach())
+        r['rec'] = rel(ts['rec'], rec.detach().float())
+        r['seg'] = rel(ts['seg'], seg.detach().float())
         r['l2'], r['ssim'], r['focal'] = float(l2), float(ss), float(fo)
         grads = [(f'g.{k}', p.grad) for k, p in g.named_parameters()] + [(f'd.{k}', p.grad) for k, p in d.named_parameters()]
         r['grads'] = {k: rel(ts[f'grad.{k}'], v) for k, v in grads}

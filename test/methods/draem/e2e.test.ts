@@ -92,3 +92,24 @@ test('SIGKILL mid-training, then --resume: the same model as an uninterrupted ru
   const mb = JSON.parse(readFileSync(join(killed, 'metrics.json'), 'utf8'));
   assert.equal(mb.pixel.auroc, ma.pixel.auroc);
 });
+
+test('model.train.precision=bfloat16: mixed-precision training saves float32 weights that differ from the float32 run', () => {
+  const bf = join(dir, 'bf16');
+  const r = vigil(['train', '--method', 'draem', '--data', `synth:${join(dir, 'synth', 'striped')}`, ...tiny(2), '--set', 'model.train.precision=bfloat16', '--out', bf, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(readFileSync(join(bf, 'metrics.json'), 'utf8'));
+  assert.ok(m.pixel.auroc >= 0 && m.pixel.auroc <= 1);
+  const wa = loadSafetensors(join(run, 'model', 'model.safetensors')).tensors;
+  const wb = loadSafetensors(join(bf, 'model', 'model.safetensors')).tensors;
+  let differ = 0;
+  for (const [k, t] of wb) {
+    if (k.endsWith('num_batches_tracked')) continue;
+    assert.equal(t.dtype, 'float32', k);
+    const x = t.toTypedArray() as Float32Array, y = wa.get(k)!.toTypedArray() as Float32Array;
+    if (Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) !== 0) differ++;
+  }
+  assert.ok(differ > 0, 'bfloat16 training changed the weights');
+  const bad = vigil(['train', '--method', 'draem', '--data', `synth:${join(dir, 'synth', 'striped')}`, ...tiny(1), '--set', 'model.train.precision=half', '--out', join(dir, 'bad')]);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /model\.train\.precision/);
+});

@@ -22,12 +22,16 @@ import { runPython, tempDir } from '../../helpers/python.js';
 // float32 rounding that this deep train-mode-BN net amplifies (PyTorch against itself: logits
 // ~1e-3, some BN-parameter gradients ~40% at widths 8/4, batch 2), so our channels-last float32 is
 // compared with PyTorch's channels-last, and our channels-last float64 with PyTorch's NCHW.
-interface Case { name: string; seed: number; rw: number; dw: number; dtype: 'float32' | 'float64'; channelsLast: boolean; pyChannelsLast: boolean }
+// autocast: the forward pass and loss under bfloat16 autocast on both sides (model.train.precision
+// 'bfloat16'); fused: our one-pass Adam (what DRAEM's trainer uses) against PyTorch's Adam.
+interface Case { name: string; seed: number; rw: number; dw: number; dtype: 'float32' | 'float64'; channelsLast: boolean; pyChannelsLast: boolean; autocast?: boolean; fused?: boolean }
 const cases: Case[] = [
   { name: 'f32', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false },
   { name: 'f32-cl', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: true, pyChannelsLast: true },
   { name: 'f64', seed: 5, rw: 8, dw: 4, dtype: 'float64', channelsLast: false, pyChannelsLast: false },
   { name: 'f64-cl', seed: 5, rw: 8, dw: 4, dtype: 'float64', channelsLast: true, pyChannelsLast: false },
+  { name: 'f32-fused', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, fused: true },
+  { name: 'bf16', seed: 7, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, autocast: true, fused: true },
 ];
 const CK = { seed: 9, rw: 8, dw: 4 };
 const S = 128;
@@ -70,16 +74,20 @@ test('setup: our forward, loss, gradients and Adam step; the PyTorch reference',
     const data = inputs(cs.seed);
     torch.savePth(join(dir, `${cs.name}_data.pth`), data);
     const out = new Map<string, Tensor>();
-    const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }]);
+    const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }], { fused: cs.fused ?? false });
     const losses = torch.tidy(() => {
       const [aug, img, mask] = [data.aug, data.img, data.mask].map((t) => t.to(cs.dtype));
       opt.zeroGrad();
-      const rec = g.forward(aug!);
-      const seg = d.forward(torch.cat([rec, aug!], 1));
-      const l = draemLoss(rec, img!, seg, mask!);
+      const { rec, seg, l } = torch.autocast({ dtype: 'bfloat16', enabled: cs.autocast ?? false }, () => {
+        const rec = g.forward(aug!);
+        const seg = d.forward(torch.cat([rec, aug!], 1));
+        return { rec, seg, l: draemLoss(rec, img!, seg, mask!) };
+      });
+      // Under autocast the convolutions really ran in bfloat16 (the loss is float32).
+      assert.equal(rec.dtype, cs.autocast ? 'bfloat16' : cs.dtype);
       l.loss.backward();
-      out.set('rec', torch.keep(rec.detach().contiguous()));
-      out.set('seg', torch.keep(seg.detach().contiguous()));
+      out.set('rec', torch.keep(rec.detach().to('float32').contiguous()));
+      out.set('seg', torch.keep(seg.detach().to('float32').contiguous()));
       return { l2: l.l2, ssim: l.ssim, focal: l.focal };
     });
     for (const [pre, m] of [['g', g], ['d', d]] as const) {

@@ -51,6 +51,15 @@ const cases: OptCase[] = [
     sched: { type: 'MultiStepLR', milestones: [3, 3, 5], gamma: 0.5 } },
   { name: 'SGD momentum, CosineAnnealingLR past tMax', opt: 'SGD', kw: { lr: 0.1, momentum: 0.9 }, groups: one, groupKw: [{}],
     make: (g) => new optim.SGD(g, { lr: 0.1, momentum: 0.9 }), sched: { type: 'CosineAnnealingLR', T_max: 3, eta_min: 0.01 } },
+  // fused: our one-pass update against PyTorch's op-by-op Adam (the same trajectory to rounding);
+  // with amsgrad the fused option falls back to the op-by-op path.
+  { name: 'Adam fused, weightDecay 1e-2, betas', opt: 'Adam', kw: { lr: 0.05, weight_decay: 1e-2, betas: [0.8, 0.99] }, groups: one, groupKw: [{}],
+    make: (g) => new optim.Adam(g, { lr: 0.05, weightDecay: 1e-2, betas: [0.8, 0.99], fused: true }), sched: multi },
+  { name: 'AdamW fused, weightDecay 0.3', opt: 'AdamW', kw: { lr: 0.05, weight_decay: 0.3 }, groups: one, groupKw: [{}],
+    make: (g) => new optim.AdamW(g, { lr: 0.05, weightDecay: 0.3, fused: true }), sched: multi },
+  { name: 'Adam fused + amsgrad (op-by-op fallback), two groups', opt: 'Adam', kw: { lr: 0.05, amsgrad: true }, groups: [[0, 2], [1]],
+    groupKw: [{}, { lr: 0.2 }],
+    make: (g) => new optim.Adam(g.map((x, i) => (i === 1 ? { ...x, lr: 0.2 } : x)), { lr: 0.05, amsgrad: true, fused: true }), sched: multi },
 ];
 
 function makeScheduler(s: Sched, opt: optim.Optimizer<optim.ParamGroup>): optim.LRScheduler {
@@ -193,8 +202,8 @@ test('stateDict names state by parameter index; groups are JSON with defaults fi
     assert.deepEqual([...sd.state.keys()].sort(), ['0', '1', '2'].flatMap((i) => ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step'].map((k) => `${i}.${k}`)).sort());
     assert.equal(sd.state.get('2.step')!.item(), 1);
     assert.deepEqual(JSON.parse(JSON.stringify(sd.groups)), [
-      { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: true, maximize: false, params: [0, 1] },
-      { lr: 0.5, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: true, maximize: false, params: [2] },
+      { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: true, maximize: false, fused: false, params: [0, 1] },
+      { lr: 0.5, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: true, maximize: false, fused: false, params: [2] },
     ]);
   });
   const other = new optim.Adam([p[0]!, p[1]!, p[2]!]);
