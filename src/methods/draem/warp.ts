@@ -115,11 +115,27 @@ export function warpAffineU8(src: Uint8Array, height: number, width: number, m: 
  */
 export function warpAffineU8ToPlanar(src: Uint8Array, height: number, width: number, m: Affine2x3, lut: Float32Array, a: Float32Array, b: Float32Array, offset: number): void {
   const map = inverseMap(m, height, width);
-  const n = height * width, o1 = offset + n, o2 = offset + 2 * n;
+  const { adelta, bdelta, x0, y0 } = map;
+  const n = height * width, o1 = offset + n, o2 = offset + 2 * n, row = width * 3;
   for (let yd = 0, p = 0; yd < height; yd++) {
+    const xr = x0[yd]!, yr = y0[yd]!;
     for (let xd = 0; xd < width; xd++, p++) {
-      const v = warpPixel3(src, height, width, map, yd, xd);
-      const c0 = lut[v & 255]!, c1 = lut[(v >> 8) & 255]!, c2 = lut[v >> 16]!;
+      // Interior pixels inline (every sample with an input rotation goes through here); pixels
+      // whose taps leave the image through warpPixel3.
+      const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
+      const x = X >> 5, y = Y >> 5;
+      let c0: number, c1: number, c2: number;
+      if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+        const k = 4 * (((Y & 31) << 5) | (X & 31));
+        const w00 = W15[k]!, w01 = W15[k + 1]!, w10 = W15[k + 2]!, w11 = W15[k + 3]!;
+        const s = y * row + x * 3, q = s + row;
+        c0 = lut[(src[s]! * w00 + src[s + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15]!;
+        c1 = lut[(src[s + 1]! * w00 + src[s + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15]!;
+        c2 = lut[(src[s + 2]! * w00 + src[s + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15]!;
+      } else {
+        const v = warpPixel3(src, height, width, map, yd, xd);
+        c0 = lut[v & 255]!; c1 = lut[(v >> 8) & 255]!; c2 = lut[v >> 16]!;
+      }
       a[offset + p] = c0; a[o1 + p] = c1; a[o2 + p] = c2;
       b[offset + p] = c0; b[o1 + p] = c1; b[o2 + p] = c2;
     }
