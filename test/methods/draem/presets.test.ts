@@ -24,18 +24,18 @@ test('mvtec and folder presets are the authors\' train_DRAEM.py settings (256²,
   assert.equal((resolveYaml('folder', 'folder:/data/parts').model as DraemConfig).anomalySource, 'procedural');
 });
 
-test('lite preset: 128², widths 16/16, 300 epochs of 8, lr 1e-3, ×0.2 at epochs 240 and 270, as its README row says', () => {
+test('lite preset: 128², widths 16/16, 150 epochs of 8, lr 1e-3, ×0.2 at epochs 120 and 135, as its README row says', () => {
   const c = resolveYaml('lite', 'synth:/tmp/synth/woven');
   const m = c.model as DraemConfig;
   assert.deepEqual([m.imageSize, m.reconstructiveWidth, m.discriminativeWidth, m.anomalySource, m.initFrom, m.channelsLast], [128, 16, 16, 'procedural', null, false]);
-  assert.deepEqual(m.train, { epochs: 300, batchSize: 8, lr: 1e-3, milestones: [0.8, 0.9], gamma: 0.2, precision: 'float32' });
-  assert.deepEqual(milestoneEpochs(m.train.epochs, m.train.milestones), { milestones: [240, 270], unreachable: [] }, 'both lr drops are reached');
+  assert.deepEqual(m.train, { epochs: 150, batchSize: 8, lr: 1e-3, milestones: [0.8, 0.9], gamma: 0.2, precision: 'float32' });
+  assert.deepEqual(milestoneEpochs(m.train.epochs, m.train.milestones), { milestones: [120, 135], unreachable: [] }, 'both lr drops are reached');
   assert.equal(scoreWindowOf(m), 11, 'the 21×21 window scaled to 128²');
   assert.equal(c.dataset.spec, 'synth:/tmp/synth/woven');
   // The README's preset table states the same numbers.
   const row = readme.split('\n').find((l) => l.startsWith('| `lite` |'));
   assert.ok(row, 'README has a `lite` row in its preset table');
-  for (const s of ['128²', '16 / 16', '300', '1e-3', '240, 270']) assert.ok(row.includes(s), `README lite row mentions ${s}: ${row}`);
+  for (const s of ['128²', '16 / 16', '150', '1e-3', '120, 135']) assert.ok(row.includes(s), `README lite row mentions ${s}: ${row}`);
   // And its parameter counts, from the authors' constructors at these widths.
   const nets = buildNetworks({ reconstructiveWidth: m.reconstructiveWidth, discriminativeWidth: m.discriminativeWidth, channelsLast: false });
   try {
