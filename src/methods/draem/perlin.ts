@@ -32,9 +32,12 @@ function cellPositions(size: number, res: number): [Float64Array, Float64Array] 
 /**
  * Perlin noise (H × W, row-major float64) for `res0` cells along the rows and `res1` along the
  * columns, given the corner angles. H must be a multiple of res0 and W of res1. Every element of
- * `out` (if given, H·W long) is written.
+ * `out` (if given, H·W long) is written. With `hot`, the 8×8 tiles holding a value above
+ * `hot.above` are flagged in `hot.tiles` (⌈H/8⌉ × ⌈W/8⌉, row-major; flags are only set), which
+ * saves the mask's warp a pass over the noise.
  */
-export function perlinNoise(height: number, width: number, res0: number, res1: number, angles: Float64Array, out: Float64Array = new Float64Array(height * width)): Float64Array {
+export function perlinNoise(height: number, width: number, res0: number, res1: number, angles: Float64Array, out: Float64Array = new Float64Array(height * width),
+  hot?: { above: number; tiles: Uint8Array }): Float64Array {
   if (height % res0 !== 0 || width % res1 !== 0) throw new RangeError(`perlinNoise: ${height}×${width} is not divisible into ${res0}×${res1} cells`);
   if (angles.length !== (res0 + 1) * (res1 + 1)) throw new RangeError(`perlinNoise: expected ${(res0 + 1) * (res1 + 1)} angles, got ${angles.length}`);
   const d0 = height / res0, d1 = width / res1;
@@ -55,8 +58,10 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
         s00[j] = y * sin[k00]!; s10[j] = y * sin[k10]!; s01[j] = (y - 1) * sin[k00 + 1]!; s11[j] = (y - 1) * sin[k10 + 1]!;
       }
     }
+    const above = hot?.above ?? Infinity, tiles = hot?.tiles ?? new Uint8Array(0), tw = ((width - 1) >> 3) + 1;
     for (let i = a * d0; i < (a + 1) * d0; i++) {
       const x = g0[i]!, t0 = f0[i]!;
+      const tileRow = (i >> 3) * tw;
       let o = i * width;
       for (let j = 0, b = 0; b < res1; b++) {
         const k00 = a * stride + b, k10 = k00 + stride;
@@ -65,7 +70,9 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
           const n00 = c00 + s00[j]!, n10 = c10 + s10[j]!, n01 = c01 + s01[j]!, n11 = c11 + s11[j]!;
           const l0 = (n10 - n00) * t0 + n00;
           const l1 = (n11 - n01) * t0 + n01;
-          out[o] = Math.SQRT2 * ((l1 - l0) * f1[j]! + l0);
+          const v = Math.SQRT2 * ((l1 - l0) * f1[j]! + l0);
+          out[o] = v;
+          if (v > above) tiles[tileRow + (j >> 3)] = 1;
         }
       }
     }

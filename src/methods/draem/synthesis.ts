@@ -13,7 +13,7 @@ import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
 import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type AugmenterParams } from './augmenters.js';
 import type { Need } from './need.js';
 import { perlinNoise, randomAngles } from './perlin.js';
-import { isIdentity, rotateAboveF64, rotationMatrix, warpAffineU8ToPlanar } from './warp.js';
+import { isIdentity, nearValue, rotateAboveF64, rotationMatrix, warpAffineU8ToPlanar } from './warp.js';
 import { openAnomalySource, type AnomalySourceSpec } from './source.js';
 import type { AugmentContext, AugmentInput, AugmentOutput } from '../types.js';
 
@@ -72,8 +72,10 @@ function scratch(n: number): Scratch {
 
 /** The thresholded, rotated Perlin mask: the pixels (indices y·W + x, ascending) where it is 1. */
 export function perlinMask(height: number, width: number, d: Pick<SampleDraws, 'perlinScale' | 'perlinAngles' | 'noiseRotation'>): Int32Array {
-  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles, scratch(height * width).noise);
-  return rotateAboveF64(noise, height, width, d.noiseRotation, 0.5);
+  // The noise flags its 8×8 tiles that hold values near 0.5 as it is made, for the warp to skip the rest.
+  const tiles = new Uint8Array((((height - 1) >> 3) + 1) * (((width - 1) >> 3) + 1));
+  const noise = perlinNoise(height, width, d.perlinScale[0], d.perlinScale[1], d.perlinAngles, scratch(height * width).noise, { above: nearValue(0.5), tiles });
+  return rotateAboveF64(noise, height, width, d.noiseRotation, 0.5, tiles);
 }
 
 /**

@@ -201,12 +201,12 @@ const WF = (() => {
  * result compared with `threshold`: returns the pixels (ascending) where it is greater; the float
  * results are not kept.
  */
-export function warpAffineAboveF64(src: Float64Array, height: number, width: number, m: Affine2x3, threshold: number): Int32Array {
+export function warpAffineAboveF64(src: Float64Array, height: number, width: number, m: Affine2x3, threshold: number, hotTiles?: Uint8Array): Int32Array {
   const map = inverseMap(m, height, width);
   const { adelta, bdelta, x0, y0 } = map;
   // Pixels that map outside the source are 0.
   const outside = 0 > threshold;
-  const near = nearTiles(src, height, width, threshold);
+  const near = nearTiles(src, height, width, threshold, hotTiles);
   const above = listBuffer(height * width);
   let count = 0;
   for (let yd = 0; yd < height; yd++) {
@@ -241,6 +241,8 @@ export function warpAffineAboveF64(src: Float64Array, height: number, width: num
 }
 
 const TILE_BITS = 3;
+/** Values above this may take a bilinear result above `threshold` (rounding margin). */
+export const nearValue = (threshold: number): number => threshold - 1e-9;
 /**
  * Where a source holds values near a threshold, by 8×8 tiles, to skip runs of 8 destination
  * pixels that cannot exceed it (the anomaly mask is ~5 % of the image). A bilinear result is a
@@ -248,16 +250,22 @@ const TILE_BITS = 3;
  * exceeds the threshold only if a tap is above threshold − 1e-9. The taps of a run lie in the box of
  * its end pixels' top-left taps, widened by one pixel for the fixed-point rounding and one for the
  * right/lower taps; `any` asks an integral image of the tiles holding such values about that box.
- * null when threshold ≤ 1e-9 (pixels outside the source, 0, would then count).
+ * null when threshold ≤ 1e-9 (pixels outside the source, 0, would then count). `known`: the tiles
+ * holding a value above nearValue(threshold), when the caller flagged them while making `src`.
  */
-function nearTiles(src: Float64Array, height: number, width: number, threshold: number) {
+function nearTiles(src: Float64Array, height: number, width: number, threshold: number, known?: Uint8Array) {
   if (!(threshold > 1e-9)) return null;
-  const near = threshold - 1e-9;
   const tw = ((width - 1) >> TILE_BITS) + 1, th = ((height - 1) >> TILE_BITS) + 1;
-  const hot = new Uint8Array(tw * th);
-  for (let y = 0, p = 0; y < height; y++) {
-    const row = (y >> TILE_BITS) * tw;
-    for (let x = 0; x < width; x++, p++) if (src[p]! > near) hot[row + (x >> TILE_BITS)] = 1;
+  let hot = known;
+  if (hot === undefined) {
+    const near = nearValue(threshold);
+    hot = new Uint8Array(tw * th);
+    for (let y = 0, p = 0; y < height; y++) {
+      const row = (y >> TILE_BITS) * tw;
+      for (let x = 0; x < width; x++, p++) if (src[p]! > near) hot[row + (x >> TILE_BITS)] = 1;
+    }
+  } else if (hot.length !== tw * th) {
+    throw new RangeError(`warpAffineAboveF64: ${hot.length} tile flags for ${tw}×${th} tiles`);
   }
   // sum[(ty + 1)(tw + 1) + tx + 1] = hot tiles in rows ≤ ty, columns ≤ tx.
   const sw = tw + 1;
@@ -297,9 +305,9 @@ export function rotateU8(src: Uint8Array, height: number, width: number, degrees
 }
 
 /** imgaug's Affine(rotate=degrees) on a float64 H×W array, thresholded: the pixels (ascending) where the result is > `threshold`. */
-export function rotateAboveF64(src: Float64Array, height: number, width: number, degrees: number, threshold: number): Int32Array {
+export function rotateAboveF64(src: Float64Array, height: number, width: number, degrees: number, threshold: number, hotTiles?: Uint8Array): Int32Array {
   const m = rotationMatrix(degrees, height, width);
-  if (!isIdentity(m)) return warpAffineAboveF64(src, height, width, m, threshold);
+  if (!isIdentity(m)) return warpAffineAboveF64(src, height, width, m, threshold, hotTiles);
   const above = listBuffer(src.length);
   let count = 0;
   for (let i = 0; i < src.length; i++) if (src[i]! > threshold) above[count++] = i;
