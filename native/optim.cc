@@ -8,8 +8,10 @@
 
 namespace vigil {
 
-// fusedAdam(param, grad, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, step):
-// for contiguous float32 CPU tensors of one shape; updates param, expAvg and expAvgSq in place.
+// fusedAdam(param, grad, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, step)
+// -> true after updating param, expAvg and expAvgSq in place; false (nothing done) unless all four
+// are float32 CPU tensors of one shape and one dense layout (contiguous or channels-last alike:
+// the update is elementwise, so memory order is as good as any).
 static Napi::Value FusedAdam(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TORCH_TRY
@@ -21,9 +23,9 @@ static Napi::Value FusedAdam(const Napi::CallbackInfo& info) {
   const double eps = info[7].ToNumber().DoubleValue(), wd = info[8].ToNumber().DoubleValue();
   const bool decoupled = info[9].ToBoolean().Value();
   const double step = info[10].ToNumber().DoubleValue();
+  if (!p.is_non_overlapping_and_dense()) return Napi::Boolean::New(env, false);
   for (const at::Tensor* t : {&p, &g, &m, &v}) {
-    TORCH_CHECK(t->device().is_cpu() && t->scalar_type() == at::kFloat && t->is_contiguous(), "fusedAdam: tensors must be contiguous float32 on the CPU");
-    TORCH_CHECK(t->numel() == p.numel(), "fusedAdam: tensors must have the parameter's size");
+    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || t->sizes() != p.sizes() || t->strides() != p.strides()) return Napi::Boolean::New(env, false);
   }
   const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
   const float a1 = static_cast<float>(1 - beta1), a2 = static_cast<float>(1 - beta2);
@@ -48,7 +50,7 @@ static Napi::Value FusedAdam(const Napi::CallbackInfo& info) {
   });
   // In-place updates: bump the version counters as the ATen ops would.
   for (at::Tensor* t : {&p, &m, &v}) t->unsafeGetTensorImpl()->bump_version();
-  return env.Undefined();
+  return Napi::Boolean::New(env, true);
   TORCH_CATCH(env, "fusedAdam")
 }
 

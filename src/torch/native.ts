@@ -49,7 +49,7 @@ export interface NativeAddon {
   isGradEnabled(): boolean;
   setAutocast(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): boolean;
   clearAutocastCache(): void;
-  fusedAdam(param: NativeTensor, grad: NativeTensor, expAvg: NativeTensor, expAvgSq: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
+  fusedAdam(param: NativeTensor, grad: NativeTensor, expAvg: NativeTensor, expAvgSq: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): boolean;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;

@@ -1,5 +1,5 @@
 // Adam (coupled L2 weight decay, optional AMSGrad) and AdamW (decoupled weight decay), following
-// PyTorch 1.13's _single_tensor_adam / _single_tensor_adamw op by op; with `fused`, contiguous
+// PyTorch 1.13's _single_tensor_adam / _single_tensor_adamw op by op; with `fused`, dense
 // float32 CPU parameters are updated in one pass by the addon (the same formula; PyTorch's
 // fused=True), which matters for large networks, where the ~10 passes over every parameter-sized
 // tensor are a large part of a step.
@@ -16,7 +16,7 @@ export interface AdamGroup extends ParamGroup {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
-  /** One pass per parameter (CPU, float32, contiguous; not with amsgrad or maximize, which use the op-by-op path). */
+  /** One pass per parameter (CPU, float32, contiguous or channels-last; amsgrad, maximize and other tensors use the op-by-op path). */
   fused: boolean;
 }
 
@@ -50,10 +50,8 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
           const expAvgSq = st.exp_avg_sq as Tensor;
           st.step = (st.step as number) + 1;
           const step = st.step;
-          if (fused && !amsgrad && !maximize && fusable(p, grad, expAvg, expAvgSq)) {
-            native.fusedAdam(p.native, grad.native, expAvg.native, expAvgSq.native, lr, beta1, beta2, eps, weightDecay, this.decoupled, step);
-            return;
-          }
+          // The addon declines (false) unless the four tensors are float32 on the CPU in one dense layout.
+          if (fused && !amsgrad && !maximize && native.fusedAdam(p.native, grad.native, expAvg.native, expAvgSq.native, lr, beta1, beta2, eps, weightDecay, this.decoupled, step)) return;
           if (this.decoupled) p.mul_(1 - lr * weightDecay);
           else if (weightDecay !== 0) grad = grad.add(p, { alpha: weightDecay });
           expAvg.mul_(beta1).add_(grad, { alpha: 1 - beta1 });
@@ -83,11 +81,6 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
     if (amsgrad) st.max_exp_avg_sq = keep(ops.zeros_like(p));
     return st;
   }
-}
-
-/** Whether the addon's one-pass update applies: contiguous float32 CPU tensors. */
-function fusable(...ts: Tensor[]): boolean {
-  return ts.every((t) => t.dtype === 'float32' && t.device === 'cpu' && t.isContiguous);
 }
 
 /** Adam (Kingma & Ba, 2014) with L2 weight decay added to the gradient, as torch.optim.Adam. */

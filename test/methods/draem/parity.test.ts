@@ -31,6 +31,7 @@ const cases: Case[] = [
   { name: 'f64', seed: 5, rw: 8, dw: 4, dtype: 'float64', channelsLast: false, pyChannelsLast: false },
   { name: 'f64-cl', seed: 5, rw: 8, dw: 4, dtype: 'float64', channelsLast: true, pyChannelsLast: false },
   { name: 'f32-fused', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, fused: true },
+  { name: 'f32-cl-fused', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: true, pyChannelsLast: true, fused: true },
   { name: 'bf16', seed: 7, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, autocast: true, fused: true },
 ];
 const CK = { seed: 9, rw: 8, dw: 4 };
