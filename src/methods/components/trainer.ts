@@ -121,7 +121,8 @@ export async function trainStage(stage: Stage, data: TrainData, ctx: FitContext)
         const values = torch.tidy(() => {
           opt.zeroGrad();
           const info = { stage: name, epoch: e, batch: batches };
-          const out = torch.autocast({ device: autocastDevice, dtype: stage.autocast ?? 'bfloat16', enabled: (stage.autocast ?? null) !== null }, () => stage.step(b, info));
+          const dtype = stage.autocast ?? null;
+          const out = dtype === null ? stage.step(b, info) : torch.autocast({ device: autocastDevice, dtype }, () => stage.step(b, info));
           out.loss.backward();
           opt.step();
           out.afterStep?.();

@@ -17,8 +17,6 @@ export const BRIGHTNESS_COLORSPACES: readonly Colorspace[] = ['YCrCb', 'HSV', 'H
 /** The brightness channel of each (imgaug's _CSPACE_TO_CHANNEL_ID). */
 export const BRIGHTNESS_CHANNEL: Readonly<Record<Colorspace, number>> = { YCrCb: 0, HSV: 2, HLS: 1, Lab: 0, Luv: 0, YUV: 0 };
 
-export type { Need } from './need.js';
-
 const f32 = Math.fround;
 const sat = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
 /** cvRound of a float: nearest, ties to even. */

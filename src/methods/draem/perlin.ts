@@ -50,6 +50,7 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
   // noise is unchanged; each pixel is left with additions and the two lerps.
   const s00 = new Float64Array(width), s01 = new Float64Array(width), s10 = new Float64Array(width), s11 = new Float64Array(width);
   if (out.length !== height * width) throw new RangeError(`perlinNoise: out holds ${out.length} values, not ${height * width}`);
+  const above = hot?.above ?? Infinity, tiles = hot?.tiles ?? new Uint8Array(0), tw = ((width - 1) >> 3) + 1;
   for (let a = 0; a < res0; a++) {
     for (let j = 0, b = 0; b < res1; b++) {
       const k00 = a * stride + b, k10 = k00 + stride;
@@ -58,7 +59,6 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
         s00[j] = y * sin[k00]!; s10[j] = y * sin[k10]!; s01[j] = (y - 1) * sin[k00 + 1]!; s11[j] = (y - 1) * sin[k10 + 1]!;
       }
     }
-    const above = hot?.above ?? Infinity, tiles = hot?.tiles ?? new Uint8Array(0), tw = ((width - 1) >> 3) + 1;
     for (let i = a * d0; i < (a + 1) * d0; i++) {
       const x = g0[i]!, t0 = f0[i]!;
       const tileRow = (i >> 3) * tw;
