@@ -8,7 +8,7 @@
 FROM debian:trixie-slim
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends nodejs npm libtorch-dev libopenblas0-pthread \
+ && apt-get install -y -qq --no-install-recommends nodejs npm libtorch-dev libopenblas0-pthread libdnnl-dev \
       build-essential python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/vigil

@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "vigil_torch",
-    "sources": ["native/addon.cc", "native/tensor.cc", "native/ops.cc", "native/allocator.cc", "native/autograd.cc", "native/optim.cc"],
+    "sources": ["native/addon.cc", "native/tensor.cc", "native/ops.cc", "native/allocator.cc", "native/autograd.cc", "native/optim.cc", "native/winograd.cc"],
     "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
                 "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "<!@(node scripts/libtorch-config.mjs defines)"],
     "cflags!": ["-fno-exceptions"],

@@ -8,6 +8,8 @@
 //        [--widths 128,64] [--channels-last 0|1] [--pytorch-channels-last 0|1] [--device cpu|cuda[:n]]
 //        [--precision float32|bfloat16]   (bfloat16: both sides run the networks under bfloat16
 //        autocast and the loss in float32: torch.autocast in PyTorch, model.train.precision in Vigil)
+//        [--convolution winograd|direct]  (Vigil's model.convolution; PyTorch runs its own direct kernels)
+// Vigil's side is what its DRAEM trainer runs: the fused Adam and model.convolution.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
@@ -40,6 +42,11 @@ if (DEVICE !== 'cpu' && !torch.cudaAvailable()) {
   console.error(`--device ${DEVICE}: this addon's libtorch has no CUDA; build it against a CUDA libtorch (docs/engine.md)`);
   process.exit(1);
 }
+const CONVOLUTION = sarg('--convolution', 'winograd') as 'winograd' | 'direct';
+if (CONVOLUTION !== 'winograd' && CONVOLUTION !== 'direct') {
+  console.error(`--convolution ${CONVOLUTION}: must be winograd or direct`);
+  process.exit(1);
+}
 const WARMUP = 2;
 
 interface Phases { forward: number[]; backward: number[]; optimizer: number[] }
@@ -50,9 +57,9 @@ const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.s
 function runVigil(): { times: number[]; cpu: number[]; phases: Phases } {
   torch.setNumThreads(THREADS);
   torch.manualSeed(0);
-  const { reconstructive: g, discriminative: d } = buildNetworks({ reconstructiveWidth: RW, discriminativeWidth: DW, channelsLast: CL });
+  const { reconstructive: g, discriminative: d } = buildNetworks({ reconstructiveWidth: RW, discriminativeWidth: DW, channelsLast: CL, convolution: CONVOLUTION });
   if (DEVICE !== 'cpu') { g.to(DEVICE); d.to(DEVICE); }
-  const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }]);
+  const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }], { fused: true });
   const img = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]).to(DEVICE));
   const aug = torch.keep(torch.rand([BATCH, 3, SIZE, SIZE]).to(DEVICE));
   const mask = torch.keep(torch.rand([BATCH, 1, SIZE, SIZE]).gt(0.8).to('float32').to(DEVICE));
@@ -139,7 +146,7 @@ if (process.argv.includes('--vigil-child')) {
   }
   const mv = median(vig), mp = median(py);
   console.log(JSON.stringify({
-    bench: 'draem-step', device: DEVICE, precision: PRECISION, widths: [RW, DW], layout: { vigil: CL ? 'channels_last' : 'nchw', pytorch: PY_CL ? 'channels_last' : 'nchw' }, size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
+    bench: 'draem-step', device: DEVICE, precision: PRECISION, convolution: { vigil: DEVICE === 'cpu' && PRECISION === 'float32' && torch.nn.F.winogradAvailable() ? CONVOLUTION : 'direct', pytorch: 'direct' }, widths: [RW, DW], layout: { vigil: CL ? 'channels_last' : 'nchw', pytorch: PY_CL ? 'channels_last' : 'nchw' }, size: SIZE, batch: BATCH, steps: STEPS * ROUNDS,
     vigil_median_ms: +mv.toFixed(1), pytorch_median_ms: +mp.toFixed(1), ratio: +(mv / mp).toFixed(3),
     // CPU time per step (user + system, all threads): on a shared machine the steadier comparison.
     vigil_cpu_median_ms: Math.round(median(vigCpu)), pytorch_cpu_median_ms: Math.round(median(pyCpu)), cpu_ratio: +(median(vigCpu) / median(pyCpu)).toFixed(3),

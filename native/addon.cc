@@ -87,6 +87,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAutograd(env, exports);
   InitAllocator(env, exports);
   InitOptim(env, exports);
+  InitWinograd(env, exports);
   return exports;
 }
 

@@ -47,6 +47,7 @@ void InitAutograd(Napi::Env env, Napi::Object exports);
 void InitAllocator(Napi::Env env, Napi::Object exports);
 void InstallAllocator();
 void InitOptim(Napi::Env env, Napi::Object exports);
+void InitWinograd(Napi::Env env, Napi::Object exports);
 
 at::ScalarType dtypeFromInt(int64_t v);
 Napi::Value ivalueToJs(Napi::Env env, const c10::IValue& v);

@@ -57,6 +57,18 @@ function hasCuda(t) {
   try { return readdirSync(t.libdir).some((f) => f.startsWith('libtorch_cuda.')); } catch { return false; }
 }
 
+// oneDNN's headers (Debian's libdnnl-dev) for native/winograd.cc. Only with Debian's libtorch, which
+// links the same libdnnl.so.2; other builds carry their own oneDNN inside libtorch_cpu (the op then
+// falls back to at::conv2d).
+function dnnl(t) {
+  return t.system && existsSync('/usr/include/dnnl.hpp') && existsSync(join(t.libdir, 'libdnnl.so'));
+}
+
+/** One line saying what a build against `t` gets (the describe query). */
+export function describeBuild(t) {
+  return `${t.how}: ${t.root} (lib ${t.libdir}${hasCuda(t) ? ', CUDA' : ''}${dnnl(t) ? ', oneDNN Winograd' : ''})`;
+}
+
 const MISSING = `libtorch was not found.
   Debian/Ubuntu: sudo apt-get install libtorch-dev libopenblas0-pthread
   Other systems: download libtorch from pytorch.org, unzip it, and set LIBTORCH=/path/to/libtorch
@@ -69,10 +81,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!t) { console.error(MISSING); process.exit(1); }
   const out = {
     include: t.includes,
-    defines: abiFlag(t),
-    libs: [`-L${t.libdir}`, ...(hasCuda(t) ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-Wl,--as-needed'] : []), '-ltorch', '-ltorch_cpu', '-lc10'],
+    defines: [...abiFlag(t), ...(dnnl(t) ? ['VIGIL_DNNL'] : [])],
+    libs: [`-L${t.libdir}`, ...(hasCuda(t) ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-Wl,--as-needed'] : []), '-ltorch', '-ltorch_cpu', '-lc10', ...(dnnl(t) ? ['-ldnnl'] : [])],
     ldflags: t.system ? [] : [`-Wl,-rpath,${t.libdir}`],
-    describe: [`${t.how}: ${t.root} (lib ${t.libdir}${hasCuda(t) ? ', CUDA' : ''})`],
+    describe: [describeBuild(t)],
   }[what];
   if (!out) { console.error(`unknown query ${what}`); process.exit(1); }
   console.log(out.join(' '));

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Runtime: libtorch + a fast BLAS (Debian's default reference BLAS is ~15x slower for sgemm).
 # Tests: PyTorch/torchvision/scikit-learn produce reference outputs at test time.
-# Fashion-MNIST (Debian's dataset-fashion-mnist, ~30 MB) is the demo's one-class benchmark.
-pkgs=(libtorch-dev libopenblas0-pthread build-essential python3 dataset-fashion-mnist)
+# libdnnl-dev: oneDNN's headers, for the addon's Winograd convolutions (native/winograd.cc; the
+# library itself comes with libtorch). Fashion-MNIST (Debian's dataset-fashion-mnist, ~30 MB) is
+# the demo's one-class benchmark.
+pkgs=(libtorch-dev libopenblas0-pthread libdnnl-dev build-essential python3 dataset-fashion-mnist)
 if [ "${VIGIL_SETUP_TEST:-0}" = 1 ]; then
   # python3-skimage: its `brick` photograph for the brick experiment; chromium: report.html and the `vigil serve` UI in a real browser.
   pkgs+=(python3-torch python3-torchvision python3-sklearn python3-numpy python3-scipy python3-opencv python3-pil python3-skimage chromium)

@@ -50,6 +50,8 @@ export interface NativeAddon {
   setAutocast(device: 'cpu' | 'cuda', enabled: boolean, dtype: 'bfloat16' | 'float16'): boolean;
   clearAutocastCache(): void;
   fusedAdam(param: NativeTensor, grad: NativeTensor, expAvg: NativeTensor, expAvgSq: NativeTensor, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): boolean;
+  winogradAvailable(): boolean;
+  winogradCalls(): number;
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;

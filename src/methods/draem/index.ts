@@ -40,7 +40,7 @@ export class DraemDetector implements Detector {
 
   constructor(readonly config: DraemConfig, imageShape: Shape3, readonly device = 'cpu') {
     checkShape(config, imageShape);
-    this.nets = buildNetworks({ reconstructiveWidth: config.reconstructiveWidth, discriminativeWidth: config.discriminativeWidth, channelsLast: config.channelsLast });
+    this.nets = buildNetworks({ reconstructiveWidth: config.reconstructiveWidth, discriminativeWidth: config.discriminativeWidth, channelsLast: config.channelsLast, convolution: config.convolution });
     if (device !== 'cpu') {
       this.nets.reconstructive.to(device);
       this.nets.discriminative.to(device);

@@ -209,6 +209,12 @@ export interface BuildOptions {
    * (see src/methods/dsvdd/networks.ts). Same values up to summation order. Default false.
    */
   channelsLast?: boolean;
+  /**
+   * How the 3×3 convolutions run on the CPU: 'direct' (libtorch's kernels, as PyTorch) or
+   * 'winograd' (oneDNN's Winograd kernels, forward and backward: the same convolution up to
+   * float32 rounding, ~2.5× faster on AVX-512; see nn.F.conv2dWinograd). Default 'direct'.
+   */
+  convolution?: nn.ConvAlgorithm;
 }
 
 /**
@@ -225,6 +231,8 @@ export function buildNetworks(options: BuildOptions = {}): DraemNetworks {
   weightsInit(reconstructive);
   const discriminative = new DiscriminativeSubNetwork(6, 2, dw);
   weightsInit(discriminative);
+  const algorithm = options.convolution ?? 'direct';
+  for (const m of [...reconstructive.modules(), ...discriminative.modules()]) if (m instanceof nn.Conv2d) m.algorithm = algorithm;
   if (options.channelsLast) {
     reconstructive.to({ memoryFormat: 'channels_last' });
     discriminative.to({ memoryFormat: 'channels_last' });

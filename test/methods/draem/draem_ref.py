@@ -206,6 +206,32 @@ def sd_diff(a, b):
     return keys_equal, worst
 
 
+def whole(pairs):
+    """‖Δ‖ / ‖ref‖ over all tensors together, from [‖Δ‖, ‖ref‖] pairs."""
+    return (sum(d * d for d, _ in pairs) / sum(n * n for _, n in pairs)) ** 0.5
+
+
+def self_spread(seed, rw, dw, aug, img, mask, channels_last):
+    runs = []
+    for cl in (channels_last, not channels_last):
+        g, d = build(seed, rw, dw)
+        if cl:
+            g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam([{'params': g.parameters(), 'lr': 1e-4}, {'params': d.parameters(), 'lr': 1e-4}])
+        opt.zero_grad()
+        _, _, l2, ss, fo = losses(g, d, aug, img, mask)
+        (l2 + ss + fo).backward()
+        params = [(f'g.{k}', p) for k, p in g.named_parameters()] + [(f'd.{k}', p) for k, p in d.named_parameters()]
+        grads = {k: p.grad.clone() for k, p in params}
+        p0 = {k: p.detach().clone() for k, p in params}
+        opt.step()
+        runs.append((grads, {k: p.detach() - p0[k] for k, p in params}))
+    (ga, sa), (gb, sb) = runs
+    # Conv biases before a train-mode BN (zero gradient in exact arithmetic) are left out, as in the test.
+    keep = [k for k in ga if not (k.endswith('.bias') and float(ga[k].norm()) < 1e-3 * max(float(v.norm()) for v in ga.values()))]
+    return whole([rel(gb[k], ga[k]) for k in keep]), whole([rel(sb[k], sa[k]) for k in keep])
+
+
 def main(D):
     torch.set_num_threads(1)
     spec = json.load(open(f'{D}/spec.json'))
@@ -245,6 +271,10 @@ def main(D):
         # buffers after the training-mode forward (running statistics)
         bufs = [(f'g.{k}', b) for k, b in g.named_buffers()] + [(f'd.{k}', b) for k, b in d.named_buffers()]
         r['buffers'] = max(float((ts[f'buf.{k}'].double() - b.double()).abs().max()) for k, b in bufs)
+        if case.get('convolution') == 'winograd':
+            # PyTorch against itself in the other layout: how far float32 rounding alone moves this
+            # net's gradients and Adam step (the yardstick for a kernel that sums differently).
+            r['selfGrads'], r['selfSteps'] = self_spread(seed, rw, dw, aug, img, mask, case['pyChannelsLast'])
         out[name] = r
 
     # Checkpoints written by torch.save as train_DRAEM.py does (zip) and in the legacy format, from

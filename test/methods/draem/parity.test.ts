@@ -24,7 +24,7 @@ import { runPython, tempDir } from '../../helpers/python.js';
 // compared with PyTorch's channels-last, and our channels-last float64 with PyTorch's NCHW.
 // autocast: the forward pass and loss under bfloat16 autocast on both sides (model.train.precision
 // 'bfloat16'); fused: our one-pass Adam (what DRAEM's trainer uses) against PyTorch's Adam.
-interface Case { name: string; seed: number; rw: number; dw: number; dtype: 'float32' | 'float64'; channelsLast: boolean; pyChannelsLast: boolean; autocast?: boolean; fused?: boolean }
+interface Case { name: string; seed: number; rw: number; dw: number; dtype: 'float32' | 'float64'; channelsLast: boolean; pyChannelsLast: boolean; autocast?: boolean; fused?: boolean; convolution?: 'direct' | 'winograd' }
 const cases: Case[] = [
   { name: 'f32', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false },
   { name: 'f32-cl', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: true, pyChannelsLast: true },
@@ -32,6 +32,10 @@ const cases: Case[] = [
   { name: 'f64-cl', seed: 5, rw: 8, dw: 4, dtype: 'float64', channelsLast: true, pyChannelsLast: false },
   { name: 'f32-fused', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, fused: true },
   { name: 'f32-cl-fused', seed: 3, rw: 8, dw: 4, dtype: 'float32', channelsLast: true, pyChannelsLast: true, fused: true },
+  // oneDNN's Winograd convolutions (model.convolution's default) against PyTorch's direct ones; G
+  // at width 32 has 64-channel layers at 64², where Winograd is used (native/winograd.cc).
+  { name: 'f32-wino', seed: 3, rw: 32, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, fused: true, convolution: 'winograd' },
+  { name: 'f32-cl-wino', seed: 3, rw: 32, dw: 4, dtype: 'float32', channelsLast: true, pyChannelsLast: true, fused: true, convolution: 'winograd' },
   { name: 'bf16', seed: 7, rw: 8, dw: 4, dtype: 'float32', channelsLast: false, pyChannelsLast: false, autocast: true, fused: true },
 ];
 const CK = { seed: 9, rw: 8, dw: 4 };
@@ -45,6 +49,7 @@ type PyCase = {
   initKeysG: boolean; initKeysD: boolean; initDiffG: number; initDiffD: number; keysG: string[]; keysD: string[];
   // [‖ours − theirs‖, ‖theirs‖] per tensor
   rec: Pair; seg: Pair; l2: number; ssim: number; focal: number; grads: Record<string, Pair>; step: Record<string, Pair>; buffers: number;
+  selfGrads?: number; selfSteps?: number;
 };
 let py: Record<string, PyCase> & { checkpoint: { maps: number[]; scores: number[] } };
 
@@ -62,7 +67,7 @@ function inputs(seed: number): { aug: Tensor; img: Tensor; mask: Tensor } {
 test('setup: our forward, loss, gradients and Adam step; the PyTorch reference', () => {
   for (const cs of cases) {
     torch.manualSeed(cs.seed);
-    const nets = buildNetworks({ reconstructiveWidth: cs.rw, discriminativeWidth: cs.dw });
+    const nets = buildNetworks({ reconstructiveWidth: cs.rw, discriminativeWidth: cs.dw, convolution: cs.convolution ?? 'direct' });
     const g = nets.reconstructive, d = nets.discriminative;
     torch.tidy(() => {
       torch.savePth(join(dir, `${cs.name}_init_g.pth`), g.stateDict());
@@ -76,6 +81,7 @@ test('setup: our forward, loss, gradients and Adam step; the PyTorch reference',
     torch.savePth(join(dir, `${cs.name}_data.pth`), data);
     const out = new Map<string, Tensor>();
     const opt = new optim.Adam([{ params: g.parameters(), lr: 1e-4 }, { params: d.parameters(), lr: 1e-4 }], { fused: cs.fused ?? false });
+    const calls = torch.nn.F.winogradCalls();
     const losses = torch.tidy(() => {
       const [aug, img, mask] = [data.aug, data.img, data.mask].map((t) => t.to(cs.dtype));
       opt.zeroGrad();
@@ -87,6 +93,8 @@ test('setup: our forward, loss, gradients and Adam step; the PyTorch reference',
       // Under autocast the convolutions really ran in bfloat16 (the loss is float32).
       assert.equal(rec.dtype, cs.autocast ? 'bfloat16' : cs.dtype);
       l.loss.backward();
+      // Where the build has them, the Winograd cases really ran Winograd kernels, and only they did.
+      if (torch.nn.F.winogradAvailable()) assert.equal(torch.nn.F.winogradCalls() > calls, cs.convolution === 'winograd', `${cs.name}: Winograd kernels used`);
       out.set('rec', torch.keep(rec.detach().to('float32').contiguous()));
       out.set('seg', torch.keep(seg.detach().to('float32').contiguous()));
       return { l2: l.l2, ssim: l.ssim, focal: l.focal };
@@ -127,8 +135,14 @@ for (const cs of cases) {
   });
 
   // Measured: float32 is bit-identical to PyTorch in both layouts; float64 channels-last vs NCHW ~1e-12.
-  const tol = cs.dtype === 'float64' ? 1e-9 : 1e-4;
-  test(`${cs.name}: forward, loss terms, every gradient and one Adam step match (rel ≤ ${tol})`, () => {
+  // Winograd sums differently, and this deep train-mode-BN net amplifies float32 rounding (the
+  // note above): its forward is held to 1e-3, and its gradients and Adam step, as a whole, to no
+  // more than PyTorch's own change of layout (NCHW ↔ channels-last) moves them in the same case
+  // (selfGrads, selfSteps: measured 0.24 and 0.56; ours 0.06–0.08 and 0.27–0.31). The kernels
+  // themselves are checked to float32 rounding in test/torch/nn/winograd.test.ts.
+  const wino = cs.convolution === 'winograd';
+  const tol = cs.dtype === 'float64' ? 1e-9 : wino ? 1e-3 : 1e-4;
+  test(`${cs.name}: forward, loss terms, ${wino ? "all gradients and the Adam step together (within PyTorch's own float32 spread)" : 'every gradient and one Adam step'} match (rel ≤ ${tol})`, () => {
     const p = py[cs.name]!;
     const o = ts.get(cs.name)!;
     const within = ([d, n]: Pair, floor: number): boolean => d <= tol * Math.max(n, floor);
@@ -136,6 +150,14 @@ for (const cs of cases) {
     assert.ok(within(p.seg, 0), `segmentation logits: ‖Δ‖ ${p.seg[0]}, ‖ref‖ ${p.seg[1]}`);
     for (const k of ['l2', 'ssim', 'focal'] as const) {
       assert.ok(Math.abs(o[k] - p[k]) <= tol * Math.abs(p[k]), `${k}: ours ${o[k]} vs PyTorch ${p[k]}`);
+    }
+    if (wino) {
+      const whole = (rows: [string, Pair][]): number => Math.sqrt(rows.reduce((a, [, [d]]) => a + d * d, 0) / rows.reduce((a, [, [, n]]) => a + n * n, 0));
+      const grads = Object.entries(p.grads).filter(([k]) => !o.zeroGrad.has(k)), steps = Object.entries(p.step).filter(([k]) => !o.zeroGrad.has(k));
+      assert.equal(grads.length, o.nParams - o.zeroGrad.size);
+      assert.ok(whole(grads) <= p.selfGrads!, `all gradients: rel ${whole(grads)}; PyTorch against itself ${p.selfGrads}`);
+      assert.ok(whole(steps) <= p.selfSteps!, `Adam step: rel ${whole(steps)}; PyTorch against itself ${p.selfSteps}`);
+      return;
     }
     const grads = Object.entries(p.grads);
     assert.equal(grads.length, o.nParams, 'every parameter compared');

@@ -35,7 +35,14 @@ export interface Conv2dOptions {
   groups?: number;
   bias?: boolean;
   paddingMode?: PaddingMode;
+  /**
+   * 'direct' (libtorch's kernels, as PyTorch) or 'winograd' (F.conv2dWinograd: oneDNN's Winograd
+   * kernels for 3×3, stride-1 convolutions, the others stay direct). Settable after construction.
+   */
+  algorithm?: ConvAlgorithm;
 }
+
+export type ConvAlgorithm = 'direct' | 'winograd';
 
 /** 2-D convolution: weight [outC, inC/groups, kH, kW], bias [outC]. */
 export class Conv2d extends Module {
@@ -47,13 +54,16 @@ export class Conv2d extends Module {
   readonly dilation: [number, number];
   readonly groups: number;
   readonly paddingMode: PaddingMode;
+  algorithm: ConvAlgorithm;
   // F.pad amounts for non-zero padding modes: [left, right, top, bottom].
   readonly #padAmounts: number[];
 
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
     super();
-    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, paddingMode = 'zeros' } = options;
+    const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, paddingMode = 'zeros', algorithm = 'direct' } = options;
     checkGroups('Conv2d', inChannels, outChannels, groups);
+    if (algorithm !== 'direct' && algorithm !== 'winograd') throw new RangeError(`Conv2d: algorithm '${String(algorithm)}' is not valid; use 'direct' or 'winograd'`);
+    this.algorithm = algorithm;
     if (!['zeros', 'reflect', 'replicate', 'circular'].includes(paddingMode)) {
       throw new RangeError(`Conv2d: paddingMode '${paddingMode}' is not valid; use 'zeros', 'reflect', 'replicate' or 'circular'`);
     }
@@ -83,8 +93,15 @@ export class Conv2d extends Module {
 
   resetParameters(): void { resetConvLike(this.weight, this.bias); }
 
+  #winogradShape(): boolean {
+    const [kh, kw] = this.kernelSize, p = this.padding;
+    return kh === 3 && kw === 3 && this.stride[0] === 1 && this.stride[1] === 1 && this.dilation[0] === 1 && this.dilation[1] === 1 && this.groups === 1 &&
+      Array.isArray(p) && p.every((v) => v === 0 || v === 1);
+  }
+
   forward(x: Tensor): Tensor {
     if (this.paddingMode === 'zeros') {
+      if (this.algorithm === 'winograd' && this.#winogradShape()) return F.conv2dWinograd(x, this.weight, { bias: this.bias, padding: this.padding as [number, number] });
       return F.conv2d(x, this.weight, { bias: this.bias, stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
     }
     const padded = F.pad(x, this.#padAmounts, { mode: this.paddingMode });
