@@ -7,6 +7,7 @@
 #include "common.h"
 #include <torch/csrc/autograd/custom_function.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/GradMode.h>
 #include <torch/library.h>
 
 #ifdef VIGIL_DNNL
@@ -131,6 +132,8 @@ struct WinogradConv : public torch::autograd::Function<WinogradConv> {
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    // The gradients come from oneDNN, not from differentiable ops: a graph of them cannot be built.
+    TORCH_CHECK(!c10::GradMode::is_enabled(), "conv2d_winograd: no double backward (createGraph); use the 'direct' algorithm for higher-order gradients");
     auto saved = ctx->get_saved_variables();
     at::Tensor x = dense(saved[0]), w = dense(saved[1]);
     at::Tensor gy = dense(grads[0]);
@@ -192,7 +195,11 @@ static at::Tensor conv2dWinograd(const at::Tensor& x, const at::Tensor& w, const
 #ifdef VIGIL_DNNL
   // No bias: zeros that need no gradient (libtorch 1.13's custom functions take no undefined tensors).
   at::Tensor b = bias.has_value() && bias->defined() ? *bias : at::zeros({w.size(0)}, w.options().requires_grad(false));
-  return WinogradConv::apply(x, w, b, padding[0], padding[1]);
+  try {
+    return WinogradConv::apply(x, w, b, padding[0], padding[1]);
+  } catch (const dnnl::error&) {
+    return at::conv2d(x, w, bias, 1, padding);  // a shape oneDNN's Winograd declines
+  }
 #else
   return at::Tensor();
 #endif

@@ -92,6 +92,14 @@ test('nn.Conv2d({ algorithm }) picks it; bad values are named', () => {
   });
 });
 
+test('double backward is refused with a clear error', { skip: !F.winogradAvailable() && 'no Winograd kernels here' }, () => {
+  torch.tidy(() => {
+    const x = torch.randn([1, 64, 64, 64]).requiresGrad_(true), w = torch.randn([64, 64, 3, 3]);
+    const y = F.conv2dWinograd(x, w, { padding: 1 }).square().sum();
+    assert.throws(() => torch.autograd.grad([y], [x], { createGraph: true }), /no double backward/);
+  });
+});
+
 test('native memory returns to where it was after forward and backward', () => {
   const x = torch.keep(torch.randn([1, 64, 64, 64]).requiresGrad_(true)), w = torch.keep(torch.randn([64, 64, 3, 3]).requiresGrad_(true));
   const step = (): void => torch.tidy(() => { F.conv2dWinograd(x, w, { padding: 1 }).sum().backward(); x.grad!.dispose(); w.grad!.dispose(); x.grad = null; w.grad = null; });
