@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
+#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #ifdef VIGIL_DNNL
@@ -134,6 +135,7 @@ struct WinogradConv : public torch::autograd::Function<WinogradConv> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     // The gradients come from oneDNN, not from differentiable ops: a graph of them cannot be built.
     TORCH_CHECK(!c10::GradMode::is_enabled(), "conv2d_winograd: no double backward (createGraph); use the 'direct' algorithm for higher-order gradients");
+    at::init_num_threads();  // the thread backward runs on
     auto saved = ctx->get_saved_variables();
     at::Tensor x = dense(saved[0]), w = dense(saved[1]);
     at::Tensor gy = dense(grads[0]);
@@ -195,6 +197,8 @@ static at::Tensor conv2dWinograd(const at::Tensor& x, const at::Tensor& w, const
 #ifdef VIGIL_DNNL
   // No bias: zeros that need no gradient (libtorch 1.13's custom functions take no undefined tensors).
   at::Tensor b = bias.has_value() && bias->defined() ? *bias : at::zeros({w.size(0)}, w.options().requires_grad(false));
+  // oneDNN's OpenMP regions take this thread's thread count: libtorch's setting, as its own ops do.
+  at::init_num_threads();
   try {
     return WinogradConv::apply(x, w, b, padding[0], padding[1]);
   } catch (const dnnl::error&) {

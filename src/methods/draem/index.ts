@@ -81,6 +81,9 @@ export class DraemDetector implements Detector {
     }
     const c = this.config;
     ctx.log(`draem: G base width ${c.reconstructiveWidth}, D base width ${c.discriminativeWidth}, ${c.imageSize}², ${c.train.epochs} epochs of ${Math.ceil(data.size / c.train.batchSize)} batches (${c.train.batchSize}, drawn with replacement)`);
+    if (c.convolution === 'winograd' && !torch.nn.F.winogradAvailable()) {
+      ctx.log("draem: model.convolution 'winograd': this build or CPU has no oneDNN Winograd kernels (libdnnl-dev at build time, AVX-512); the convolutions run libtorch's direct kernels");
+    }
     await fitDraem(this.nets, data, this.config, ctx);
     this.#fitted = true;
   }
