@@ -145,13 +145,15 @@ struct WinogradConv : public torch::autograd::Function<WinogradConv> {
     dnnl::stream s(engine());
     std::vector<at::Tensor> keep;
     at::Tensor gx, gw, gb;
+    c10::optional<memory> dyData;
     if (ctx->needs_input_grad(0)) {
       auto d = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_winograd, anyDesc(g.src), anyDesc(g.wei), anyDesc(g.dst), g.stride, g.padL, g.padR);
       dnnl::convolution_backward_data::primitive_desc pd(d, engine(), fpd);
       gx = emptyLike(x, x.sizes());
-      memory dy = asLayout(s, gy, pd.diff_dst_desc(), keep), wei = asLayout(s, w, pd.weights_desc(), keep);
+      dyData = asLayout(s, gy, pd.diff_dst_desc(), keep);
+      memory wei = asLayout(s, w, pd.weights_desc(), keep);
       Out dx = outLayout(gx, pd.diff_src_desc());
-      dnnl::convolution_backward_data(pd).execute(s, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dx.m}});
+      dnnl::convolution_backward_data(pd).execute(s, {{DNNL_ARG_DIFF_DST, *dyData}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dx.m}});
       finish(s, dx, gx);
     }
     if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
@@ -160,7 +162,9 @@ struct WinogradConv : public torch::autograd::Function<WinogradConv> {
       dnnl::convolution_backward_weights::primitive_desc pd(d, engine(), fpd);
       gw = emptyLike(w, w.sizes());
       gb = at::empty({w.size(0)}, w.options());
-      memory src = asLayout(s, x, pd.src_desc(), keep), dy = asLayout(s, gy, pd.diff_dst_desc(), keep);
+      // The output gradient in the layout backward-data already reordered it to, where they agree.
+      memory src = asLayout(s, x, pd.src_desc(), keep);
+      memory dy = dyData && dyData->get_desc() == pd.diff_dst_desc() ? *dyData : asLayout(s, gy, pd.diff_dst_desc(), keep);
       Out dw = outLayout(gw, pd.diff_weights_desc());
       memory db(pd.diff_bias_desc(), engine(), gb.data_ptr());
       dnnl::convolution_backward_weights(pd).execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw.m}, {DNNL_ARG_DIFF_BIAS, db}});

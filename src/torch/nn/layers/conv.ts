@@ -93,10 +93,10 @@ export class Conv2d extends Module {
 
   resetParameters(): void { resetConvLike(this.weight, this.bias); }
 
+  // What the op cannot see (it takes no stride or dilation, and no string padding); kernel size,
+  // padding values, groups and whether Winograd pays are its own checks (native/winograd.cc).
   #winogradShape(): boolean {
-    const [kh, kw] = this.kernelSize, p = this.padding;
-    return kh === 3 && kw === 3 && this.stride[0] === 1 && this.stride[1] === 1 && this.dilation[0] === 1 && this.dilation[1] === 1 && this.groups === 1 &&
-      Array.isArray(p) && p.every((v) => v === 0 || v === 1);
+    return Array.isArray(this.padding) && this.stride.every((s) => s === 1) && this.dilation.every((d) => d === 1);
   }
 
   forward(x: Tensor): Tensor {
