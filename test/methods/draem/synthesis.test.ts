@@ -13,7 +13,7 @@ import { AUGMENTERS, applyAugmenter, sampleAugmenter, type AugmenterParams } fro
 import { BRIGHTNESS_COLORSPACES } from '../../../src/methods/draem/colour.js';
 import { perlinNoise, randomAngles } from '../../../src/methods/draem/perlin.js';
 import { blend, drawSample, perlinMask, synthesisBuffers, synthesizeBatch, synthesizeSample } from '../../../src/methods/draem/synthesis.js';
-import { rotateU8 } from '../../../src/methods/draem/warp.js';
+import { rotateU8, rotationMatrix, warpAffineU8, warpAffineU8ToPlanar } from '../../../src/methods/draem/warp.js';
 import { indicesOf } from '../../../src/methods/draem/need.js';
 import { proceduralTexture } from '../../../src/methods/draem/source.js';
 import { runPython, tempDir } from '../../helpers/python.js';
@@ -137,4 +137,28 @@ test('synthesizeSample equals the whole-image composition of its parts (augmenti
     }
   }
   assert.ok(anomalous >= 40, `${anomalous} of 60 draws had a non-empty mask`);
+});
+
+test('the fused input rotation (8-bit → planar float, two outputs) equals warpAffineU8 on every pixel, also non-square and at the ±90° edges', () => {
+  // warpAffineU8 is the cv2-checked warp; the fused one inlines its interior pixels and must not
+  // differ anywhere, borders and corners included.
+  const lut = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+  const draws = mulberry32(5);
+  for (const [h, w] of [[64, 64], [32, 96], [96, 32], [7, 5]] as const) {
+    const src = Uint8Array.from({ length: 3 * h * w }, () => draws.int(0, 256));
+    for (const degrees of [-90, -89.99, -45, -0.01, 0.01, 30, 89.99, 90, draws.uniform(-90, 90), draws.uniform(-90, 90)]) {
+      const m = rotationMatrix(degrees, h, w);
+      const want = warpAffineU8(src, h, w, m);
+      const offset = 7, n = h * w;
+      const a = new Float32Array(offset + 3 * n).fill(-1), b = new Float32Array(offset + 3 * n).fill(-1);
+      warpAffineU8ToPlanar(src, h, w, m, lut, a, b, offset);
+      for (let i = 0; i < offset; i++) assert.equal(a[i], -1, 'nothing written before the offset');
+      for (let p = 0; p < n; p++) {
+        for (let c = 0; c < 3; c++) {
+          const v = lut[want[3 * p + c]!]!;
+          if (a[offset + c * n + p] !== v || b[offset + c * n + p] !== v) assert.fail(`${h}×${w} at ${degrees}°: pixel ${p} channel ${c}: ${a[offset + c * n + p]} / ${b[offset + c * n + p]} vs ${v}`);
+        }
+      }
+    }
+  }
 });
