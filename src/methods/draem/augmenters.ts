@@ -59,11 +59,11 @@ export function sampleAugmenter(name: AugmenterName, rng: Rng): AugmenterParams 
   }
 }
 
-type Lut = Uint8Array;
+export type Lut = Uint8Array;
 const f32 = Math.fround;
 
 /** One table for every channel, or one per channel of the interleaved H×W×3 image (at `need`ed pixels). */
-function applyLut(img: Uint8Array, luts: readonly Lut[], need: Need, out: Uint8Array): Uint8Array {
+export function applyLut(img: Uint8Array, luts: readonly Lut[], need: Need, out: Uint8Array): Uint8Array {
   const [l0, l1, l2] = luts.length === 1 ? [luts[0]!, luts[0]!, luts[0]!] : luts as [Lut, Lut, Lut];
   for (let k = 0, end = need === null ? img.length / 3 : need.length; k < end; k++) {
     const i = 3 * (need === null ? k : need[k]!);
@@ -154,7 +154,7 @@ function hueSaturation(img: Uint8Array, hue: number, saturation: number, need: N
 }
 
 /** Per-channel histograms of an interleaved image (one pass). */
-function histograms(img: Uint8Array): Float64Array[] {
+export function histograms(img: Uint8Array): Float64Array[] {
   const h0 = new Int32Array(256), h1 = new Int32Array(256), h2 = new Int32Array(256);
   for (let i = 0; i < img.length; i += 3) { h0[img[i]!]!++; h1[img[i + 1]!]!++; h2[img[i + 2]!]!++; }
   return [Float64Array.from(h0), Float64Array.from(h1), Float64Array.from(h2)];
@@ -199,34 +199,64 @@ function equalizeLut(h: Float64Array): Lut {
 }
 
 /**
+ * The per-channel tables of the augmenters that map each channel's levels independently (gamma,
+ * solarize, posterize, invert, autocontrast, equalize), or null for the others. `inputHistograms`
+ * gives the per-channel histograms of the augmenter's input (called only by autocontrast and
+ * equalize), so a chain of such augmenters composes into one table, and their histograms follow
+ * from the first input's through the tables before them ({@link mapHistograms}).
+ */
+export function channelLuts(p: AugmenterParams, inputHistograms: () => Float64Array[]): [Lut, Lut, Lut] | null {
+  const all = (lut: Lut): [Lut, Lut, Lut] => [lut, lut, lut];
+  switch (p.name) {
+    case 'gammaContrast': return p.gamma.map(gammaLut) as [Lut, Lut, Lut];
+    case 'solarize': {
+      const t = Math.trunc(p.threshold);
+      return all(Uint8Array.from({ length: 256 }, (_, v) => (!p.apply || v < t ? v : 255 - v)));
+    }
+    case 'posterize': {
+      const mask = (0xff << (8 - p.bits)) & 0xff;
+      return all(Uint8Array.from({ length: 256 }, (_, v) => v & mask));
+    }
+    case 'invert': return all(Uint8Array.from({ length: 256 }, (_, v) => 255 - v));
+    case 'autocontrast': return inputHistograms().map((h) => autocontrastLut(h, p.cutoff)) as [Lut, Lut, Lut];
+    case 'equalize': return inputHistograms().map(equalizeLut) as [Lut, Lut, Lut];
+    default: return null;
+  }
+}
+
+/** The per-channel histograms of an image after per-channel tables: count h[v] moves to lut[v] (exact). */
+export function mapHistograms(hist: readonly Float64Array[], luts: readonly Lut[]): Float64Array[] {
+  return hist.map((h, c) => {
+    const out = new Float64Array(256), lut = luts[c]!;
+    for (let v = 0; v < 256; v++) out[lut[v]!]! += h[v]!;
+    return out;
+  });
+}
+
+/** Table b after table a, per channel. */
+export function composeLuts(a: readonly Lut[], b: readonly Lut[]): [Lut, Lut, Lut] {
+  return [0, 1, 2].map((c) => a[c]!.map((v) => b[c]![v]!)) as [Lut, Lut, Lut];
+}
+
+/**
  * Applies one augmenter to an 8-bit H×W×3 image, into `out` (a new array by default; never `img`
  * itself), and returns it. With `need` (a list of pixels), only the listed output pixels are
  * guaranteed; the others may be anything (the synthesis uses the augmented texture under the
  * anomaly mask only).
  */
 export function applyAugmenter(img: Uint8Array, height: number, width: number, p: AugmenterParams, need: Need = null, out: Uint8Array = new Uint8Array(img.length)): Uint8Array {
+  const luts = channelLuts(p, () => histograms(img));
+  if (luts !== null) return applyLut(img, luts, need, out);
   switch (p.name) {
-    case 'gammaContrast': return applyLut(img, p.gamma.map(gammaLut), need, out);
     case 'multiplyAndAddToBrightness': return brightness(img, p, need, out);
     case 'enhanceSharpness': return sharpness(img, height, width, p.factor, need, out);
     case 'addToHueAndSaturation': return hueSaturation(img, p.hue, p.saturation, need, out);
-    case 'solarize': {
-      if (!p.apply) { out.set(img); return out; }
-      const t = Math.trunc(p.threshold);
-      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => (v < t ? v : 255 - v))], need, out);
-    }
-    case 'posterize': {
-      const mask = (0xff << (8 - p.bits)) & 0xff;
-      return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => v & mask)], need, out);
-    }
-    case 'invert': return applyLut(img, [Uint8Array.from({ length: 256 }, (_, v) => 255 - v)], need, out);
-    case 'autocontrast': return applyLut(img, histograms(img).map((h) => autocontrastLut(h, p.cutoff)), need, out);
-    case 'equalize': return applyLut(img, histograms(img).map(equalizeLut), need, out);
     case 'affine': {
       const m = rotationMatrix(p.degrees, height, width);
       if (isIdentity(m)) { out.set(img); return out; }
       return warpAffineU8(img, height, width, m, need, out);
     }
+    default: throw new Error(`applyAugmenter: no rule for ${p.name}`);
   }
 }
 

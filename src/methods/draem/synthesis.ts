@@ -10,7 +10,7 @@
 // deriveSeed(seed, 'draem', epoch, key), key = the sample's position in the epoch: results do not
 // depend on batching or worker count.
 import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
-import { applyAugmenter, chooseAugmenters, neededInput, sampleAugmenter, type AugmenterParams } from './augmenters.js';
+import { applyAugmenter, applyLut, channelLuts, chooseAugmenters, composeLuts, histograms, mapHistograms, neededInput, sampleAugmenter, type AugmenterParams, type Lut } from './augmenters.js';
 import type { Need } from './need.js';
 import { perlinNoise, randomAngles } from './perlin.js';
 import { isIdentity, nearValue, rotateAboveF64, rotationMatrix, warpAffineU8ToPlanar } from './warp.js';
@@ -108,6 +108,43 @@ function toPlanar(image: Uint8Array, out: Float32Array, copy: Float32Array, offs
   }
 }
 
+/** Each anomaly source's per-channel histograms (sources are cached and never written). */
+const sourceHistograms = new WeakMap<Uint8Array, Float64Array[]>();
+function histogramsOf(source: Uint8Array): Float64Array[] {
+  let h = sourceHistograms.get(source);
+  if (h === undefined) sourceHistograms.set(source, (h = histograms(source)));
+  return h;
+}
+
+/**
+ * The anomaly source after its augmenters, valid at the pixels `under` (the mask) only. The
+ * leading augmenters that map each channel's levels by a table (gamma, solarize, posterize,
+ * invert, autocontrast, equalize) compose into one table; the histograms autocontrast and equalize
+ * need follow from the source's through the tables before them, so they need not see every pixel.
+ * The rest compute only the pixels the next one reads (neededInput, back from the mask). Either
+ * way the result is the same where it is used.
+ */
+function augmentSource(source8: Uint8Array, height: number, width: number, augmenters: AugmenterParams[], under: Int32Array, buffers: [Uint8Array, Uint8Array]): Uint8Array {
+  const identity = Uint8Array.from({ length: 256 }, (_, v) => v);
+  let table: [Lut, Lut, Lut] = [identity, identity, identity];
+  let first = 0;
+  for (; first < augmenters.length; first++) {
+    const before = table;
+    const luts = channelLuts(augmenters[first]!, () => mapHistograms(histogramsOf(source8), before));
+    if (luts === null) break;
+    table = composeLuts(table, luts);
+  }
+  // reads[k]: the pixels of augmenter k's input that are used downstream (reads[n]: the mask's).
+  const n = augmenters.length;
+  const reads: Need[] = new Array<Need>(n + 1).fill(null);
+  reads[n] = under;
+  for (let k = n - 1; k >= Math.max(first, 1); k--) reads[k] = neededInput(augmenters[k]!, height, width, reads[k + 1] ?? null);
+  let src = first === 0 ? source8 : applyLut(source8, table, reads[first] ?? null, buffers[(first + 1) % 2]!);
+  // Augmenter k writes into buffer k mod 2 (never the one it reads).
+  for (let k = first; k < n; k++) src = applyAugmenter(src, height, width, augmenters[k]!, reads[k + 1] ?? null, buffers[k % 2]!);
+  return src;
+}
+
 /**
  * One training sample from an 8-bit H×W×3 image and an 8-bit H×W×3 anomaly source (both BGR),
  * written as sample `index` of `out` (planar, as the networks read it).
@@ -124,13 +161,7 @@ export function synthesizeSample(image8: Uint8Array, source8: Uint8Array, height
   if (!d.anomaly) return;
   const under = perlinMask(height, width, d);
   if (under.length === 0) return;
-  // The augmented texture is only read under the mask: each augmenter computes the pixels the
-  // next one reads (neededInput, back from the mask), which is the same result where it is used.
-  const needs: Need[] = [under];
-  for (let k = d.augmenters.length - 1; k > 0; k--) needs.unshift(neededInput(d.augmenters[k]!, height, width, needs[0]!));
-  let src = source8;
-  // Augmenter k writes into buffer k mod 2 (never the one it reads).
-  d.augmenters.forEach((a, k) => { src = applyAugmenter(src, height, width, a, needs[k]!, buffers.augmented[k % 2]!); });
+  const src = augmentSource(source8, height, width, d.augmenters, under, buffers.augmented);
   blend(out.images, src, under, d.beta, out.augmented, o3);
   for (let k = 0; k < under.length; k++) mask[under[k]!] = 1;
   out.hasAnomaly[index] = 1;

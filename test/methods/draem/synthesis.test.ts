@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../../../src/data/random.js';
-import { AUGMENTERS, applyAugmenter, sampleAugmenter, type AugmenterParams } from '../../../src/methods/draem/augmenters.js';
+import { AUGMENTERS, applyAugmenter, sampleAugmenter, type AugmenterName, type AugmenterParams } from '../../../src/methods/draem/augmenters.js';
 import { BRIGHTNESS_COLORSPACES } from '../../../src/methods/draem/colour.js';
 import { perlinNoise, randomAngles } from '../../../src/methods/draem/perlin.js';
 import { blend, drawSample, perlinMask, synthesisBuffers, synthesizeBatch, synthesizeSample } from '../../../src/methods/draem/synthesis.js';
@@ -114,9 +114,19 @@ test('synthesizeSample equals the whole-image composition of its parts (augmenti
   const image8 = proceduralTexture(40, H, W), source8 = proceduralTexture(41, H, W);
   const out = synthesisBuffers(1, H, W);
   const draws = mulberry32(77);
+  // Random draws, then chains that put the table augmenters (composed into one table, histograms
+  // carried through it) before, between and after the spatial and colour-space ones.
+  const chains: AugmenterName[][] = [
+    ['autocontrast', 'equalize', 'gammaContrast'], ['gammaContrast', 'equalize', 'enhanceSharpness'], ['invert', 'posterize', 'autocontrast'],
+    ['solarize', 'affine', 'equalize'], ['enhanceSharpness', 'autocontrast', 'invert'], ['equalize', 'addToHueAndSaturation', 'autocontrast'],
+    ['posterize', 'multiplyAndAddToBrightness', 'equalize'], ['affine', 'gammaContrast', 'autocontrast'],
+  ];
+  const total = 60 + chains.length;
   let anomalous = 0;
-  for (let k = 0; k < 60; k++) {
-    const d = { ...drawSample(draws, 1), anomaly: true };
+  for (let k = 0; k < total; k++) {
+    const drawn = drawSample(draws, 1);
+    const chain = chains[k - 60];
+    const d = { ...drawn, anomaly: true, augmenters: chain === undefined ? drawn.augmenters : chain.map((name) => sampleAugmenter(name, draws)) };
     synthesizeSample(image8, source8, H, W, d, out, 0);
     const rotated = d.inputRotation === null ? image8 : rotateU8(image8, H, W, d.inputRotation);
     const mask = new Uint8Array(hw);
@@ -136,7 +146,7 @@ test('synthesizeSample equals the whole-image composition of its parts (augmenti
       }
     }
   }
-  assert.ok(anomalous >= 40, `${anomalous} of 60 draws had a non-empty mask`);
+  assert.ok(anomalous >= 45, `${anomalous} of ${total} draws had a non-empty mask`);
 });
 
 test('the fused input rotation (8-bit → planar float, two outputs) equals warpAffineU8 on every pixel, also non-square and at the ±90° edges', () => {
