@@ -98,14 +98,28 @@ export function blend(image: Float32Array, source: Uint8Array, under: Int32Array
   }
 }
 
-/** 8-bit H×W×3 → planar float32 k/255 (3 × H×W from `offset`), into both outputs (one pass over memory). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** 8-bit H×W×3 → planar float32 k/255 (3 × H×W from `offset`), into `out` and a copy into `copy`. */
 function toPlanar(image: Uint8Array, out: Float32Array, copy: Float32Array, offset: number): void {
   const n = image.length / 3, o1 = offset + n, o2 = offset + 2 * n;
-  for (let p = 0, i = 0; p < n; p++, i += 3) {
-    const a = BY_255[image[i]!]!, b = BY_255[image[i + 1]!]!, c = BY_255[image[i + 2]!]!;
-    out[offset + p] = a; out[o1 + p] = b; out[o2 + p] = c;
-    copy[offset + p] = a; copy[o1 + p] = b; copy[o2 + p] = c;
+  if (LITTLE_ENDIAN && n % 4 === 0 && image.byteOffset % 4 === 0) {
+    // Four pixels from three 32-bit reads: a third of the loads of byte reads, the loop's main cost.
+    const words = new Uint32Array(image.buffer, image.byteOffset, (3 * n) >> 2);
+    for (let p = 0, i = 0; p < n; p += 4, i += 3) {
+      const u = words[i]!, v = words[i + 1]!, w = words[i + 2]!;
+      out[offset + p] = BY_255[u & 255]!; out[o1 + p] = BY_255[(u >>> 8) & 255]!; out[o2 + p] = BY_255[(u >>> 16) & 255]!;
+      out[offset + p + 1] = BY_255[u >>> 24]!; out[o1 + p + 1] = BY_255[v & 255]!; out[o2 + p + 1] = BY_255[(v >>> 8) & 255]!;
+      out[offset + p + 2] = BY_255[(v >>> 16) & 255]!; out[o1 + p + 2] = BY_255[v >>> 24]!; out[o2 + p + 2] = BY_255[w & 255]!;
+      out[offset + p + 3] = BY_255[(w >>> 8) & 255]!; out[o1 + p + 3] = BY_255[(w >>> 16) & 255]!; out[o2 + p + 3] = BY_255[w >>> 24]!;
+    }
+  } else {
+    for (let p = 0, i = 0; p < n; p++, i += 3) {
+      out[offset + p] = BY_255[image[i]!]!; out[o1 + p] = BY_255[image[i + 1]!]!; out[o2 + p] = BY_255[image[i + 2]!]!;
+    }
   }
+  // A memcpy costs less than a second store per value.
+  copy.set(out.subarray(offset, offset + 3 * n), offset);
 }
 
 /** Each anomaly source's per-channel histograms (sources are cached and never written). */

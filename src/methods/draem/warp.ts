@@ -116,7 +116,7 @@ export function warpAffineU8(src: Uint8Array, height: number, width: number, m: 
 export function warpAffineU8ToPlanar(src: Uint8Array, height: number, width: number, m: Affine2x3, lut: Float32Array, a: Float32Array, b: Float32Array, offset: number): void {
   const map = inverseMap(m, height, width);
   const { adelta, bdelta, x0, y0 } = map;
-  const n = height * width, o1 = offset + n, o2 = offset + 2 * n, row = width * 3;
+  const n = height * width, o1 = offset + n, o2 = offset + 2 * n, row = width * 3, xMax = width - 1, yMax = height - 1;
   for (let yd = 0, p = 0; yd < height; yd++) {
     const xr = x0[yd]!, yr = y0[yd]!;
     for (let xd = 0; xd < width; xd++, p++) {
@@ -125,7 +125,7 @@ export function warpAffineU8ToPlanar(src: Uint8Array, height: number, width: num
       const X = (xr + adelta[xd]!) >> 5, Y = (yr + bdelta[xd]!) >> 5;
       const x = X >> 5, y = Y >> 5;
       let c0: number, c1: number, c2: number;
-      if (x >= 0 && x + 1 < width && y >= 0 && y + 1 < height) {
+      if (x >= 0 && x < xMax && y >= 0 && y < yMax) {
         const k = 4 * (((Y & 31) << 5) | (X & 31));
         const w00 = W15[k]!, w01 = W15[k + 1]!, w10 = W15[k + 2]!, w11 = W15[k + 3]!;
         const s = y * row + x * 3, q = s + row;
@@ -137,9 +137,10 @@ export function warpAffineU8ToPlanar(src: Uint8Array, height: number, width: num
         c0 = lut[v & 255]!; c1 = lut[(v >> 8) & 255]!; c2 = lut[v >> 16]!;
       }
       a[offset + p] = c0; a[o1 + p] = c1; a[o2 + p] = c2;
-      b[offset + p] = c0; b[o1 + p] = c1; b[o2 + p] = c2;
     }
   }
+  // A memcpy costs less than a second store per value.
+  b.set(a.subarray(offset, offset + 3 * n), offset);
 }
 
 /** The three channels of destination pixel (yd, xd), packed c0 | c1 << 8 | c2 << 16 (0 where it maps outside). */

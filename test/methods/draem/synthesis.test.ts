@@ -172,3 +172,22 @@ test('the fused input rotation (8-bit → planar float, two outputs) equals warp
     }
   }
 });
+
+test('an unrotated input becomes planar k/255 in both outputs: word reads at sizes of 4k pixels, byte reads otherwise (odd sizes, unaligned views)', () => {
+  for (const [h, w, shift] of [[16, 16, 0], [5, 7, 0], [16, 16, 1], [8, 12, 3]] as const) {
+    const backing = proceduralTexture(9, 1, h * w + 2);
+    const image8 = backing.subarray(shift, shift + 3 * h * w);
+    const out = synthesisBuffers(2, h, w);
+    const d = { ...drawSample(mulberry32(5), 1), inputRotation: null, anomaly: false };
+    synthesizeSample(image8, image8, h, w, d, out, 1);
+    const hw = h * w;
+    for (let p = 0; p < hw; p++) {
+      for (let c = 0; c < 3; c++) {
+        const want = Math.fround(image8[3 * p + c]! / 255);
+        assert.equal(out.images[3 * hw + c * hw + p], want, `${h}×${w}+${shift}: image at ${p}/${c}`);
+        assert.equal(out.augmented[3 * hw + c * hw + p], want, `${h}×${w}+${shift}: input at ${p}/${c}`);
+      }
+    }
+    assert.ok(out.images.subarray(0, 3 * hw).every((v) => v === 0), 'sample 0 untouched');
+  }
+});
