@@ -155,10 +155,27 @@ function hueSaturation(img: Uint8Array, hue: number, saturation: number, need: N
 
 /** Per-channel histograms of an interleaved image (one pass). */
 export function histograms(img: Uint8Array): Float64Array[] {
-  const h0 = new Int32Array(256), h1 = new Int32Array(256), h2 = new Int32Array(256);
-  for (let i = 0; i < img.length; i += 3) { h0[img[i]!]!++; h1[img[i + 1]!]!++; h2[img[i + 2]!]!++; }
-  return [Float64Array.from(h0), Float64Array.from(h1), Float64Array.from(h2)];
+  const out = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
+  if (LITTLE_ENDIAN && img.length % 12 === 0 && img.byteOffset % 4 === 0) {
+    // Four pixels from three words, each of the 12 byte positions counted in its own histogram:
+    // a third of the loads, and no increment waits on the one before (textures repeat levels).
+    const words = new Uint32Array(img.buffer, img.byteOffset, img.length >> 2);
+    const h = new Int32Array(12 * 256);
+    for (let i = 0; i < words.length; i += 3) {
+      const u = words[i]!, v = words[i + 1]!, w = words[i + 2]!;
+      h[u & 255]!++; h[256 + ((u >>> 8) & 255)]!++; h[512 + ((u >>> 16) & 255)]!++; h[768 + (u >>> 24)]!++;
+      h[1024 + (v & 255)]!++; h[1280 + ((v >>> 8) & 255)]!++; h[1536 + ((v >>> 16) & 255)]!++; h[1792 + (v >>> 24)]!++;
+      h[2048 + (w & 255)]!++; h[2304 + ((w >>> 8) & 255)]!++; h[2560 + ((w >>> 16) & 255)]!++; h[2816 + (w >>> 24)]!++;
+    }
+    // Byte position s of each 12-byte group is channel s mod 3.
+    for (let s = 0; s < 12; s++) for (let v = 0; v < 256; v++) out[s % 3]![v]! += h[s * 256 + v]!;
+  } else {
+    for (let i = 0; i < img.length; i += 3) { out[0]![img[i]!]!++; out[1]![img[i + 1]!]!++; out[2]![img[i + 2]!]!++; }
+  }
+  return out;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** PIL ImageOps.autocontrast per band: cut `cutoff`% from both ends of the histogram, stretch [lo, hi] to [0, 255]. */
 function autocontrastLut(hist: Float64Array, cutoff: number): Lut {

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../../../src/data/random.js';
-import { AUGMENTERS, applyAugmenter, sampleAugmenter, type AugmenterName, type AugmenterParams } from '../../../src/methods/draem/augmenters.js';
+import { AUGMENTERS, applyAugmenter, histograms, sampleAugmenter, type AugmenterName, type AugmenterParams } from '../../../src/methods/draem/augmenters.js';
 import { BRIGHTNESS_COLORSPACES } from '../../../src/methods/draem/colour.js';
 import { perlinNoise, randomAngles } from '../../../src/methods/draem/perlin.js';
 import { blend, drawSample, perlinMask, synthesisBuffers, synthesizeBatch, synthesizeSample } from '../../../src/methods/draem/synthesis.js';
@@ -189,5 +189,15 @@ test('an unrotated input becomes planar k/255 in both outputs: word reads at siz
       }
     }
     assert.ok(out.images.subarray(0, 3 * hw).every((v) => v === 0), 'sample 0 untouched');
+  }
+});
+
+test('per-channel histograms equal a plain count: word reads at 4k pixels, byte reads otherwise', () => {
+  const backing = proceduralTexture(12, 1, 4 * 64 + 2);
+  for (const [pixels, shift] of [[256, 0], [37, 0], [64, 1], [64, 3], [4, 0]] as const) {
+    const img = backing.subarray(shift, shift + 3 * pixels);
+    const want = [0, 1, 2].map(() => new Float64Array(256));
+    for (let i = 0; i < img.length; i++) want[i % 3]![img[i]!]!++;
+    assert.deepEqual(histograms(img), want, `${pixels} pixels from byte ${shift}`);
   }
 });
