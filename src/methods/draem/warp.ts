@@ -132,6 +132,9 @@ export function warpAffineU8ToPlanar(src: Uint8Array, height: number, width: num
         c0 = lut[(src[s]! * w00 + src[s + 3]! * w01 + src[q]! * w10 + src[q + 3]! * w11 + 16384) >> 15]!;
         c1 = lut[(src[s + 1]! * w00 + src[s + 4]! * w01 + src[q + 1]! * w10 + src[q + 4]! * w11 + 16384) >> 15]!;
         c2 = lut[(src[s + 2]! * w00 + src[s + 5]! * w01 + src[q + 2]! * w10 + src[q + 5]! * w11 + 16384) >> 15]!;
+      } else if (x >= width || x < -1 || y >= height || y < -1) {
+        // Outside the source (a rotated image's corners): 0.
+        c0 = c1 = c2 = lut[0]!;
       } else {
         const v = warpPixel3(src, height, width, map, yd, xd);
         c0 = lut[v & 255]!; c1 = lut[(v >> 8) & 255]!; c2 = lut[v >> 16]!;
