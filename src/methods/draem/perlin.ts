@@ -48,7 +48,8 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
   // The products y·sin and (y − 1)·sin of a cell row's four corner ramps, per column; x·cos and
   // (x − 1)·cos per row and cell. The same float64 products the per-pixel formula forms, so the
   // noise is unchanged; each pixel is left with additions and the two lerps.
-  const s00 = new Float64Array(width), s01 = new Float64Array(width), s10 = new Float64Array(width), s11 = new Float64Array(width);
+  // Interleaved per column: y·sin00, y·sin10, (y − 1)·sin01, (y − 1)·sin11, the column's fade (one array, adjacent reads).
+  const cols = new Float64Array(5 * width);
   if (out.length !== height * width) throw new RangeError(`perlinNoise: out holds ${out.length} values, not ${height * width}`);
   const above = hot?.above ?? Infinity, tiles = hot?.tiles ?? new Uint8Array(0), tw = ((width - 1) >> 3) + 1;
   for (let a = 0; a < res0; a++) {
@@ -56,7 +57,8 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
       const k00 = a * stride + b, k10 = k00 + stride;
       for (let e = j + d1; j < e; j++) {
         const y = g1[j]!;
-        s00[j] = y * sin[k00]!; s10[j] = y * sin[k10]!; s01[j] = (y - 1) * sin[k00 + 1]!; s11[j] = (y - 1) * sin[k10 + 1]!;
+        const q = 5 * j;
+        cols[q] = y * sin[k00]!; cols[q + 1] = y * sin[k10]!; cols[q + 2] = (y - 1) * sin[k00 + 1]!; cols[q + 3] = (y - 1) * sin[k10 + 1]!; cols[q + 4] = f1[j]!;
       }
     }
     for (let i = a * d0; i < (a + 1) * d0; i++) {
@@ -66,11 +68,11 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
       for (let j = 0, b = 0; b < res1; b++) {
         const k00 = a * stride + b, k10 = k00 + stride;
         const c00 = x * cos[k00]!, c10 = (x - 1) * cos[k10]!, c01 = x * cos[k00 + 1]!, c11 = (x - 1) * cos[k10 + 1]!;
-        for (let e = j + d1; j < e; j++, o++) {
-          const n00 = c00 + s00[j]!, n10 = c10 + s10[j]!, n01 = c01 + s01[j]!, n11 = c11 + s11[j]!;
+        for (let e = j + d1, q = 5 * j; j < e; j++, o++, q += 5) {
+          const n00 = c00 + cols[q]!, n10 = c10 + cols[q + 1]!, n01 = c01 + cols[q + 2]!, n11 = c11 + cols[q + 3]!;
           const l0 = (n10 - n00) * t0 + n00;
           const l1 = (n11 - n01) * t0 + n01;
-          const v = Math.SQRT2 * ((l1 - l0) * f1[j]! + l0);
+          const v = Math.SQRT2 * ((l1 - l0) * cols[q + 4]! + l0);
           out[o] = v;
           if (v > above) tiles[tileRow + (j >> 3)] = 1;
         }
