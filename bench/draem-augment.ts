@@ -2,8 +2,12 @@
 // vs the authors' loader algorithm per sample in numpy/cv2/PIL (test/methods/draem/synthesis_ref.py:
 // input rotation p 0.3, 3 of 10 augmenters, rand_perlin_2d_np, noise rotation, threshold, blend),
 // both from decoded 8-bit images in memory (decoding and resizing are left out on both sides).
-// Usage: node dist/bench/draem-augment.js [--samples 400]
-import { spawnSync } from 'node:child_process';
+// The sides alternate in rounds: the reference (a persistent process) runs its share of --samples,
+// then Vigil synthesises for as long, so both sample a machine whose speed drifts alike; rates are
+// samples / summed time.
+// Usage: node dist/bench/draem-augment.js [--samples 400] [--rounds 20]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../src/data/random.js';
 import { drawSample, synthesisBuffers, synthesizeSample } from '../src/methods/draem/synthesis.js';
@@ -13,7 +17,7 @@ const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
-const SAMPLES = arg('--samples', 400);
+const SAMPLES = arg('--samples', 400), ROUNDS = Math.max(1, Math.min(arg('--rounds', 20), SAMPLES));
 const S = 256;
 
 const images = Array.from({ length: 8 }, (_, i) => proceduralTexture(i, S, S));
@@ -23,19 +27,26 @@ const rng = mulberry32(1);
 const out = synthesisBuffers(8, S, S);
 // Warm-up: every augmenter and colour space runs often enough to be optimised, as in a training run.
 for (let i = 0; i < 300; i++) synthesizeSample(images[i % 8]!, sources[i % 8]!, S, S, drawSample(rng, 8), out, i % 8);
-const t0 = performance.now();
-for (let i = 0; i < SAMPLES; i++) {
-  const d = drawSample(rng, sources.length);
-  synthesizeSample(images[i % 8]!, sources[d.sourceIndex]!, S, S, d, out, i % 8);
+let done = 0, vigilSeconds = 0;
+/** Synthesises samples for about `seconds` (at least one), so both sides sample the machine for as long. */
+function vigilFor(seconds: number): void {
+  const t0 = performance.now();
+  let t = t0;
+  do {
+    const d = drawSample(rng, sources.length);
+    synthesizeSample(images[done % 8]!, sources[d.sourceIndex]!, S, S, d, out, done % 8);
+    done++;
+    t = performance.now();
+  } while (t - t0 < seconds * 1000);
+  vigilSeconds += (t - t0) / 1000;
 }
-const vigil = SAMPLES / ((performance.now() - t0) / 1000);
 
 const PY = String.raw`
 import sys, time, json, numpy as np, cv2
-sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, sys.argv[1])
 import synthesis_ref as R
 cv2.setNumThreads(1)
-n, S = int(sys.argv[1]), 256
+S = 256
 rs = np.random.RandomState(0)
 imgs = [rs.randint(0, 256, (S, S, 3)).astype(np.uint8) for _ in range(8)]
 srcs = [rs.randint(0, 256, (S, S, 3)).astype(np.uint8) for _ in range(8)]
@@ -65,16 +76,37 @@ def sample(i):
     msk = thr.astype(np.float32)
     return msk * aug.astype(np.float32) + (1 - msk) * image, msk
 for i in range(5): sample(i)
-t0 = time.perf_counter()
-for i in range(n): sample(i)
-print(json.dumps({"rate": n / (time.perf_counter() - t0), "cv2": cv2.__version__}))
+print(json.dumps({"ready": True, "cv2": cv2.__version__}), flush=True)
+done = 0
+for line in sys.stdin:
+    t0 = time.perf_counter()
+    for k in range(int(line)): sample(done); done += 1
+    print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
 `;
 
 const refDir = fileURLToPath(new URL('../../test/methods/draem/', import.meta.url));
-const p = spawnSync(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, String(SAMPLES), refDir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-if (p.status !== 0) throw new Error(`reference side failed: ${p.stderr}`);
-const ref = JSON.parse(p.stdout) as { rate: number; cv2: string };
+const py = spawn(process.env.VIGIL_PYTHON ?? '/usr/bin/python3', ['-c', PY, refDir], { env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+let stderr = '';
+py.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
+async function reply(): Promise<{ seconds?: number; cv2?: string }> {
+  const next = await lines.next();
+  if (next.done === true) throw new Error(`reference side failed: ${stderr}`);
+  return JSON.parse(next.value) as { seconds?: number; cv2?: string };
+}
+const { cv2 } = await reply();
+let referenceSeconds = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  const count = Math.floor((SAMPLES * (r + 1)) / ROUNDS) - Math.floor((SAMPLES * r) / ROUNDS);
+  py.stdin.write(`${count}\n`);
+  const seconds = (await reply()).seconds!;
+  referenceSeconds += seconds;
+  vigilFor(seconds);
+}
+py.stdin.end();
+const vigil = done / vigilSeconds;
+const ref = { rate: SAMPLES / referenceSeconds, cv2: cv2! };
 console.log(JSON.stringify({
-  bench: 'draem-augment', size: S, samples: SAMPLES, vigil_samples_per_s: +vigil.toFixed(1), reference_samples_per_s: +ref.rate.toFixed(1),
-  speedup: +(vigil / ref.rate).toFixed(2), reference: `numpy/cv2 ${ref.cv2}/PIL`, threads: 1,
+  bench: 'draem-augment', size: S, samples: { vigil: done, reference: SAMPLES }, vigil_samples_per_s: +vigil.toFixed(1), reference_samples_per_s: +ref.rate.toFixed(1),
+  speedup: +(vigil / ref.rate).toFixed(2), rounds: ROUNDS, reference: `numpy/cv2 ${ref.cv2}/PIL`, threads: 1,
 }));
