@@ -2,9 +2,14 @@
 // of small DCAE, Deep SVDD (one-class, soft-boundary) and PatchCore runs equal, exactly, those in
 // fixtures/baseline-scores.json, recorded at da025ca through the same library call (1 libtorch
 // thread, seed 3). The --set lists live here (not in the fixture) so renamed keys are edited once.
+// Bit for bit holds on the recording's CPU class (Xeon with AVX-512 and AMX). On other CPUs libtorch's
+// kernels (oneDNN, OpenBLAS) run other instructions that round differently, and a few epochs of
+// training carry that into the scores (an AVX2 EPYC: 3e-5 relative for DCAE, up to 0.5 % for Deep
+// SVDD); there each score and the threshold must be within 2 % of the recording, which a changed
+// pipeline (preprocessing, centre, objective, data order) still breaks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +50,11 @@ const CASES: Record<string, { method: string; data: (dir: string) => string; set
   },
 };
 
+const cpuFlags = existsSync('/proc/cpuinfo') ? (/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/) : [];
+const EXACT = cpuFlags.includes('avx512f') && cpuFlags.includes('amx_tile');
+const REL = 0.02;
+const near = (a: number, b: number): boolean => (EXACT ? a === b : Math.abs(a - b) <= REL * Math.max(Math.abs(a), Math.abs(b)));
+
 let dir: string;
 before(() => {
   torch.setNumThreads(1); // train() sets it again from `threads`
@@ -53,7 +63,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 for (const [name, c] of Object.entries(CASES)) {
-  test(`${name}: scores and threshold equal main's, bit for bit`, async () => {
+  test(`${name}: scores and threshold equal main's, ${EXACT ? 'bit for bit' : `within ${100 * REL} % (not the recording's CPU class)`}`, async () => {
     const want = recorded[name]!;
     assert.equal(want.method, c.method);
     const out = join(dir, `run-${name}`);
@@ -65,8 +75,8 @@ for (const [name, c] of Object.entries(CASES)) {
     const scores = rows.map((row) => Number(row[header[3]!]));
     assert.deepEqual(ids, want.ids, 'same images in the same order');
     assert.equal(scores.length, want.scores.length);
-    const diff = scores.flatMap((s, i) => (s === want.scores[i] ? [] : [`${ids[i]}: ${s} vs ${want.scores[i]}`]));
+    const diff = scores.flatMap((s, i) => (near(s, want.scores[i]!) ? [] : [`${ids[i]}: ${s} vs ${want.scores[i]}`]));
     assert.deepEqual(diff, [], `${diff.length} of ${scores.length} scores differ`);
-    assert.equal(r.manifest.threshold.image.value, want.threshold);
+    assert.ok(near(r.manifest.threshold.image.value, want.threshold), `threshold ${r.manifest.threshold.image.value} vs ${want.threshold}`);
   });
 }

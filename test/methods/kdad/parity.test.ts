@@ -120,7 +120,9 @@ test('score per image (eval mode, λ 0.5, with and without the MSE terms), input
     const d = detector('cloner_eval', { lamda: 0.5, localization: method, smoothGrad: { samples: SAMPLES, sigma: 0.05 } });
     const r = d.scoreWithNoise(x, noise);
     note('score', close(torch.tensor(r.scores), get(ref, 'score').to('float32'), 'score'));
-    note(`map ${method}`, close(torch.fromTypedArray(r.maps!, [N_MAPS, SIDE, SIDE]), get(ref, `map.${method}`), `map ${method}`));
+    // SmoothGrad averages gradients at noisy inputs, where float32 rounding that differs between
+    // kernels (an AVX2 CPU: 1.2e-3) can flip a ReLU gate; the noiseless maps stay within 1e-5.
+    note(`map ${method}`, close(torch.fromTypedArray(r.maps!, [N_MAPS, SIDE, SIDE]), get(ref, `map.${method}`), `map ${method}`, method === 'smoothgrad' ? 5e-3 : 1e-4));
     if (method === 'gradients') {
       const nets = { teacher: d.teacher, student: d.student, lamda: 0.5, directionOnly: false };
       d.student.eval();
