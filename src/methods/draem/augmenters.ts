@@ -153,6 +153,9 @@ function hueSaturation(img: Uint8Array, hue: number, saturation: number, need: N
   return toRgb(hsv, 'HSV', need, hsv);
 }
 
+/** Whether a Uint32Array view reads bytes 0..3 as bits 0..31 upwards (the word-read loops assume it). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Per-channel histograms of an interleaved image (one pass). */
 export function histograms(img: Uint8Array): Float64Array[] {
   const out = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
@@ -174,8 +177,6 @@ export function histograms(img: Uint8Array): Float64Array[] {
   }
   return out;
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** PIL ImageOps.autocontrast per band: cut `cutoff`% from both ends of the histogram, stretch [lo, hi] to [0, 255]. */
 function autocontrastLut(hist: Float64Array, cutoff: number): Lut {

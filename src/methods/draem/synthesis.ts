@@ -10,7 +10,7 @@
 // deriveSeed(seed, 'draem', epoch, key), key = the sample's position in the epoch: results do not
 // depend on batching or worker count.
 import { deriveSeed, mulberry32, type Rng } from '../../data/random.js';
-import { applyAugmenter, applyLut, channelLuts, chooseAugmenters, composeLuts, histograms, mapHistograms, neededInput, sampleAugmenter, type AugmenterParams, type Lut } from './augmenters.js';
+import { applyAugmenter, applyLut, channelLuts, chooseAugmenters, composeLuts, histograms, LITTLE_ENDIAN, mapHistograms, neededInput, sampleAugmenter, type AugmenterParams, type Lut } from './augmenters.js';
 import type { Need } from './need.js';
 import { perlinNoise, randomAngles } from './perlin.js';
 import { isIdentity, nearValue, rotateAboveF64, rotationMatrix, warpAffineU8ToPlanar } from './warp.js';
@@ -97,8 +97,6 @@ export function blend(image: Float32Array, source: Uint8Array, under: Int32Array
     out[o2 + p] = src[source[i + 2]!]! + beta * image[o2 + p]!;
   }
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** 8-bit H×W×3 → planar float32 k/255 (3 × H×W from `offset`), into `out` and a copy into `copy`. */
 function toPlanar(image: Uint8Array, out: Float32Array, copy: Float32Array, offset: number): void {
