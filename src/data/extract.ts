@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { pipeline as pipeStreams, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { DatasetError } from './dataset-error.js';
@@ -191,16 +192,37 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stderr: strin
 }
 
 /**
+ * A file's bytes (inflated if `gunzip`) as a stream whose errors reach its reader however early
+ * they happen. A stream's async iterator attaches its listeners on the first read, which comes
+ * after an await: until then a missing file or a corrupt gzip header would be an 'error' event
+ * with no listener, which kills the process. Here the error is kept on the stream (`errored`) and
+ * the iterator raises it when it starts.
+ */
+function openBytes(path: string, gunzip: boolean): Readable {
+  const file = createReadStream(path);
+  if (!gunzip) return file.on('error', () => {});
+  const inflate = createGunzip();
+  // pipeline destroys both streams with the first error, which is where the reader sees it.
+  pipeStreams(file, inflate, () => {});
+  return inflate;
+}
+
+/**
  * Extracts `archive` into `dest` by its extension: .tar, .tar.gz/.tgz, .tar.xz/.txz (system `tar`),
  * or .gz (a single file, written as `dest/<name without .gz>`).
  */
 export async function extractArchive(archive: string, dest: string): Promise<ExtractResult> {
   const lower = archive.toLowerCase();
   try {
-    if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) {
-      return await extractTarStream(createReadStream(archive).pipe(createGunzip()), dest);
+    const gz = lower.endsWith('.tar.gz') || lower.endsWith('.tgz');
+    if (gz || lower.endsWith('.tar')) {
+      const bytes = openBytes(archive, gz);
+      try {
+        return await extractTarStream(bytes, dest);
+      } finally {
+        bytes.destroy();
+      }
     }
-    if (lower.endsWith('.tar')) return await extractTarStream(createReadStream(archive), dest);
     if (lower.endsWith('.tar.xz') || lower.endsWith('.txz')) {
       await mkdir(dest, { recursive: true });
       const { code, stderr } = await run('tar', ['-xJf', archive, '-C', dest, '--no-same-owner']);

@@ -107,6 +107,19 @@ test('single .gz file; corrupt and hostile archives give errors naming the archi
   });
 });
 
+test('a missing archive or a corrupt gzip header is an error naming the file, however early it happens (never an unhandled stream error)', async () => {
+  await withTmp(async (dir) => {
+    await writeFile(join(dir, 'notgz.tar.gz'), Buffer.from('plain text'));
+    // The read and the inflate race the extractor's first await: repeat to meet both orders.
+    for (let i = 0; i < 100; i++) {
+      await assert.rejects(extractArchive(join(dir, 'notgz.tar.gz'), join(dir, 'o')), (e: unknown) => e instanceof DatasetError && e.message.includes('notgz.tar.gz'));
+      for (const name of ['missing.tar', 'missing.tgz', 'missing.gz']) {
+        await assert.rejects(extractArchive(join(dir, name), join(dir, 'o')), (e: unknown) => e instanceof DatasetError && e.message.includes(name) && e.message.includes('ENOENT'));
+      }
+    }
+  });
+});
+
 test('fetchDataset: mirror fallback, checksum, extraction once; registry entries are complete', async () => {
   for (const [id, s] of Object.entries(DATASET_SOURCES)) {
     assert.ok(s.files.length > 0 && s.files.every((f) => f.urls.length > 0 && f.urls.every((u) => /^https?:\/\//.test(u))), id);
