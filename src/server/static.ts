@@ -3,6 +3,7 @@
 // resolved inside its root and checked again after symlinks, so `..`, encoded slashes,
 // backslashes and links cannot reach a file outside the folder.
 import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,5 +64,7 @@ export function sendFile(res: ServerResponse, path: string, method: string, o: S
     ...o.headers,
   });
   if (method === 'HEAD') { res.end(); return; }
-  createReadStream(path).pipe(res);
+  // The headers are out: a read error (the file removed or cut meanwhile) can only end the
+  // response early; pipeline keeps it from being an unhandled 'error' that stops the server.
+  pipeline(createReadStream(path), res, () => {});
 }

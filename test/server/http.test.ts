@@ -8,7 +8,8 @@ import sharp from 'sharp';
 import { HttpError, parseMultipart, Router, hostName, isLoopback } from '../../src/server/http.js';
 import { probeImage, sniffFormat, describeBytes, ProbeError } from '../../src/server/images.js';
 import { Counter, Histogram, Registry } from '../../src/server/metrics.js';
-import { resolveInside } from '../../src/server/static.js';
+import { resolveInside, sendFile } from '../../src/server/static.js';
+import { createServer, request } from 'node:http';
 import { multipart, tempDir } from './helpers.js';
 
 test('multipart: files with their names and types, fields, binary data with CRLFs inside', () => {
@@ -99,4 +100,33 @@ test('loopback detection and Host parsing', () => {
   assert.equal(hostName('127.0.0.1:8080'), '127.0.0.1');
   assert.equal(hostName('[::1]:8080'), '::1');
   assert.equal(hostName('LocalHost'), 'localhost');
+});
+
+test('sendFile: a file that fails to read after the headers ends that response early; the server keeps answering', async () => {
+  const dir = tempDir('vigil-send-');
+  writeFileSync(join(dir, 'ok.txt'), 'fine');
+  // A directory stats fine but fails on read (EISDIR), as a file removed between stat and open would.
+  mkdirSync(join(dir, 'unreadable'));
+  const server = createServer((req, res) => sendFile(res, join(dir, req.url === '/bad' ? 'unreadable' : 'ok.txt'), req.method ?? 'GET'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const get = (path: string): Promise<{ status?: number; body: string; complete: boolean }> => new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode, body, complete: res.complete }));
+      res.on('error', () => resolve({ status: res.statusCode, body, complete: false }));
+      res.on('aborted', () => resolve({ status: res.statusCode, body, complete: false }));
+    });
+    req.on('error', () => resolve({ body: '', complete: false }));
+    req.end();
+  });
+  try {
+    const bad = await get('/bad');
+    assert.equal(bad.complete, false, 'the broken response is cut, not passed off as complete');
+    const ok = await get('/ok');
+    assert.deepEqual([ok.status, ok.body, ok.complete], [200, 'fine', true]);
+  } finally {
+    server.close();
+  }
 });
