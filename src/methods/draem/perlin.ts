@@ -50,6 +50,7 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
   // noise is unchanged; each pixel is left with additions and the two lerps.
   // Interleaved per column: y·sin00, y·sin10, (y − 1)·sin01, (y − 1)·sin11, the column's fade (one array, adjacent reads).
   const cols = new Float64Array(5 * width);
+  for (let j = 0; j < width; j++) cols[5 * j + 4] = f1[j]!; // the same for every cell row
   if (out.length !== height * width) throw new RangeError(`perlinNoise: out holds ${out.length} values, not ${height * width}`);
   const above = hot?.above ?? Infinity, tiles = hot?.tiles ?? new Uint8Array(0), tw = ((width - 1) >> 3) + 1;
   for (let a = 0; a < res0; a++) {
@@ -58,7 +59,7 @@ export function perlinNoise(height: number, width: number, res0: number, res1: n
       for (let e = j + d1; j < e; j++) {
         const y = g1[j]!;
         const q = 5 * j;
-        cols[q] = y * sin[k00]!; cols[q + 1] = y * sin[k10]!; cols[q + 2] = (y - 1) * sin[k00 + 1]!; cols[q + 3] = (y - 1) * sin[k10 + 1]!; cols[q + 4] = f1[j]!;
+        cols[q] = y * sin[k00]!; cols[q + 1] = y * sin[k10]!; cols[q + 2] = (y - 1) * sin[k00 + 1]!; cols[q + 3] = (y - 1) * sin[k10 + 1]!;
       }
     }
     for (let i = a * d0; i < (a + 1) * d0; i++) {
